@@ -1,0 +1,69 @@
+"""The ``persist-nemesis`` console command.
+
+Each subcommand lives in its own module under :mod:`nemesis.commands` and is
+imported only when invoked, so ``persist-nemesis --help`` stays fast and one
+broken subcommand cannot take the others down.
+
+Exit codes follow Jepsen: 0 valid, 1 invalid, 2 unknown; bad usage exits 3
+(click's usage errors are remapped from 2 so they never read as "unknown").
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+#: subcommand name -> (module, attribute). Listed only when the module exists.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("nemesis.commands.run", "run"),
+    "check": ("nemesis.commands.check", "check"),
+    "repro": ("nemesis.commands.repro", "repro"),
+    "campaign": ("nemesis.commands.campaign", "campaign"),
+    "report": ("nemesis.commands.report", "report"),
+    "serve": ("nemesis.commands.serve", "serve"),
+    "mutants": ("nemesis.commands.mutants", "mutants"),
+    "shrink": ("nemesis.commands.shrink", "shrink"),
+    "demo": ("nemesis.commands.demo", "demo"),
+}
+
+EXIT_USAGE = 3
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n, (mod, _) in SUBCOMMANDS.items() if importlib.util.find_spec(mod) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        mod, attr = SUBCOMMANDS[cmd_name]
+        if importlib.util.find_spec(mod) is None:
+            return None
+        return getattr(importlib.import_module(mod), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="persist-nemesis")
+def cli() -> None:
+    """Crash-safety toolkit: the persist engine and the nemesis harness.
+
+    Exit codes: 0 valid, 1 invalid, 2 unknown, 3 bad usage or input."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_USAGE)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
