@@ -1,0 +1,136 @@
+"""Histories: events as recorded, and operations paired from them.
+
+An *event* is one line of a history (``docs/history.md``): ``index``,
+``time``, ``process``, ``type`` (invoke/ok/fail/info), ``f``, ``value``.
+An :class:`Op` pairs an ``invoke`` with the next event of the same process:
+its completion. ``[call, ret]`` is a closed interval; an operation whose
+completion is ``info`` or missing is *indeterminate*: it may have taken effect
+at any point after ``call``, or never, so its ``ret`` is ``None`` (infinity).
+
+Nemesis events (``process == "nemesis"``) are not operations; they are kept in
+``History.nemesis`` in order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TYPES = ("invoke", "ok", "fail", "info")
+
+
+class HistoryError(ValueError):
+    """A history that cannot be read: says which line and what was expected."""
+
+
+@dataclass(slots=True)
+class Op:
+    index: int  # index of the invoke event: the operation's name in reports
+    process: Any
+    f: str
+    value: Any  # the invoke's argument
+    type: str  # "ok", "fail" or "info" (a missing completion is "info")
+    call: int  # invoke time
+    ret: int | None  # completion time; None when indeterminate
+    result: Any = None  # the ok completion's value
+    ret_index: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.type == "ok"
+
+    @property
+    def indeterminate(self) -> bool:
+        return self.type == "info"
+
+    def describe(self) -> str:
+        return f"op {self.index} (process {self.process}, {self.f} {json.dumps(self.value, default=str)[:120]} -> {self.type})"
+
+
+@dataclass
+class History:
+    ops: list[Op] = field(default_factory=list)
+    nemesis: list[dict[str, Any]] = field(default_factory=list)
+    events: int = 0  # number of events read
+
+    def by_index(self) -> dict[int, Op]:
+        return {op.index: op for op in self.ops}
+
+    def nemesis_faults(self) -> set[str]:
+        return {e.get("f") for e in self.nemesis}
+
+
+def check_event(e: Any, where: str) -> dict[str, Any]:
+    if not isinstance(e, dict):
+        raise HistoryError(f"{where}: expected a JSON object with index, time, process, type, f; got {type(e).__name__}")
+    for k in ("process", "type", "f"):
+        if k not in e:
+            raise HistoryError(f"{where}: missing field {k!r} (expected index, time, process, type, f, value)")
+    if e["type"] not in TYPES:
+        raise HistoryError(f"{where}: type {e['type']!r} is not one of {', '.join(TYPES)}")
+    return e
+
+
+def pair(events: Iterable[dict[str, Any]]) -> History:
+    """Pair invokes with completions per process (Jepsen's rule: a process
+    has at most one operation outstanding).
+
+    Events without ``index`` get their position; without ``time`` their
+    position too (so real-time order is the file order). A completion with no
+    invoke, or a second invoke while one is outstanding, is a HistoryError.
+    """
+    h = History()
+    open_: dict[Any, Op] = {}
+    for pos, e in enumerate(events):
+        h.events += 1
+        idx = e.get("index", pos)
+        t = e.get("time", pos)
+        p = e["process"]
+        if p == "nemesis":
+            h.nemesis.append(e)
+            continue
+        kind = e["type"]
+        if kind == "invoke":
+            if p in open_:
+                prev = open_[p]
+                raise HistoryError(
+                    f"event {idx}: process {p} invokes {e['f']!r} while op {prev.index} ({prev.f}) is still outstanding"
+                )
+            op = Op(idx, p, e["f"], e.get("value"), "info", t, None)
+            open_[p] = op
+            h.ops.append(op)
+        else:
+            op = open_.pop(p, None)
+            if op is None:
+                raise HistoryError(f"event {idx}: process {p} completes {e['f']!r} ({kind}) with no invoke before it")
+            op.type = kind
+            op.ret_index = idx
+            op.error = e.get("error")
+            if kind == "info":
+                op.ret = None
+            else:
+                op.ret = t
+                if kind == "ok":
+                    op.result = e.get("value")
+    return h
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError as ex:
+                raise HistoryError(f"{path}:{lineno}: not JSON ({ex.msg} at column {ex.colno}); expected one event object per line") from None
+            yield check_event(e, f"{path}:{lineno}")
+
+
+def read_jsonl(path: str | Path) -> History:
+    """Read the project's own history format (``docs/history.md``)."""
+    return pair(iter_jsonl(Path(path)))
