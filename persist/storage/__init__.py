@@ -3,17 +3,23 @@ byte format. Depends only on :mod:`persist.errors`."""
 
 from persist.storage.batch import UPDATE_SCHEMA, decode_batch, encode_batch, updates_table
 from persist.storage.blob import Blob, MemBlob
+from persist.storage.file import FileBlob, FileWal
 from persist.storage.wal import MemWal, Wal
 
-__all__ = ["Blob", "MemBlob", "Wal", "MemWal", "UPDATE_SCHEMA", "encode_batch", "decode_batch", "updates_table"]
+__all__ = [
+    "Blob",
+    "MemBlob",
+    "FileBlob",
+    "Wal",
+    "MemWal",
+    "FileWal",
+    "UPDATE_SCHEMA",
+    "encode_batch",
+    "decode_batch",
+    "updates_table",
+]
 
-# FileBlob, FileWal and S3Blob are added here by the storage modules:
-try:  # pragma: no cover - filled in as the modules land
-    from persist.storage.file import FileBlob, FileWal  # noqa: F401
-
-    __all__ += ["FileBlob", "FileWal"]
-except ImportError:
-    pass
+# S3Blob is added here by its module:
 try:  # pragma: no cover
     from persist.storage.s3 import S3Blob  # noqa: F401
 

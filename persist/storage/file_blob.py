@@ -1,0 +1,224 @@
+"""FileBlob: the Blob role on a local directory, durable and safe across processes.
+
+Directory layout (flat: one file per key)::
+
+    <root>/.lock                 flock'ed around every conditional write, set and delete
+    <root>/.tmp-<hex>            a write in progress (never a key; left over only by a crash)
+    <root>/<escaped key>         one entry per key
+
+Key escaping: every byte of the key's UTF-8 form outside ``[A-Za-z0-9_.-]``
+(including ``/`` and ``%``) becomes ``%XX`` (upper-case hex), and a leading
+``.`` becomes ``%2E``; so ``"meta/v1"`` is stored as ``meta%2Fv1``. Escaped
+names never start with ``.``, which keeps keys apart from ``.lock`` and
+temp files; a key whose escaped name exceeds 255 bytes is refused.
+
+Entry layout (all integers little-endian)::
+
+    offset  size  field
+    0       4     magic            b"PBLB"
+    4       2     format version   u16, currently 1
+    6       2     reserved         u16, must be 0
+    8       16    version token    16 random bytes, fresh for every write
+    24      8     value length     u64 (n)
+    32      4     value crc32      u32, zlib.crc32 of the value
+    36      4     header crc32     u32, zlib.crc32 of bytes 0..36
+    40      n     value            the bytes given to set() / compare_and_set()
+
+The version token (its 32 lower-case hex digits are what ``get_versioned``
+returns) is random per write, so a token never comes back after the key was
+rewritten with the same bytes or deleted and recreated: no ABA. Reading an
+entry checks the frame and raises :class:`~persist.errors.CorruptionError`
+naming the file and offset when it does not verify.
+
+Every write is: temp file, fsync, ``os.replace``, fsync the directory; a
+delete is ``unlink`` + fsync the directory. The ``os.replace``/``unlink`` step
+(and, for conditional writes, the version check before it) happens under an
+exclusive ``flock`` on ``.lock``, so conditional writes are linearizable
+against every writer in any process on this machine. The value's bytes are
+written and fsynced before the lock is taken, keeping the critical section
+short.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import struct
+import zlib
+from contextlib import contextmanager
+
+from persist.errors import ClosedError, ConflictError, CorruptionError, InvalidArgumentError
+from persist.storage.fsutil import _unlink_quietly, ensure_dir, fsync_dir, write_tmp
+
+MAGIC = b"PBLB"
+VERSION = 1
+HEADER = struct.Struct("<4sHH16sQI")
+HEADER_SIZE = HEADER.size + 4  # 40
+LOCK_NAME = ".lock"
+TMP_PREFIX = ".tmp-"
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def escape_key(key: str) -> str:
+    """The file name of ``key`` (see the module docstring)."""
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(f"a blob key must be a non-empty string, got {key!r}")
+    out = []
+    for i, b in enumerate(key.encode("utf-8")):
+        if b in _SAFE and not (i == 0 and b == 0x2E):
+            out.append(chr(b))
+        else:
+            out.append(f"%{b:02X}")
+    name = "".join(out)
+    if len(name) > 255:
+        raise InvalidArgumentError(f"blob key {key[:40]!r}... is too long: its file name would be {len(name)} bytes (max 255)")
+    return name
+
+
+def unescape_key(name: str) -> str:
+    """Inverse of :func:`escape_key`."""
+    out = bytearray()
+    i = 0
+    while i < len(name):
+        if name[i] == "%":
+            out.append(int(name[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(ord(name[i]))
+            i += 1
+    return out.decode("utf-8")
+
+
+def encode_entry(token: bytes, value: bytes) -> bytes:
+    head = HEADER.pack(MAGIC, VERSION, 0, token, len(value), zlib.crc32(value))
+    return head + struct.pack("<I", zlib.crc32(head)) + value
+
+
+def decode_entry(data: bytes, name: str) -> tuple[bytes, str]:
+    """Check an entry's frame; return ``(value, token hex)``."""
+    view = memoryview(data)
+    if len(view) < HEADER_SIZE:
+        raise CorruptionError(f"blob file {name}: {len(view)} bytes, shorter than the {HEADER_SIZE}-byte header")
+    magic, version, reserved, token, length, vcrc = HEADER.unpack_from(view, 0)
+    if magic != MAGIC:
+        raise CorruptionError(f"blob file {name}: bad magic {bytes(magic)!r} at offset 0 (expected {MAGIC!r}); not a FileBlob entry")
+    (hcrc,) = struct.unpack_from("<I", view, HEADER.size)
+    if zlib.crc32(view[: HEADER.size]) != hcrc:
+        raise CorruptionError(f"blob file {name}: header checksum mismatch at offset {HEADER.size}")
+    if version != VERSION or reserved != 0:
+        raise CorruptionError(
+            f"blob file {name}: entry format version {version} at offset 4 is not supported (this build reads {VERSION})"
+        )
+    if len(view) - HEADER_SIZE != length:
+        raise CorruptionError(f"blob file {name}: value is {len(view) - HEADER_SIZE} bytes but the header at offset 24 says {length}")
+    value = view[HEADER_SIZE:]
+    if zlib.crc32(value) != vcrc:
+        raise CorruptionError(f"blob file {name}: value checksum mismatch (bytes {HEADER_SIZE}..{len(view)})")
+    return bytes(value), token.hex()
+
+
+class FileBlob:
+    """A Blob in one local directory (created if missing). Thread- and
+    process-safe; see the module docstring for layout and guarantees."""
+
+    def __init__(self, root_dir: str | os.PathLike) -> None:
+        self.root = ensure_dir(os.fspath(root_dir), "blob directory")
+        self._lock_path = os.path.join(self.root, LOCK_NAME)
+        if not os.path.exists(self._lock_path):
+            fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.close(fd)
+            fsync_dir(self.root)
+        self._closed = False
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ClosedError(f"the FileBlob {self.root} was closed")
+
+    @contextmanager
+    def _locked(self):
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read(self, key: str) -> tuple[bytes, str] | None:
+        path = os.path.join(self.root, escape_key(key))
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        return decode_entry(data, path)
+
+    def get(self, key: str) -> bytes | None:
+        self._check()
+        got = self._read(key)
+        return None if got is None else got[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        self._check()
+        return self._read(key)
+
+    def _prepare(self, key: str, value: bytes) -> tuple[str, str, str]:
+        name = escape_key(key)
+        token = secrets.token_bytes(16)
+        tmp = os.path.join(self.root, TMP_PREFIX + secrets.token_hex(8))
+        write_tmp(tmp, encode_entry(token, bytes(value)))
+        return name, tmp, token.hex()
+
+    def set(self, key: str, value: bytes) -> None:
+        self.put(key, value)
+
+    def put(self, key: str, value: bytes) -> str:
+        """``set`` that also returns the new version token."""
+        self._check()
+        name, tmp, token = self._prepare(key, value)
+        try:
+            with self._locked():
+                os.replace(tmp, os.path.join(self.root, name))
+                fsync_dir(self.root)
+        finally:
+            _unlink_quietly(tmp)
+        return token
+
+    def compare_and_set(self, key: str, expected: str | None, value: bytes) -> str:
+        self._check()
+        name, tmp, token = self._prepare(key, value)
+        try:
+            with self._locked():
+                current = self._read(key)
+                found = None if current is None else current[1]
+                if found != expected:
+                    raise ConflictError(
+                        f"compare_and_set on blob {key!r} expected version {expected!r}, found {found!r}; "
+                        "re-read the key and retry"
+                    )
+                os.replace(tmp, os.path.join(self.root, name))
+                fsync_dir(self.root)
+        finally:
+            _unlink_quietly(tmp)
+        return token
+
+    def delete(self, key: str) -> None:
+        self._check()
+        path = os.path.join(self.root, escape_key(key))
+        with self._locked():
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return
+            fsync_dir(self.root)
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        self._check()
+        keys = [unescape_key(n) for n in os.listdir(self.root) if not n.startswith(".")]
+        return sorted(k for k in keys if k.startswith(prefix))
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"FileBlob({self.root!r})"

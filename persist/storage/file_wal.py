@@ -1,0 +1,428 @@
+"""FileWal: the Wal role on local files, with group commit and torn-tail recovery.
+
+Directory layout::
+
+    <dir>/LOCK                      flock'ed by the open FileWal; holds "pid=.. host=.. since=.."
+    <dir>/00000000000000000001.wal  segment: records with seqno >= 1 (20-digit decimal name)
+    <dir>/00000000000000000742.wal  the newest segment is the only one appended to
+
+A segment's name is its *base*: the seqno of its first record, or, for a
+segment without records, the next seqno to hand out. Records in a segment
+carry consecutive seqnos starting at the base; every record of a segment is
+below the next segment's base. Because a segment file always exists, the
+seqno floor survives truncating every record (sequence numbers never go back).
+
+Record layout (all integers little-endian)::
+
+    offset  size  field
+    0       4     magic            b"PWAL"
+    4       2     format version   u16, currently 1
+    6       2     reserved         u16, must be 0
+    8       8     seqno            u64
+    16      4     payload length   u32 (n)
+    20      4     payload crc32    u32, zlib.crc32 of the payload
+    24      4     header crc32     u32, zlib.crc32 of bytes 0..24
+    28      n     payload          the bytes given to append(), stored as is
+
+Records follow each other with no padding; a segment is nothing but records.
+
+Writing: ``append`` writes the record with one ``write`` at the end of the
+newest segment, then waits until an ``fdatasync`` covering it has finished
+(group commit: whichever appender finds the sync lock free fsyncs everything
+written so far, so concurrent appenders share one fsync). A segment is
+fsynced before a newer one is created; creations and deletions of segment
+files are followed by an fsync of the directory.
+
+Recovery on open (the only place that ever cuts a file): segments are
+scanned oldest first. In the newest segment, the first record that does not
+verify (short header, bad magic, header crc, length past end of file, payload
+crc) starts the *tail*. If no valid record follows anywhere in the tail, the
+tail is a torn write: the file is cut back to the end of the last good record
+and the cut is fsynced. If a valid record does follow, or the damage is in an
+older (fully fsynced) segment, or a record verifies but has the wrong seqno
+or an unknown version, open raises :class:`~persist.errors.CorruptionError`
+naming the file and offset, and nothing is rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+
+from persist.errors import (
+    ClosedError,
+    CorruptionError,
+    InvalidArgumentError,
+    StorageIndeterminateError,
+    StorageUnavailableError,
+)
+from persist.storage.fsutil import DirLock, ensure_dir, fsync_dir
+
+MAGIC = b"PWAL"
+VERSION = 1
+HEADER = struct.Struct("<4sHHQII")  # magic, version, reserved, seqno, length, payload crc
+HEADER_SIZE = HEADER.size + 4  # + header crc = 28
+MAX_PAYLOAD = 2**32 - 1
+SEGMENT_RE = re.compile(r"^(\d{20})\.wal$")
+LOCK_NAME = "LOCK"
+DEFAULT_SEGMENT_BYTES = 64 * 2**20
+
+
+def segment_name(base: int) -> str:
+    return f"{base:020d}.wal"
+
+
+def encode_record(seqno: int, payload: bytes) -> bytes:
+    """The framed bytes of one record (see the layout above)."""
+    head = HEADER.pack(MAGIC, VERSION, 0, seqno, len(payload), zlib.crc32(payload))
+    return head + struct.pack("<I", zlib.crc32(head)) + payload
+
+
+def _record_at(buf: memoryview, off: int) -> tuple[int, int, int, int] | None:
+    """Parse and verify the record at ``off``; return (version, reserved, seqno, end)
+    or None when the bytes there are not a whole, checksummed record."""
+    if len(buf) - off < HEADER_SIZE:
+        return None
+    magic, version, reserved, seqno, length, pcrc = HEADER.unpack_from(buf, off)
+    if magic != MAGIC:
+        return None
+    (hcrc,) = struct.unpack_from("<I", buf, off + HEADER.size)
+    if zlib.crc32(buf[off : off + HEADER.size]) != hcrc:
+        return None
+    end = off + HEADER_SIZE + length
+    if end > len(buf) or zlib.crc32(buf[off + HEADER_SIZE : end]) != pcrc:
+        return None
+    return version, reserved, seqno, end
+
+
+def _valid_record_after(raw: bytes, start: int) -> int | None:
+    """Offset of the first whole, checksummed record at or after ``start``, if any."""
+    buf = memoryview(raw)
+    pos = raw.find(MAGIC, start)
+    while pos != -1:
+        if _record_at(buf, pos) is not None:
+            return pos
+        pos = raw.find(MAGIC, pos + 1)
+    return None
+
+
+def scan_segment(path: str, data: bytes, base: int, allow_torn_tail: bool) -> tuple[list[tuple[int, int, int]], int]:
+    """Verify a segment's bytes. Returns ``([(seqno, payload_off, payload_end)], good_end)``.
+
+    ``good_end`` is the end of the last good record. Bytes after it are a torn
+    tail (only when ``allow_torn_tail``); anything else raises CorruptionError
+    naming ``path`` and the offset."""
+    buf = memoryview(data)
+    out: list[tuple[int, int, int]] = []
+    off = 0
+    expect = base
+    while off < len(buf):
+        rec = _record_at(buf, off)
+        if rec is None:
+            later = _valid_record_after(data, off + 1)
+            if later is not None:
+                raise CorruptionError(
+                    f"Wal segment {path}: bad record at offset {off} with a valid record after it at offset "
+                    f"{later}; corruption in the middle of the log, nothing was rewritten (restore the file or "
+                    f"move it aside to recover what precedes offset {off})"
+                )
+            if not allow_torn_tail:
+                raise CorruptionError(
+                    f"Wal segment {path}: bad record at offset {off} in a segment that was fully fsynced "
+                    f"before a newer one was created; nothing was rewritten"
+                )
+            return out, off
+        version, reserved, seqno, end = rec
+        if version != VERSION or reserved != 0:
+            raise CorruptionError(
+                f"Wal segment {path}: record at offset {off} has format version {version} (reserved {reserved}); "
+                f"this build reads version {VERSION} only; nothing was rewritten"
+            )
+        if seqno != expect:
+            raise CorruptionError(
+                f"Wal segment {path}: record at offset {off} has seqno {seqno}, expected {expect}; nothing was rewritten"
+            )
+        out.append((seqno, off + HEADER_SIZE, end))
+        expect += 1
+        off = end
+    return out, off
+
+
+class _Segment:
+    __slots__ = ("base", "path", "count", "size")
+
+    def __init__(self, base: int, path: str, count: int, size: int) -> None:
+        self.base, self.path, self.count, self.size = base, path, count, size
+
+
+class FileWal:
+    """A durable, segmented, group-committed Wal in one directory.
+
+    ``FileWal(dir)`` creates the directory if needed, takes an exclusive
+    ``flock`` on ``dir/LOCK`` (a second opener, in this process or another,
+    gets :class:`~persist.errors.LockedError` naming the holder), and
+    recovers the segments (see the module docstring).
+
+    Thread-safe: any number of threads may ``append`` at once; they share
+    fsyncs. ``on_fsync(path, length)``, when given, is called after every
+    fsync of a segment with the length now durable, before any append the
+    fsync covers returns (a harness uses it to know what a power loss may
+    cut). Failed fsyncs poison the Wal: every later call raises, because
+    after a failed fsync the kernel may have dropped the dirty pages.
+    """
+
+    def __init__(
+        self,
+        dir: str | os.PathLike,
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        on_fsync: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.dir = ensure_dir(os.fspath(dir), "Wal directory")
+        self._segment_bytes = segment_bytes
+        self._on_fsync = on_fsync
+        self._lock = DirLock(self.dir, LOCK_NAME, "Wal directory")
+        self._write_lock = threading.Lock()  # order: _sync_lock before _write_lock
+        self._sync_lock = threading.Lock()
+        self._closed = False
+        self._broken: str | None = None
+        self._fd = -1
+        try:
+            self._segments = self._recover()
+            active = self._segments[-1]
+            self._fd = os.open(active.path, os.O_WRONLY | os.O_APPEND)
+            self._next = active.base + active.count
+            self._written = self._synced = self._next - 1
+            self._synced_size = active.size
+        except BaseException:
+            self._lock.release()
+            raise
+
+    # --- recovery ---------------------------------------------------------
+
+    def _list_segments(self) -> list[tuple[int, str]]:
+        found = []
+        for name in os.listdir(self.dir):
+            m = SEGMENT_RE.match(name)
+            if m:
+                found.append((int(m.group(1)), os.path.join(self.dir, name)))
+        return sorted(found)
+
+    def _recover(self) -> list[_Segment]:
+        found = self._list_segments()
+        if not found:
+            self._create_segment(1)
+            return [_Segment(1, os.path.join(self.dir, segment_name(1)), 0, 0)]
+        segments: list[_Segment] = []
+        cut: tuple[str, int, int] | None = None
+        for i, (base, path) in enumerate(found):
+            with open(path, "rb") as f:
+                data = f.read()
+            newest = i == len(found) - 1
+            recs, good_end = scan_segment(path, data, base, allow_torn_tail=newest)
+            if not newest and base + len(recs) > found[i + 1][0]:
+                raise CorruptionError(
+                    f"Wal segment {path}: its records reach seqno {base + len(recs) - 1}, past the next "
+                    f"segment's base {found[i + 1][0]}; nothing was rewritten"
+                )
+            if good_end < len(data):
+                cut = (path, good_end, len(data))
+            segments.append(_Segment(base, path, len(recs), good_end))
+        if cut is not None:  # only the newest segment, and only after everything verified
+            path, good_end, _ = cut
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, good_end)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.recovered_cut = cut
+        return segments
+
+    def _create_segment(self, base: int) -> str:
+        path = os.path.join(self.dir, segment_name(base))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_dir(self.dir)
+        return path
+
+    # --- writing ----------------------------------------------------------
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ClosedError(f"the Wal {self.dir} was closed")
+        if self._broken is not None:
+            raise StorageIndeterminateError(
+                f"the Wal {self.dir} is unusable after an earlier failure ({self._broken}); reopen it to recover"
+            )
+
+    def append(self, payload: bytes) -> int:
+        """Append one record; return its seqno once it is durable."""
+        if len(payload) > MAX_PAYLOAD:
+            raise InvalidArgumentError(f"Wal payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit")
+        if self._segments[-1].size >= self._segment_bytes:
+            with self._sync_lock, self._write_lock:
+                self._check()
+                if self._segments[-1].size >= self._segment_bytes:
+                    self._roll(self._next)
+        with self._write_lock:
+            self._check()
+            seqno = self._next
+            frame = encode_record(seqno, payload)
+            active = self._segments[-1]
+            try:
+                n = os.write(self._fd, frame)
+                if n != len(frame):
+                    raise OSError(f"short write of {n} of {len(frame)} bytes")
+            except OSError as e:
+                try:  # leave no torn record behind good ones that follow
+                    os.ftruncate(self._fd, active.size)
+                except OSError as e2:
+                    self._broken = f"write failed ({e}) and could not be undone ({e2})"
+                    raise StorageIndeterminateError(f"Wal append to {active.path} failed: {e}; {self._broken}") from e
+                raise StorageUnavailableError(
+                    f"Wal append to {active.path} failed and was undone: {e}; free space or fix the disk"
+                ) from e
+            self._next = seqno + 1
+            self._written = seqno
+            active.count += 1
+            active.size += len(frame)
+        self._sync_to(seqno)
+        return seqno
+
+    def _sync_to(self, seqno: int) -> None:
+        with self._sync_lock:
+            if self._synced >= seqno:
+                return
+            with self._write_lock:
+                self._check()
+                target, fd = self._written, self._fd
+                active = self._segments[-1]
+                path, size = active.path, active.size
+            self._fsync(fd, path, size)
+            self._synced = target
+            with self._write_lock:
+                if self._segments[-1].path == path:
+                    self._synced_size = size
+
+    def _fsync(self, fd: int, path: str, size: int) -> None:
+        try:
+            os.fdatasync(fd)
+        except OSError as e:
+            self._broken = f"fsync of {path} failed: {e}"
+            raise StorageIndeterminateError(f"Wal {self._broken}; appends since the last good fsync may be lost") from e
+        if self._on_fsync is not None:
+            self._on_fsync(path, size)
+
+    def _roll(self, base: int) -> None:
+        """Start a new segment at ``base``. Caller holds both locks.
+
+        An empty newest segment is renamed instead (one file per floor is enough)."""
+        active = self._segments[-1]
+        if active.count == 0:
+            path = os.path.join(self.dir, segment_name(base))
+            os.rename(active.path, path)
+            fsync_dir(self.dir)
+            active.base, active.path = base, path
+            self._next = base
+            return
+        self._fsync(self._fd, active.path, active.size)
+        self._synced = self._written
+        path = self._create_segment(base)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.close(self._fd)
+        self._fd = fd
+        self._segments.append(_Segment(base, path, 0, 0))
+        self._synced_size = 0
+        self._next = base
+
+    # --- reading, truncating ----------------------------------------------
+
+    def records(self, from_seqno: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(seqno, payload)`` for durable records with ``seqno >= from_seqno``.
+
+        The set of records is fixed when iteration starts (later appends are
+        not included); every record is verified again as it is read."""
+        with self._sync_lock, self._write_lock:
+            self._check()
+            plan = [(s.base, s.path, s.size) for s in self._segments]
+            plan[-1] = (plan[-1][0], plan[-1][1], self._synced_size)
+        return self._iter(plan, from_seqno)
+
+    def _iter(self, plan, from_seqno: int) -> Iterator[tuple[int, bytes]]:
+        for i, (base, path, size) in enumerate(plan):
+            if i + 1 < len(plan) and plan[i + 1][0] <= from_seqno:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(size)
+            except FileNotFoundError:  # truncated away meanwhile
+                continue
+            buf = memoryview(data)
+            recs, good_end = scan_segment(path, data, base, allow_torn_tail=False)
+            if good_end != size:
+                raise CorruptionError(f"Wal segment {path}: ends at offset {good_end}, expected {size} bytes")
+            for seqno, start, end in recs:
+                if seqno >= from_seqno:
+                    yield seqno, bytes(buf[start:end])
+
+    def truncate(self, before_seqno: int) -> None:
+        """Drop whole segments whose records are all below ``before_seqno``.
+
+        When that includes the newest segment's records, a new empty segment
+        named after the next seqno is created first, so the floor survives."""
+        with self._sync_lock, self._write_lock:
+            self._check()
+            active = self._segments[-1]
+            if active.count and self._next <= before_seqno:
+                self._roll(self._next)
+            doomed = []
+            while len(self._segments) > 1 and self._segments[1].base <= before_seqno:
+                doomed.append(self._segments.pop(0))
+            for seg in doomed:
+                os.unlink(seg.path)
+            if doomed:
+                fsync_dir(self.dir)
+
+    @property
+    def next_seqno(self) -> int:
+        return self._next
+
+    def ensure_next_seqno(self, seqno: int) -> None:
+        """Raise the seqno floor to ``seqno`` durably (a new segment named after it)."""
+        with self._sync_lock, self._write_lock:
+            self._check()
+            if seqno > self._next:
+                self._roll(seqno)
+
+    def segments(self) -> list[tuple[str, int]]:
+        """``(path, length)`` of every segment, oldest first (for tools and harnesses)."""
+        with self._write_lock:
+            return [(s.path, s.size) for s in self._segments]
+
+    def close(self) -> None:
+        """Release the directory lock. Idempotent; appends already returned are durable."""
+        with self._sync_lock, self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            self._lock.release()
+
+    def __enter__(self) -> FileWal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FileWal({self.dir!r}, next_seqno={self._next})"
