@@ -14,7 +14,7 @@ Nemesis events (``process == "nemesis"``) are not operations; they are kept in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ class Op:
     result: Any = None  # the ok completion's value
     ret_index: int | None = None
     error: str | None = None
+    #: an ``ok`` operation whose result is unknown (Knossos: a read that
+    #: completed with ``nil``; the etcd logs: a read that timed out). It took
+    #: effect within ``[call, ret]`` but its result constrains nothing.
+    unknown_result: bool = False
 
     @property
     def ok(self) -> bool:
@@ -75,13 +79,15 @@ def check_event(e: Any, where: str) -> dict[str, Any]:
     return e
 
 
-def pair(events: Iterable[dict[str, Any]]) -> History:
+def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]], str] | None = None) -> History:
     """Pair invokes with completions per process (Jepsen's rule: a process
     has at most one operation outstanding).
 
     Events without ``index`` get their position; without ``time`` their
     position too (so real-time order is the file order). A completion with no
-    invoke, or a second invoke while one is outstanding, is a HistoryError.
+    invoke, or a second invoke while one is outstanding, is a HistoryError;
+    ``where(position, event)`` names the event in that error (by default
+    ``"event <index>"``; readers of other formats pass one naming the line).
     """
     h = History()
     open_: dict[Any, Op] = {}
@@ -98,7 +104,7 @@ def pair(events: Iterable[dict[str, Any]]) -> History:
             if p in open_:
                 prev = open_[p]
                 raise HistoryError(
-                    f"event {idx}: process {p} invokes {e['f']!r} while op {prev.index} ({prev.f}) is still outstanding"
+                    f"{where(pos, e) if where else f'event {idx}'}: process {p} invokes {e['f']!r} while op {prev.index} ({prev.f}) is still outstanding"
                 )
             op = Op(idx, p, e["f"], e.get("value"), "info", t, None)
             open_[p] = op
@@ -106,7 +112,7 @@ def pair(events: Iterable[dict[str, Any]]) -> History:
         else:
             op = open_.pop(p, None)
             if op is None:
-                raise HistoryError(f"event {idx}: process {p} completes {e['f']!r} ({kind}) with no invoke before it")
+                raise HistoryError(f"{where(pos, e) if where else f'event {idx}'}: process {p} completes {e['f']!r} ({kind}) with no invoke before it")
             op.type = kind
             op.ret_index = idx
             op.error = e.get("error")

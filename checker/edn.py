@@ -1,0 +1,300 @@
+"""A reader for EDN, as far as Jepsen writes it.
+
+Mapping to Python (chosen so that Jepsen histories read naturally):
+
+=================  ===============================================
+EDN                Python
+=================  ===============================================
+nil true false     None True False
+42 42N -7          int
+1.5 1e3 1.5M       float
+3/4                float (ratios are rare in histories)
+"s"                str (escapes \\" \\\\ \\n \\t \\r \\uXXXX)
+\\c \\newline      str of one character
+:kw :ns/kw         Keyword (a str subclass without the colon, so
+                   ``Keyword("invoke") == "invoke"``)
+sym                Symbol (a str subclass)
+[...] (...)        list
+{...}              dict (vector/map keys frozen to tuples)
+#{...}             frozenset (members frozen likewise)
+#tag form          the form itself (``#jepsen.history.Op{...}`` is its
+                   map, ``#inst "..."`` its string): best effort
+#_ form            discarded
+; comment          skipped; commas are whitespace
+=================  ===============================================
+
+Every error is an :class:`EdnError` that names the line (1-based) and what
+was expected there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+
+class EdnError(ValueError):
+    """Malformed EDN: ``line`` is 1-based; the message says what was expected."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.detail = message
+
+
+class Keyword(str):
+    """An EDN keyword, stored without its leading colon."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return ":" + str.__str__(self)
+
+
+class Symbol(str):
+    """An EDN symbol."""
+
+    __slots__ = ()
+
+
+_TOKEN = re.compile(
+    r"""
+     (?P<ws>(?:[\s,]+|;[^\n]*)+)
+    |(?P<str>"(?:[^"\\]|\\.)*")
+    |(?P<open>\#\{|[\[\(\{])
+    |(?P<close>[\]\)\}])
+    |(?P<disc>\#_)
+    |(?P<tag>\#\#?[A-Za-z][^\s,\[\]\(\)\{\}"]*)
+    |(?P<char>\\(?:newline|space|tab|return|formfeed|backspace|u[0-9a-fA-F]{4}|.))
+    |(?P<atom>[^\s,\[\]\(\)\{\}";\\\#][^\s,\[\]\(\)\{\}";]*)
+    """,
+    re.X | re.S,
+)
+_INT = re.compile(r"[+-]?\d+N?\Z")
+_FLOAT = re.compile(r"[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?M?\Z")
+_RATIO = re.compile(r"[+-]?\d+/\d+\Z")
+_ESC = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f", "/": "/"}
+_CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r", "formfeed": "\f", "backspace": "\b"}
+_CLOSE_FOR = {"[": "]", "(": ")", "{": "}", "#{": "}"}
+_SPECIAL_TAGS = {"##Inf": float("inf"), "##-Inf": float("-inf"), "##NaN": float("nan")}
+
+
+def _unescape(m: re.Match[str]) -> str:
+    s = m.group(1)
+    if s[0] == "u" and len(s) == 5:
+        return chr(int(s[1:], 16))
+    return _ESCAPES.get(s, s)
+
+
+def freeze(v: Any) -> Any:
+    """A hashable twin of ``v``: lists become tuples, dicts sorted item tuples."""
+    if isinstance(v, list):
+        return tuple(freeze(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted(((freeze(k), freeze(x)) for k, x in v.items()), key=repr))
+    if isinstance(v, set):
+        return frozenset(freeze(x) for x in v)
+    return v
+
+
+def _atom(text: str, pos: int, r: _Reader) -> Any:
+    if text == "nil":
+        return None
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    c = text[0]
+    if c == ":":
+        if len(text) == 1:
+            raise EdnError("expected a keyword name after ':'", r.line_of(pos))
+        return Keyword(text[1:])
+    if c.isdigit() or (c in "+-" and len(text) > 1 and text[1].isdigit()):
+        if _INT.match(text):
+            return int(text.rstrip("N"))
+        if _FLOAT.match(text):
+            return float(text.rstrip("M"))
+        if _RATIO.match(text):
+            a, b = text.split("/")
+            return int(a) / int(b)
+        raise EdnError(f"expected a number, got {text!r}", r.line_of(pos))
+    return Symbol(text)
+
+
+class _Reader:
+    """Reads forms from a text, tracking line numbers lazily (counted only
+    when an error or a caller asks for one)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.toks: list[tuple[str, str, int]] = []
+        pos, n = 0, len(text)
+        match = _TOKEN.match
+        append = self.toks.append
+        while pos < n:
+            m = match(text, pos)
+            if m is None:
+                ch = text[pos]
+                what = "an unterminated string" if ch == '"' else f"an unexpected character {ch!r}"
+                raise EdnError(f"{what}; expected an EDN form", self.line_of(pos))
+            kind = m.lastgroup
+            if kind != "ws":
+                append((kind, m.group(), pos))  # type: ignore[arg-type]
+            pos = m.end()
+        self.i = 0
+
+    def line_of(self, pos: int) -> int:
+        return self.text.count("\n", 0, pos) + 1
+
+    def at_end(self) -> bool:
+        return self.i >= len(self.toks)
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def read(self) -> Any:
+        """Read one form; iterative, so deep nesting cannot overflow."""
+        toks = self.toks
+        # stack of [opener, items, opener position, pending-tag]
+        stack: list[list[Any]] = []
+        while True:
+            if self.i >= len(toks):
+                if stack:
+                    op = stack[-1]
+                    raise EdnError(
+                        f"end of input inside {op[0]!r} opened on line {self.line_of(op[2])}; expected {_CLOSE_FOR[op[0]]!r}",
+                        self.line_of(len(self.text)),
+                    )
+                raise EdnError("end of input; expected an EDN form", self.line_of(len(self.text)))
+            kind, text, pos = toks[self.i]
+            self.i += 1
+            if kind == "open":
+                stack.append([text, [], pos])
+                continue
+            if kind == "disc":
+                stack.append(["#_", None, pos])
+                continue
+            if kind == "tag":
+                if text in _SPECIAL_TAGS:
+                    value: Any = _SPECIAL_TAGS[text]
+                else:
+                    stack.append(["#tag", text, pos])
+                    continue
+            elif kind == "close":
+                if not stack or stack[-1][0] in ("#_", "#tag"):
+                    raise EdnError(f"unexpected {text!r}; expected an EDN form", self.line_of(pos))
+                opener, items, opos = stack.pop()
+                if _CLOSE_FOR[opener] != text:
+                    raise EdnError(
+                        f"{text!r} does not close {opener!r} opened on line {self.line_of(opos)}; expected {_CLOSE_FOR[opener]!r}",
+                        self.line_of(pos),
+                    )
+                if opener == "{":
+                    if len(items) % 2:
+                        raise EdnError(f"map opened on line {self.line_of(opos)} has an odd number of forms; expected key/value pairs", self.line_of(pos))
+                    value = {}
+                    for k in range(0, len(items), 2):
+                        key = items[k]
+                        if isinstance(key, (list, dict, set)):
+                            key = freeze(key)
+                        value[key] = items[k + 1]
+                elif opener == "#{":
+                    value = frozenset(freeze(x) for x in items)
+                else:
+                    value = items
+            elif kind == "str":
+                body = text[1:-1]
+                value = _ESC.sub(_unescape, body) if "\\" in body else body
+            elif kind == "char":
+                c = text[1:]
+                value = _CHARS.get(c) or (chr(int(c[1:], 16)) if len(c) == 5 and c[0] == "u" else c)
+            else:
+                value = _atom(text, pos, self)
+            # deliver the value to the enclosing construct(s)
+            while True:
+                if not stack:
+                    return value
+                top = stack[-1]
+                if top[0] == "#_":
+                    stack.pop()
+                    value = _DISCARDED
+                    break
+                if top[0] == "#tag":
+                    stack.pop()
+                    continue  # a tagged form is read as the form itself
+                top[1].append(value)
+                value = _DISCARDED
+                break
+
+    def read_form(self) -> Any:
+        """The next form that is not discarded by ``#_``."""
+        while True:
+            v = self.read()
+            if v is not _DISCARDED:
+                return v
+
+
+class _Discarded:
+    pass
+
+
+_DISCARDED = _Discarded()
+
+
+def loads(text: str) -> Any:
+    """Read exactly one EDN form from ``text``."""
+    r = _Reader(text)
+    v = r.read_form()
+    if not r.at_end():
+        raise EdnError("more than one form; expected exactly one", r.line_of(r.peek()[2]))  # type: ignore[index]
+    return v
+
+
+def loads_all(text: str) -> list[Any]:
+    """Read every top-level form in ``text``."""
+    return [v for _, v in iter_forms(text)]
+
+
+def iter_forms(text: str) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, form)`` for each top-level form."""
+    r = _Reader(text)
+    while not r.at_end():
+        pos = r.peek()[2]  # type: ignore[index]
+        v = r.read()
+        if v is not _DISCARDED:
+            yield r.line_of(pos), v
+
+
+def iter_items(text: str) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, form)`` for each element of a history.
+
+    A history is either one top-level vector or list of forms (Jepsen's
+    ``history.edn`` written with ``pr``), or a sequence of top-level forms
+    (one map a line, as ``jepsen.store`` writes it). Lines let callers name
+    the exact line of a bad operation.
+    """
+    r = _Reader(text)
+    first = r.peek()
+    if first is not None and first[0] == "open" and first[1] in ("[", "("):
+        opener = first[1]
+        r.i += 1
+        close = _CLOSE_FOR[opener]
+        while True:
+            t = r.peek()
+            if t is None:
+                raise EdnError(f"end of input inside the history {opener!r} opened on line {r.line_of(first[2])}; expected {close!r}", r.line_of(len(text)))
+            if t[0] == "close":
+                if t[1] != close:
+                    raise EdnError(f"{t[1]!r} does not close the history {opener!r}; expected {close!r}", r.line_of(t[2]))
+                r.i += 1
+                break
+            v = r.read()
+            if v is not _DISCARDED:
+                yield r.line_of(t[2]), v
+        if not r.at_end():
+            t = r.peek()
+            raise EdnError(f"{t[1]!r} after the history's closing {close!r}; expected end of input", r.line_of(t[2]))  # type: ignore[index]
+        return
+    yield from iter_forms(text)
