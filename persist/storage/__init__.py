@@ -4,12 +4,14 @@ byte format. Depends only on :mod:`persist.errors`."""
 from persist.storage.batch import UPDATE_SCHEMA, decode_batch, encode_batch, updates_table
 from persist.storage.blob import Blob, MemBlob
 from persist.storage.file import FileBlob, FileWal
+from persist.storage.s3 import S3Blob  # boto3 is imported by S3Blob(), not here
 from persist.storage.wal import MemWal, Wal
 
 __all__ = [
     "Blob",
     "MemBlob",
     "FileBlob",
+    "S3Blob",
     "Wal",
     "MemWal",
     "FileWal",
@@ -18,11 +20,3 @@ __all__ = [
     "decode_batch",
     "updates_table",
 ]
-
-# S3Blob is added here by its module:
-try:  # pragma: no cover
-    from persist.storage.s3 import S3Blob  # noqa: F401
-
-    __all__ += ["S3Blob"]
-except ImportError:
-    pass
