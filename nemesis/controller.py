@@ -1,0 +1,383 @@
+"""The controller: runs one test.
+
+It starts the workload's worker processes, gives each client process a
+seeded generator, dispatches their operations to the workers, and records
+every invoke and completion in one history. Meanwhile it injects the seeded
+nemesis schedule (each fault an ``invoke``/``info`` pair under process
+``"nemesis"``; restarts and resumes likewise). It stops on the time limit or
+the operation limit, then heals every fault, restarts every worker, waits for
+what is in flight, and runs the workload's final reads one at a time, so that
+lost data shows in the history.
+
+Rules it keeps (``docs/history.md``): a client process has one operation
+outstanding; an operation whose worker died under it completes as ``info``
+and its process number is retired (the client continues under a fresh one);
+the history's times are monotonic nanoseconds since the run started.
+
+A worker that exits before it says it is ready, without being killed by a
+nemesis, is a broken setup (a mutant that does not import, an engine that
+crashes on open): on the first start the run stops at once with
+:class:`RunAborted`, later it is retried and the run stops after three
+failed starts in a row, in both cases quoting the worker's log.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nemesis.faults.base import Fault, RunContext
+from nemesis.fsync_watch import DurableState
+from nemesis.generator import make, schedule
+from nemesis.recorder import Recorder
+from nemesis.worker import Worker
+from workloads.base import load
+
+READY_TIMEOUT = 60.0
+DRAIN_TIMEOUT = 30.0
+
+
+class RunAborted(RuntimeError):
+    """The run could not go on (a worker dies at start, ...). The message says
+    what happened and where to look."""
+
+
+@dataclass
+class RunConfig:
+    workload: str
+    nemeses: list[str]
+    seed: int
+    time_limit: float
+    concurrency: int = 4
+    op_limit: int = 0  # 0: no limit
+    mutant: str | None = None
+    keep_data: bool = False
+    interval: tuple[float, float] = (0.4, 1.2)
+    faults: list[Fault] | None = None  # None: the seeded schedule
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workload": self.workload, "nemesis": self.nemeses, "seed": self.seed,
+                "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,
+                "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval)}
+
+
+@dataclass
+class Proc:
+    slot: int  # the client process slot (stable); also its generator's identity
+    worker: int
+    number: int  # the history's process number (retired after an info)
+    gen: Any
+    inflight: dict[str, Any] | None = None  # {"id", "f", "value", "index"}
+    next_time: float = 0.0
+
+
+@dataclass
+class Outcome:
+    faults: list[Fault]
+    notes: list[str] = field(default_factory=list)
+    ops: int = 0
+    restarts: list[float] = field(default_factory=list)  # seconds from restart to ready
+    elapsed: float = 0.0
+    final_ok: bool = True
+
+
+class Controller:
+    def __init__(self, cfg: RunConfig, run_dir: str, progress: Callable[[dict[str, Any]], None] | None = None):
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.progress = progress
+        self.wl = load(cfg.workload).WORKLOAD
+        self.data_dir = os.path.realpath(os.path.join(run_dir, "data"))
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.reports_dir = os.path.join(run_dir, "reports")
+        self.url = "file://" + self.data_dir
+        self.events: queue.Queue = queue.Queue()
+        specs = self.wl.workers(cfg.concurrency)
+        assign = self.wl.assign(cfg.concurrency)
+        per_worker = {s.slot: assign.count(s.slot) for s in specs}
+        self.workers: dict[int, Worker] = {
+            s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=self.events,
+                           threads=max(1, per_worker[s.slot]) + 1, options={}, mutant=cfg.mutant,
+                           watch_root=self.data_dir)
+            for s in specs
+        }
+        by_slot = {s.slot: s for s in specs}
+        self.procs = [Proc(i, assign[i], i, self.wl.generator(i, by_slot[assign[i]], cfg.seed))
+                      for i in range(cfg.concurrency)]
+        self.next_number = cfg.concurrency
+        self.faults = cfg.faults if cfg.faults is not None else schedule(
+            cfg.seed, cfg.nemeses, cfg.time_limit, sorted(self.workers), 0, cfg.interval)
+        self.durable = DurableState()
+        self.durable.settle(self.data_dir)
+        self.ctx = RunContext(self.workers, self.data_dir, self.reports_dir, self.durable, writer_slot=0)
+        self.ctx.kill = self.kill_worker  # type: ignore[method-assign]
+        self.nemeses = {n: make(n) for n in cfg.nemeses}
+        for n in self.nemeses.values():
+            n.start(self.ctx)
+        self.rec = Recorder(os.path.join(run_dir, "history.jsonl"))
+        self.outcome = Outcome(self.faults)
+        self._op_id = 0
+        self._inflight: dict[int, Proc] = {}  # op id -> proc
+        self._killed: set[tuple[int, int]] = set()  # (slot, incarnation) we killed
+        self._restarting: dict[int, float] = {}  # slot -> monotonic start of the restart
+        self._start_failures: dict[int, int] = {}
+        self._pending: list[tuple[float, str, dict[str, Any]]] = []  # (at, action, value)
+        self._aborted: str | None = None
+
+    # --- worker lifecycle --------------------------------------------------
+
+    def kill_worker(self, slot: int) -> dict[str, Any]:
+        w = self.workers[slot]
+        was_alive = w.alive
+        pid = w.kill()
+        self._killed.add((slot, w.incarnation))
+        self._settle_worker(slot, "worker killed by the nemesis")
+        self._restarting.pop(slot, None)
+        return {"worker": slot, "pid": pid, **({} if was_alive else {"note": "was not running"})}
+
+    def _settle_worker(self, slot: int, why: str) -> None:
+        """Every operation in flight on ``slot`` becomes ``info``."""
+        for op_id, p in list(self._inflight.items()):
+            if p.worker == slot:
+                self._complete(p, {"id": op_id, "type": "info", "error": why})
+
+    def _start(self, slot: int) -> None:
+        w = self.workers[slot]
+        if w.alive:
+            return
+        self.rec.record("nemesis", "invoke", "restart", {"worker": slot})
+        self._restarting[slot] = time.monotonic()
+        w.start()
+
+    def _on_eof(self, slot: int, incarnation: int) -> None:
+        w = self.workers[slot]
+        if (slot, incarnation) in self._killed or incarnation != w.incarnation:
+            return
+        was_ready = w.ready
+        w.kill()  # reap (the process is gone or going)
+        code = w.proc.returncode if w.proc else None
+        self._settle_worker(slot, f"worker exited unexpectedly (exit code {code})")
+        if was_ready:
+            note = f"worker {slot} ({w.spec.role}) exited unexpectedly with code {code}; restarting it"
+            self.outcome.notes.append(note)
+            self.rec.record("nemesis", "info", "crash", {"worker": slot, "exit_code": code})
+            self._pending.append((time.monotonic() + 0.2, "restart", {"worker": slot}))
+            return
+        fails = self._start_failures[slot] = self._start_failures.get(slot, 0) + 1
+        msg = (f"worker {slot} ({w.spec.role}) exited with code {code} before it was ready "
+               f"(start {w.incarnation}); its log {w.log_path} ends with:\n{w.log_tail()}")
+        if w.incarnation == 1 or fails >= 3:
+            self._aborted = msg
+        else:
+            self.outcome.notes.append(msg)
+            self._pending.append((time.monotonic() + 0.3, "restart", {"worker": slot}))
+
+    def _on_ready(self, slot: int, msg: dict[str, Any]) -> None:
+        w = self.workers[slot]
+        w.ready = True
+        w.open_error = msg.get("open_error")
+        self._start_failures[slot] = 0
+        began = self._restarting.pop(slot, None)
+        value = {"worker": slot, "pid": msg.get("pid")}
+        if began is not None:
+            secs = time.monotonic() - began
+            value["seconds"] = round(secs, 4)
+            if w.incarnation > 1:
+                self.outcome.restarts.append(secs)
+        if w.open_error:
+            value["open_error"] = w.open_error
+        self.rec.record("nemesis", "info", "restart", value)
+
+    # --- operations --------------------------------------------------------
+
+    def _invoke(self, p: Proc, op: dict[str, Any]) -> None:
+        self._op_id += 1
+        op_id = self._op_id
+        e = self.rec.record(p.number, "invoke", op["f"], op["value"], worker=p.worker)
+        p.inflight = {"id": op_id, "f": op["f"], "value": op["value"], "index": e["index"], "op": op}
+        self._inflight[op_id] = p
+        self.outcome.ops += 1
+        self.workers[p.worker].send({"id": op_id, "f": op["f"], "value": op["value"]})
+
+    def _complete(self, p: Proc, msg: dict[str, Any]) -> None:
+        op = p.inflight
+        assert op is not None
+        self._inflight.pop(op["id"], None)
+        type_ = msg["type"]
+        value = msg.get("value") if type_ == "ok" else op["value"]
+        self.rec.record(p.number, type_, op["f"], value, worker=p.worker, error=msg.get("error"))
+        p.gen.completed(op["op"], type_, value)
+        p.inflight = None
+        p.next_time = time.monotonic() + self.wl.pace(self.workers[p.worker].spec.role)
+        if type_ == "info":
+            p.number = self.next_number
+            self.next_number += 1
+
+    def _handle(self, item: tuple[int, int, dict[str, Any] | None]) -> None:
+        slot, incarnation, msg = item
+        if msg is None:
+            self._on_eof(slot, incarnation)
+            return
+        if incarnation != self.workers[slot].incarnation:
+            return
+        if "ready" in msg:
+            self._on_ready(slot, msg)
+            return
+        p = self._inflight.get(msg.get("id"))
+        if p is not None:
+            self._complete(p, msg)
+
+    def _pump(self, timeout: float) -> None:
+        try:
+            item = self.events.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return
+        self._handle(item)
+        while True:
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(item)
+
+    def _check_aborted(self) -> None:
+        if self._aborted:
+            raise RunAborted(self._aborted)
+
+    # --- faults ------------------------------------------------------------
+
+    def _inject(self, fault: Fault) -> None:
+        nem = self.nemeses[fault.nemesis]
+        self.rec.record("nemesis", "invoke", fault.nemesis, fault.to_json())
+        value = nem.invoke(fault)
+        self.rec.record("nemesis", "info", fault.nemesis, value)
+        at = time.monotonic() + fault.duration
+        for action, v in nem.recover(fault):
+            self._pending.append((at, action, v))
+
+    def _act(self, action: str, value: dict[str, Any]) -> None:
+        slot = value["worker"]
+        w = self.workers[slot]
+        if action == "restart":
+            if not w.alive:
+                self._start(slot)
+        elif action == "resume":
+            if w.alive and w.paused:
+                w.resume()
+                self.rec.record("nemesis", "info", "resume", {"worker": slot, "pid": w.pid})
+
+    def _run_pending(self, now: float, everything: bool = False) -> None:
+        self._pending.sort(key=lambda x: x[0])
+        while self._pending and (everything or self._pending[0][0] <= now):
+            _, action, value = self._pending.pop(0)
+            self._act(action, value)
+
+    # --- the run -----------------------------------------------------------
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(w.ready for w in self.workers.values()):
+            self._check_aborted()
+            self._run_pending(time.monotonic())
+            if time.monotonic() > deadline:
+                slow = [f"worker {w.slot} ({w.spec.role})" for w in self.workers.values() if not w.ready]
+                raise RunAborted(f"{', '.join(slow)} not ready after {timeout:.0f} s; see {self.run_dir}/workers/")
+            self._pump(0.05)
+        self._check_aborted()
+
+    def run(self) -> Outcome:
+        try:
+            return self._run()
+        finally:
+            for w in self.workers.values():
+                if w.alive:
+                    w.kill()
+            self.rec.close()
+
+    def _run(self) -> Outcome:
+        cfg = self.cfg
+        for slot in sorted(self.workers):
+            self._start(slot)
+        self._wait_ready(READY_TIMEOUT)
+        start = time.monotonic()
+        deadline = start + cfg.time_limit
+        faults = list(self.faults)
+        last_progress = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= deadline or (cfg.op_limit and self.outcome.ops >= cfg.op_limit):
+                break
+            self._check_aborted()
+            while faults and start + faults[0].at <= now:
+                self._inject(faults.pop(0))
+            self._run_pending(now)
+            wake = deadline
+            if faults:
+                wake = min(wake, start + faults[0].at)
+            if self._pending:
+                wake = min(wake, min(x[0] for x in self._pending))
+            for p in self.procs:
+                if p.inflight is not None:
+                    continue
+                w = self.workers[p.worker]
+                if not w.ready:
+                    continue
+                if p.next_time > now:
+                    wake = min(wake, p.next_time)
+                    continue
+                if cfg.op_limit and self.outcome.ops >= cfg.op_limit:
+                    break
+                op = p.gen.next_op()
+                if op is not None:
+                    self._invoke(p, op)
+            if self.progress and now - last_progress > 0.25:
+                last_progress = now
+                self.progress(self._progress(now - start))
+            self._pump(min(0.05, max(0.0, wake - time.monotonic())))
+        self.outcome.elapsed = time.monotonic() - start
+        self._finish()
+        return self.outcome
+
+    def _progress(self, elapsed: float) -> dict[str, Any]:
+        ok = sum(n for (f, t), n in self.rec.counts.items() if t == "ok")
+        return {"elapsed": elapsed, "time_limit": self.cfg.time_limit, "ops": self.outcome.ops, "ok": ok,
+                "faults": sum(self.rec.faults.values()) - self.rec.faults.get("restart", 0) - self.rec.faults.get("resume", 0)}
+
+    def _finish(self) -> None:
+        """Heal, restart, drain, final reads, stop."""
+        for nem in self.nemeses.values():
+            nem.heal()
+        for w in self.workers.values():
+            if w.alive and w.paused:
+                w.resume()
+                self.rec.record("nemesis", "info", "resume", {"worker": w.slot, "pid": w.pid})
+        self._run_pending(time.monotonic(), everything=True)
+        for slot, w in self.workers.items():
+            if not w.alive:
+                self._start(slot)
+        self._wait_ready(READY_TIMEOUT)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self._inflight and time.monotonic() < deadline:
+            self._check_aborted()
+            self._pump(0.05)
+        for op_id, p in list(self._inflight.items()):
+            self._complete(p, {"id": op_id, "type": "info", "error": f"no completion within {DRAIN_TIMEOUT:.0f} s of the end"})
+        self.rec.flush()
+        # final reads, one at a time
+        for slot, op in self.wl.final_ops([p.gen for p in self.procs]):
+            p = next((q for q in self.procs if q.worker == slot), None)
+            if p is None:
+                continue
+            self._invoke(p, op)
+            deadline = time.monotonic() + DRAIN_TIMEOUT
+            while p.inflight is not None and time.monotonic() < deadline:
+                self._check_aborted()
+                self._pump(0.05)
+            if p.inflight is not None:
+                self._complete(p, {"id": p.inflight["id"], "type": "info", "error": "final read timed out"})
+        for w in self.workers.values():
+            w.stop()
+        self.rec.flush()

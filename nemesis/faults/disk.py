@@ -1,0 +1,184 @@
+"""Disk faults: ``lose-unsynced`` and ``corrupt``.
+
+Both trust only the fsync reports the harness wrote from inside the workers
+(:mod:`nemesis.fsync_watch`), never the engine's own account, so an engine
+that skips an fsync is caught.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from typing import Any
+
+from nemesis.faults.base import Fault, RunContext
+
+#: FileWal record header (docs/FORMAT.md): magic, version, reserved, seqno,
+#: payload length, payload crc, header crc.
+WAL_MAGIC = b"PWAL"
+WAL_HEADER = 28
+
+
+class LoseUnsynced:
+    """``lose-unsynced``: stands for a power loss (every process on the
+    machine dies, the page cache is gone, the disk keeps what was fsynced).
+
+    Kills every worker, then, for each file under the data directory:
+    a name created or renamed in since its directory's last reported fsync is
+    dropped; a file written since its last reported fsync is cut back to a
+    random point at or after its fsynced length (or after the point it was
+    later truncated to), and sometimes the lost tail is partly replaced by
+    garbage (a torn write: the size reached the disk, the data did not).
+    Restarts every worker after the fault's duration.
+
+    It never cuts below a reported fsynced length, never touches a file or
+    name whose state since the last fsync is unknown in a way a crash could
+    not produce (a name deleted or replaced since the directory's fsync is
+    kept as it is now: the delete or rename may have reached the disk), and
+    never grows a file beyond what was written to it."""
+
+    name = "lose-unsynced"
+
+    def start(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def invoke(self, fault: Fault) -> dict[str, Any]:
+        ctx = self.ctx
+        killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
+        ctx.durable.apply_reports(ctx.reports_dir)
+        rng = fault.rng()
+        root = os.path.realpath(ctx.data_dir)
+        cut: list[dict[str, Any]] = []
+        dropped: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(root, topdown=True):
+            durable_names = ctx.durable.dirs.get(dirpath, set())
+            for d in sorted(dirnames):
+                if d not in durable_names:
+                    shutil.rmtree(os.path.join(dirpath, d))
+                    dropped.append(os.path.relpath(os.path.join(dirpath, d), root) + "/")
+            dirnames[:] = sorted(d for d in dirnames if d in durable_names)
+            for f in sorted(filenames):
+                path = os.path.join(dirpath, f)
+                rel = os.path.relpath(path, root)
+                if f not in durable_names:
+                    os.unlink(path)
+                    dropped.append(rel)
+                    continue
+                st = ctx.durable.files.get(path)
+                low = st.low if st else 0
+                size = os.path.getsize(path)
+                if size <= low:
+                    continue
+                point = rng.randint(low, size)
+                if point == size:
+                    continue
+                garbage = 0
+                with open(path, "r+b") as fh:
+                    fh.truncate(point)
+                    if rng.random() < 0.3:
+                        garbage = rng.randint(1, min(64, size - point))
+                        fh.seek(point)
+                        fh.write(rng.randbytes(garbage))
+                cut.append({"file": rel, "size": size, "fsynced": low, "cut_to": point, "garbage": garbage})
+        ctx.durable.settle(root)
+        return {"killed": killed, "cut": cut, "dropped": dropped,
+                "bytes_lost": sum(c["size"] - c["cut_to"] for c in cut)}
+
+    def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
+        return [("restart", {"worker": slot}) for slot in sorted(self.ctx.workers)]
+
+    def heal(self) -> None:
+        pass
+
+
+def wal_records(data: bytes) -> list[tuple[int, int]]:
+    """``(start, end)`` of each whole record at the front of a Wal segment."""
+    out, off = [], 0
+    while off + WAL_HEADER <= len(data) and data[off:off + 4] == WAL_MAGIC:
+        (length,) = struct.unpack_from("<I", data, off + 16)
+        end = off + WAL_HEADER + length
+        if end > len(data):
+            break
+        out.append((off, end))
+        off = end
+    return out
+
+
+class Corrupt:
+    """``corrupt``: stands for media corruption (bit rot, a misdirected or
+    lost write inside data the disk had acknowledged as durable).
+
+    Kills the writer, then flips a few bits in, or cuts bytes off, one file's
+    *fsynced* contents: a blob entry, an older Wal segment, or a Wal record of
+    the newest segment that has whole records after it. Restarts the writer
+    after the fault's duration. persist must then refuse the damaged data
+    with a corruption error, never serve wrong data; runs with this fault are
+    judged in their own category (``corruption``).
+
+    It never damages the last record of the newest Wal segment, nor cuts that
+    segment: a damaged last record is indistinguishable from a torn write,
+    which the Wal rightly cuts away, so that would be a harness artifact. It
+    never touches lock files or temp files."""
+
+    name = "corrupt"
+
+    def start(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def _candidates(self, root: str) -> list[tuple[str, int, int, bool]]:
+        """(path, lo, hi, may_cut): byte ranges that may be damaged."""
+        durable = self.ctx.durable
+        out = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            wal = sorted(f for f in filenames if f.endswith(".wal"))
+            for f in sorted(filenames):
+                if f.startswith(".") or f == "LOCK" or f.endswith(".lock"):
+                    continue
+                path = os.path.join(dirpath, f)
+                st = durable.files.get(path)
+                size = min(st.durable if st else 0, os.path.getsize(path))
+                if size <= 0:
+                    continue
+                if f.endswith(".wal") and f == wal[-1]:
+                    with open(path, "rb") as fh:
+                        recs = wal_records(fh.read(size))
+                    if len(recs) >= 2:
+                        out.append((path, recs[0][0], recs[-2][1], False))
+                    continue
+                out.append((path, 0, size, True))
+        return out
+
+    def invoke(self, fault: Fault) -> dict[str, Any]:
+        ctx = self.ctx
+        killed = ctx.kill(ctx.writer_slot)
+        ctx.durable.apply_reports(ctx.reports_dir)
+        rng = fault.rng()
+        root = os.path.realpath(ctx.data_dir)
+        cands = self._candidates(root)
+        if not cands:
+            return {"killed": killed, "skipped": "no fsynced data to corrupt yet"}
+        path, lo, hi, may_cut = rng.choice(cands)
+        rel = os.path.relpath(path, root)
+        if may_cut and rng.random() < 0.3:
+            point = rng.randint(lo, hi - 1)
+            with open(path, "r+b") as fh:
+                fh.truncate(point)
+            return {"killed": killed, "file": rel, "kind": "cut", "size": hi, "cut_to": point}
+        flips = []
+        with open(path, "r+b") as fh:
+            for off in sorted(rng.sample(range(lo, hi), min(hi - lo, rng.randint(1, 3)))):
+                bit = rng.randrange(8)
+                fh.seek(off)
+                b = fh.read(1)[0]
+                fh.seek(off)
+                fh.write(bytes([b ^ (1 << bit)]))
+                flips.append([off, bit])
+        return {"killed": killed, "file": rel, "kind": "flip", "bits": flips}
+
+    def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
+        return [("restart", {"worker": self.ctx.writer_slot})]
+
+    def heal(self) -> None:
+        pass

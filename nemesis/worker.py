@@ -1,0 +1,178 @@
+"""The controller's side of one worker process.
+
+A :class:`Worker` owns a slot (restarts keep the slot, not the process) and
+at most one live process at a time: ``python -m workloads.worker_main`` in
+its own session (``start_new_session=True``, so ``os.killpg`` reaches it and
+nothing else), ``close_fds=True`` so no sibling inherits its pipes (a pipe
+held open by a sibling would hide this worker's EOF). Operations go down its
+stdin; completions come back on a dedicated pipe, read by one thread that
+puts ``(slot, incarnation, message)`` on the controller's queue, and
+``(slot, incarnation, None)`` at EOF (the process is gone). Its stdout and
+stderr are appended to ``<run>/workers/<slot>.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import psutil
+
+from workloads.base import WorkerSpec
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue,
+                 threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None):
+        self.spec = spec
+        self.slot = spec.slot
+        self.workload = workload
+        self.url = url
+        self.run_dir = run_dir
+        self.events = events
+        self.threads = threads
+        self.options = options
+        self.mutant = mutant
+        self.watch_root = watch_root
+        self.incarnation = 0
+        self.proc: subprocess.Popen | None = None
+        self.ready = False
+        self.paused = False
+        self.open_error: str | None = None
+        os.makedirs(os.path.join(run_dir, "workers"), exist_ok=True)
+        os.makedirs(os.path.join(run_dir, "reports"), exist_ok=True)
+        self.log_path = os.path.join(run_dir, "workers", f"{self.slot}-{spec.role}.log")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def argv(self) -> list[str]:
+        report = os.path.join(self.run_dir, "reports", f"{self.slot}.{self.incarnation}.fsync")
+        argv = [sys.executable, "-m", "workloads.worker_main", "--workload", self.workload, "--role", self.spec.role,
+                "--url", self.url, "--threads", str(self.threads), "--options", json.dumps(self.options)]
+        argv += ["--preload", "nemesis.fsync_watch:install",
+                 "--preload-kwargs", json.dumps({"report_path": report, "root": self.watch_root})]
+        if self.mutant:
+            argv += ["--mutant", self.mutant]
+        return argv
+
+    def start(self) -> None:
+        """Start a new incarnation; ``ready`` turns true when it says so."""
+        assert not self.alive, "start() on a live worker"
+        self.incarnation += 1
+        self.ready = False
+        self.paused = False
+        self.open_error = None
+        r, w = os.pipe()
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- incarnation {self.incarnation}\n".encode())
+            log.flush()
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            self.proc = subprocess.Popen(
+                self.argv() + ["--out-fd", str(w)], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(w,), close_fds=True, start_new_session=True, env=env, cwd=os.getcwd(),
+            )
+        os.close(w)
+        threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
+                         name=f"worker-{self.slot}-{self.incarnation}").start()
+
+    def _read(self, fd: int, incarnation: int) -> None:
+        with os.fdopen(fd, "rb") as fh:
+            for line in fh:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue  # a line torn by SIGKILL
+                self.events.put((self.slot, incarnation, msg))
+        self.events.put((self.slot, incarnation, None))
+
+    def send(self, msg: dict[str, Any]) -> bool:
+        """Send one operation; False when the process is gone (its EOF follows)."""
+        if self.proc is None or self.proc.stdin is None:
+            return False
+        try:
+            self.proc.stdin.write((json.dumps(msg, separators=(",", ":")) + "\n").encode())
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> int | None:
+        """SIGKILL the process group and reap it; returns the pid killed."""
+        if self.proc is None:
+            return None
+        pid = self.proc.pid
+        self.signal(signal.SIGKILL)
+        self._reap()
+        self.ready = False
+        self.paused = False
+        return pid
+
+    def pause(self) -> None:
+        self.signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.paused = False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close stdin (the worker closes persist and exits); kill if it lingers."""
+        if self.proc is None:
+            return
+        if self.paused:
+            self.resume()
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._reap()
+
+    def _reap(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            p = psutil.Process(proc.pid)
+            p.wait(timeout=10)
+        except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
