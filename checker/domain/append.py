@@ -1,0 +1,128 @@
+"""The append workload's history, parsed once for all domain checkers.
+
+Shapes read (``docs/history.md``, "Values for persist workloads"):
+
+==============  ==========================================  =====================================
+``f``           invoke ``value``                            ok ``value``
+==============  ==========================================  =====================================
+``write``       ``{"writes": {stream: [[k, v, ts, diff]]}}``  same
+``seal``        ``{"stream", "ts"}``                        same + ``upper``, ``since`` after the call
+``compact``     ``{"stream", "since"}``                     same + ``upper``, ``since`` after the call
+``snapshot``    ``{"stream", "as_of"}`` (``"final": true``)  ``{.., "upper", "since", "rows": [[k, v, diff]]}``
+``frontiers``   ``{"stream"}``                              ``{"stream", "upper", "since"}``
+==============  ==========================================  =====================================
+
+Other ``f`` (``listen``, ...) are ignored. A write of several streams is one
+atomic ``write_multi``. Updates are grouped by ``(stream, key, val)``: the
+append workload writes each such triple once with diff 1, which makes a row
+of a snapshot name the write behind it; the checkers stay sound (never a
+false positive) when a triple is written more than once or with other diffs,
+they only get less precise.
+
+An operation's *arguments* are its invoke value, its *result* the ok value.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.history import History, HistoryError, Op
+
+GroupKey = tuple[str, str, str]  # (stream, key, val)
+
+
+@dataclass(slots=True)
+class Update:
+    """One update ``(key, val, ts, diff)`` of a write operation ``op``."""
+
+    ts: int
+    diff: int
+    op: Op
+
+
+@dataclass(slots=True)
+class Snap:
+    """A successful snapshot: its stream, ``as_of`` and what it returned.
+    ``upper``/``since`` were read just before the snapshot (None if absent)."""
+
+    op: Op
+    stream: str
+    as_of: int
+    rows: list[Any]
+    upper: int | None
+    since: int | None
+    final: bool
+
+
+@dataclass
+class AppendHistory:
+    history: History
+    groups: dict[GroupKey, list[Update]] = field(default_factory=dict)
+    snapshots: list[Snap] = field(default_factory=list)
+    writes: list[Op] = field(default_factory=list)  # every write op, whatever its outcome
+    ok_writes: int = 0
+    corruption: bool = False  # the run had media-corruption faults (nemesis f "corrupt")
+
+    @staticmethod
+    def of(history: History) -> AppendHistory:
+        """Parse ``history`` (cached per History object, so the checkers of
+        one run share a single parse)."""
+        hit = _cache.get(id(history))
+        if hit is not None and hit[0]() is history:
+            return hit[1]
+        ah = parse(history)
+        key = id(history)
+        _cache[key] = (weakref.ref(history, lambda _r, k=key: _cache.pop(k, None)), ah)
+        return ah
+
+
+_cache: dict[int, tuple[weakref.ref, AppendHistory]] = {}
+
+
+def _shape(op: Op, what: str) -> HistoryError:
+    return HistoryError(f"op {op.index} ({op.f}): {what}; see docs/history.md, 'Values for persist workloads'")
+
+
+def _int(x: Any) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def parse(history: History) -> AppendHistory:
+    ah = AppendHistory(history)
+    ah.corruption = any(e.get("f") == "corrupt" for e in history.nemesis)
+    groups = ah.groups
+    for op in history.ops:
+        f = op.f
+        if f == "write":
+            ah.writes.append(op)
+            if op.ok:
+                ah.ok_writes += 1
+            v = op.value
+            w = v.get("writes") if isinstance(v, dict) else None
+            if not isinstance(w, dict):
+                raise _shape(op, 'expected value {"writes": {stream: [[key, val, ts, diff], ...]}}')
+            for stream, ups in w.items():
+                for u in ups:
+                    if not (isinstance(u, (list, tuple)) and len(u) == 4):
+                        raise _shape(op, f"expected an update [key, val, ts, diff], got {u!r}")
+                    k, val, ts, diff = u
+                    g = (stream, k, val)
+                    lst = groups.get(g)
+                    if lst is None:
+                        groups[g] = [Update(ts, diff, op)]
+                    else:
+                        lst.append(Update(ts, diff, op))
+        elif f == "snapshot" and op.ok:
+            r = op.result if isinstance(op.result, dict) else {}
+            a = op.value if isinstance(op.value, dict) else {}
+            stream = r.get("stream", a.get("stream"))
+            as_of = _int(r.get("as_of", a.get("as_of")))
+            rows = r.get("rows")
+            if stream is None or as_of is None or not isinstance(rows, list):
+                raise _shape(op, 'expected an ok value {"stream", "as_of", "upper", "since", "rows": [[key, val, diff], ...]}')
+            ah.snapshots.append(
+                Snap(op, stream, as_of, rows, _int(r.get("upper")), _int(r.get("since")), bool(a.get("final") or r.get("final")))
+            )
+    return ah

@@ -1,0 +1,56 @@
+"""Which checkers judge which workload's history.
+
+``WORKLOADS`` is the registry: workload name -> a function returning fresh
+checkers (objects with ``name`` and ``check(history) -> Result``, the
+:class:`checker.domain.Checker` protocol). Other workloads add themselves
+with :func:`register` (``"upsert"``, ``"rehydrate"``, ``"multi-writer"``)::
+
+    from checker.workloads import register
+    register("upsert", lambda: [UpsertChecker()])
+
+:func:`check_workload` runs them all on one history. A run with
+media-corruption faults (a nemesis event with ``f == "corrupt"``) gets
+``category == "corruption"`` on every result. A history with no operations
+at all is one ``"unknown"`` result with the reason ``"empty history"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from checker.domain import Checker, append_checkers
+from checker.history import History
+from checker.result import UNKNOWN, Result
+
+WORKLOADS: dict[str, Callable[[], list[Checker]]] = {
+    "append": append_checkers,
+}
+
+
+def register(name: str, checkers: Callable[[], list[Checker]]) -> None:
+    """Make ``check_workload(name, ...)`` run ``checkers()`` (replaces an
+    earlier registration of the same name)."""
+    WORKLOADS[name] = checkers
+
+
+def checkers_for(workload: str) -> list[Checker]:
+    try:
+        make = WORKLOADS[workload]
+    except KeyError:
+        raise ValueError(f"unknown workload {workload!r}; known workloads: {', '.join(sorted(WORKLOADS))}") from None
+    return make()
+
+
+def check_workload(workload: str, history: History) -> list[Result]:
+    """One Result per checker of ``workload``; combine their ``valid`` with
+    :func:`checker.result.combine`. Raises ValueError for an unknown
+    workload, naming the known ones."""
+    checkers = checkers_for(workload)
+    corrupt = any(e.get("f") == "corrupt" for e in history.nemesis)
+    if not history.ops:
+        return [Result(workload, UNKNOWN, reason="empty history", category="corruption" if corrupt else None)]
+    results = [c.check(history) for c in checkers]
+    if corrupt:
+        for r in results:
+            r.category = "corruption"
+    return results
