@@ -1,0 +1,353 @@
+"""Linearizability: is there a total order of the operations, consistent with
+real time, in which the model explains every result?
+
+The search is Wing & Gong's, as Lowe improved it (memoisation of
+*configurations*: the set of operations linearized so far and the model
+state) and in Lowe's *just-in-time* form: the history is swept in time
+order, and the set of configurations that explain everything up to now is
+carried forward; an operation is linearized only when some return forces
+it. Each configuration is the pair ``(state, bits)``:
+
+- ``state``: the model's state (hashable);
+- ``bits``: an int bitset of the *open* operations already linearized
+  (determinate ones invoked but not returned, and indeterminate ones, which
+  never return). Slots are reused: when a determinate operation returns,
+  every surviving configuration has linearized it, so its bit is cleared
+  and its slot freed. Keys stay small ints however long the history.
+
+At the return of a determinate operation ``r``, each configuration is
+closed under "linearize one more open operation" (depth-first, memoised
+over the whole event) until ``r`` itself can be linearized; the
+configurations right after ``r`` form the next set. If that set is empty,
+``r`` is the operation where every order failed; the longest sequence
+linearized on the way is the *longest linearizable prefix*.
+
+Semantics of the history (``[call, ret]`` closed: touching intervals are
+concurrent):
+
+- ``fail`` operations did not happen: dropped.
+- Indeterminate operations (``info``, never completed) may take effect at
+  any point after their call, or never: they have no return event, and the
+  search succeeds once every determinate operation is linearized. Those
+  with the same ``(f, input)`` are interchangeable once invoked, so only the
+  earliest unconsumed one of each class is tried, and only when it changes
+  the state (linearizing it otherwise only loses options). Read-only ones
+  are dropped outright, as are ``ok`` read-only ones with an unknown result.
+- Models that partition (P-compositionality, e.g. kv by key) are checked
+  part by part; the history is linearizable iff every part is.
+
+Cheap refutations run first (:meth:`Model.refute`: e.g. a read of a value
+nobody wrote). A time limit and a bound on the configurations explored
+turn into ``valid="unknown"`` with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.history import History, Op
+from checker.models.base import INVALID, UNKNOWN, Model, show
+from checker.result import UNKNOWN as UNKNOWN_VALID
+from checker.result import Anomaly, Result
+
+INF = float("inf")
+CHECKER = "linearizable"
+DEFAULT_MAX_CONFIGS = 5_000_000
+
+
+@dataclass(slots=True)
+class Entry:
+    """One operation as the search sees it."""
+
+    id: int  # position in the partition's entry list
+    op: Op
+    f: str
+    arg: Any
+    out: Any  # UNKNOWN for indeterminate ops
+    call: Any
+    ret: Any  # INF for indeterminate ops
+
+
+@dataclass
+class Failure:
+    """Where the search ran out of orders: the data for reports and pictures."""
+
+    op: Op  # the operation no order could linearize
+    prefix: list[Op]  # the longest linearizable prefix found, in order
+    states: list[Any]  # model states in which ``op`` could have taken effect
+    concurrent: list[Op]  # operations open when ``op`` returned
+    partition: Any = None
+    model: Model | None = None
+    message: str = ""
+
+
+@dataclass
+class Outcome:
+    valid: Any  # True, False or "unknown"
+    failure: Failure | None = None
+    reason: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class _GiveUp(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def entries_for(model: Model, ops: list[Op]) -> list[Entry]:
+    """The operations the search must consider, encoded by ``model``."""
+    out: list[Entry] = []
+    for op in ops:
+        if op.type == "fail":
+            continue
+        f, arg, res = model.encode(op)
+        if op.type == "ok":
+            if (res is UNKNOWN or op.unknown_result) and model.readonly(f, arg):
+                continue
+            out.append(Entry(len(out), op, f, arg, res, op.call, op.ret))
+        else:  # info / never completed
+            if model.readonly(f, arg):
+                continue
+            out.append(Entry(len(out), op, f, arg, UNKNOWN, op.call, INF))
+    return out
+
+
+def search(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS) -> Outcome:
+    """Decide one (partition's) history. See the module docstring."""
+    step = model.step
+    init = model.init()
+    events: list[tuple[Any, int, int]] = []
+    for e in entries:
+        events.append((e.call, 0, e.id))
+        if e.ret != INF:
+            events.append((e.ret, 1, e.id))
+    events.sort(key=lambda t: (t[0], t[1]))
+
+    # configuration (state, det bits, info bits) -> path, where a path is
+    # (entry id, parent path, length) or None
+    configs: dict[tuple[Any, int, int], Any] = {(init, 0, 0): None}
+    bit: list[int] = [0] * len(entries)
+    free_slots: list[int] = []
+    next_slot = 0
+    next_info = 0
+    open_det: list[Entry] = []
+    # indeterminate classes: (f, arg) -> [entries in call order]
+    classes: dict[tuple[str, Any], list[Entry]] = {}
+    class_lists: list[list[Entry]] = []
+    explored = 0
+    widest = 1
+    ticks = 0
+
+    for _t, kind, eid in events:
+        e = entries[eid]
+        if kind == 0:
+            if e.ret == INF:
+                bit[eid] = 1 << next_info
+                next_info += 1
+                key = (e.f, e.arg)
+                lst = classes.get(key)
+                if lst is None:
+                    lst = classes[key] = []
+                    class_lists.append(lst)
+                lst.append(e)
+            else:
+                if free_slots:
+                    slot = free_slots.pop()
+                else:
+                    slot = next_slot
+                    next_slot += 1
+                bit[eid] = 1 << slot
+                open_det.append(e)
+            continue
+
+        # The return of determinate op e: every configuration must linearize
+        # it. Configurations are explored in order of how many indeterminate
+        # ops they consumed (buckets), so that one consuming a superset of
+        # another's (same state, same determinate ops) is met after it and
+        # pruned: it can only do less.
+        rb = bit[eid]
+        rf, rarg, rout = e.f, e.arg, e.out
+        open_det.remove(e)
+        new: dict[tuple[Any, int, int], Any] = {}
+        seen: set[tuple[Any, int, int]] = set()
+        groups: dict[tuple[Any, int], list[int]] = {}
+        buckets: list[list[tuple[Any, int, int, Any]]] = []
+
+        def admit(state: Any, det: int, inf: int) -> bool:
+            k = (state, det, inf)
+            if k in seen:
+                return False
+            seen.add(k)
+            g = groups.get((state, det))
+            if g is None:
+                groups[(state, det)] = [inf]
+                return True
+            for m in g:
+                if m | inf == inf:
+                    return False
+            g.append(inf)
+            return True
+
+        for (state, det, inf), path in sorted(configs.items(), key=lambda kv: kv[0][2].bit_count()):
+            if det & rb:
+                k = (state, det ^ rb, inf)
+                if k not in new:
+                    new[k] = path
+            elif admit(state, det, inf):
+                n = inf.bit_count()
+                while len(buckets) <= n:
+                    buckets.append([])
+                buckets[n].append((state, det, inf, path))
+        others = [(x, bit[x.id]) for x in open_det]
+        best = None
+        best_len = -1
+        level = 0
+        while level < len(buckets):
+            stack = buckets[level]
+            if not stack:
+                level += 1
+                continue
+            state, det, inf, path = stack.pop()
+            ticks += 1
+            if not ticks & 0x3FF:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise _GiveUp("time limit reached")
+                if len(seen) > max_configs:
+                    raise _GiveUp(f"search-space limit of {max_configs} configurations reached")
+            plen = path[2] if path is not None else 0
+            if plen > best_len:
+                best, best_len = path, plen
+            s2 = step(state, rf, rarg, rout)
+            if s2 is not INVALID:
+                k = (s2, det, inf)
+                if k not in new:
+                    new[k] = (eid, path, plen + 1)
+            for x, xb in others:
+                if det & xb:
+                    continue
+                s2 = step(state, x.f, x.arg, x.out)
+                if s2 is not INVALID and admit(s2, det | xb, inf):
+                    stack.append((s2, det | xb, inf, (x.id, path, plen + 1)))
+            up = None
+            for lst in class_lists:
+                for x in lst:
+                    xb = bit[x.id]
+                    if not inf & xb:
+                        break
+                else:
+                    continue
+                s2 = step(state, x.f, x.arg, UNKNOWN)
+                if s2 is INVALID or s2 == state:
+                    continue
+                if admit(s2, det, inf | xb):
+                    if up is None:
+                        if len(buckets) == level + 1:
+                            buckets.append([])
+                        up = buckets[level + 1]
+                    up.append((s2, det, inf | xb, (x.id, path, plen + 1)))
+        explored += len(seen)
+        if not new:
+            prefix: list[Op] = []
+            p = best
+            while p is not None:
+                prefix.append(entries[p[0]].op)
+                p = p[1]
+            prefix.reverse()
+            states = sorted({k[0] for k in seen}, key=repr)
+            fail = Failure(e.op, prefix, states, [x.op for x in open_det], model=model)
+            return Outcome(False, fail, stats={"configurations": explored, "widest": widest})
+        free_slots.append(rb.bit_length() - 1)
+        configs = new
+        if len(new) > widest:
+            widest = len(new)
+    return Outcome(True, stats={"configurations": explored, "widest": widest})
+
+
+def _message(model: Model, fail: Failure, label: Any) -> str:
+    op = fail.op
+    where = f" for key {show(label)}" if label is not None else ""
+    states = ", ".join(model.show_state(s) for s in fail.states[:6]) + (" ..." if len(fail.states) > 6 else "")
+    return (
+        f"op {op.index} ({model.describe(op)}){where} cannot be linearized: in every order of the operations "
+        f"before and concurrent with it the {model.name} could only be in state {states} when it took effect, "
+        f"and none of those gives that result (longest linearizable prefix: {len(fail.prefix)} operations)"
+    )
+
+
+def check_ops(
+    ops: list[Op],
+    model: Model,
+    *,
+    time_limit: float | None = None,
+    max_configs: int = DEFAULT_MAX_CONFIGS,
+    partition: bool = True,
+    refute: bool = True,
+) -> Result:
+    """Linearizability of ``ops`` against ``model``: a :class:`Result`
+    (checker ``"linearizable"``). An invalid result names the operation where
+    every order failed and the ops concurrent with it; ``stats["linear"]``
+    holds the longest linearizable prefix (op indices) and the partition."""
+    t0 = time.monotonic()
+    deadline = t0 + time_limit if time_limit is not None else None
+    parts = model.partition(ops) if partition else None
+    if parts is None:
+        parts = [(None, ops, model)]
+    stats: dict[str, Any] = {"ops": len(ops), "partitions": len(parts), "configurations": 0}
+    anomalies: list[Anomaly] = []
+    linear: list[dict[str, Any]] = []
+    gave_up: str | None = None
+    failures: list[Failure] = []
+    for label, part, m in parts:
+        entries = entries_for(m, part)
+        if refute:
+            r = m.refute(entries)
+            if r is not None:
+                bad_op, msg = r
+                where = f" (key {show(label)})" if label is not None else ""
+                anomalies.append(Anomaly("not-linearizable", msg + where, [bad_op.index]))
+                f = Failure(bad_op, [], [], [], label, m, msg + where)
+                failures.append(f)
+                linear.append({"partition": _jsonable(label), "failed_op": bad_op.index, "prefix": [], "refuted": True})
+                continue
+        try:
+            out = search(m, entries, deadline, max_configs)
+        except _GiveUp as g:
+            gave_up = f"{g.reason} after {time.monotonic() - t0:.2f}s" + (f" (key {show(label)})" if label is not None else "")
+            break
+        stats["configurations"] += out.stats.get("configurations", 0)
+        if out.valid is False:
+            f = out.failure
+            assert f is not None
+            f.partition = label
+            f.message = _message(m, f, label)
+            failures.append(f)
+            anomalies.append(Anomaly("not-linearizable", f.message, [f.op.index] + [o.index for o in f.concurrent]))
+            linear.append({"partition": _jsonable(label), "failed_op": f.op.index, "prefix": [o.index for o in f.prefix]})
+    stats["time_s"] = round(time.monotonic() - t0, 6)
+    if linear:
+        stats["linear"] = linear
+    res = Result(CHECKER, True, stats=stats)
+    res.failures = failures  # type: ignore[attr-defined]  # for checker.visual; not serialised
+    if anomalies:
+        res.valid = False
+        res.anomalies = anomalies
+    elif gave_up:
+        res.valid = UNKNOWN_VALID
+        res.reason = gave_up
+    return res
+
+
+def check(history: History, model: Model, **kw: Any) -> Result:
+    """Linearizability of a history's operations (nemesis events ignored).
+    A history with no operations at all is unknown: "empty history"."""
+    if not history.ops:
+        return Result(CHECKER, UNKNOWN_VALID, reason="empty history")
+    return check_ops(history.ops, model, **kw)
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, str | int | float | bool):
+        return v
+    return show(v)
