@@ -32,6 +32,7 @@ def open(
     drain_bytes: int | None = None,
     compaction: bool = True,
     wal_options: dict | None = None,
+    blob_options: dict | None = None,
 ):
     """Open the location ``url`` and return a :class:`~persist.persister.Persister`.
 
@@ -55,19 +56,22 @@ def open(
         drain_bytes=DEFAULT_DRAIN_BYTES if drain_bytes is None else drain_bytes,
         compaction=compaction,
         wal_options=wal_options,
+        blob_options=blob_options,
     )
 
 
-def open_reader(url, *, endpoint_url=None, cache=None):
+def open_reader(url, *, endpoint_url=None, cache=None, blob_options=None):
     """A read-only handle on ``url`` (any process; sees everything sealed)."""
-    return open(url, endpoint_url=endpoint_url, read_only=True, cache=cache)
+    return open(url, endpoint_url=endpoint_url, read_only=True, cache=cache, blob_options=blob_options)
 
 
-def check(url, *, endpoint_url=None, wal_dir=None):
-    """fsck: verify the metadata and every batch it names; see persist.check."""
+def check(url, *, endpoint_url=None, blob_options=None):
+    """fsck: verify the metadata against the blobs and every invariant;
+    returns a :class:`~persist.check.CheckReport` (``.ok``, ``.problems``),
+    never raises for findings. See :mod:`persist.check`."""
     from persist.check import check_location
 
-    return check_location(_parse(url, wal_dir=wal_dir, endpoint_url=endpoint_url))
+    return check_location(_parse(url, endpoint_url=endpoint_url), blob_options=blob_options)
 
 
 __all__ = ["open", "open_reader", "check"]

@@ -71,7 +71,9 @@ _MEM: dict[str, tuple] = {}
 _MEM_LOCK = threading.Lock()
 
 
-def open_blob(loc: Location):
+def open_blob(loc: Location, **options):
+    """The location's Blob; ``options`` go to the implementation (for S3:
+    S3Blob's keyword arguments, e.g. credentials, timeouts, attempts)."""
     if loc.scheme == "file":
         from persist.storage.file_blob import FileBlob
 
@@ -79,7 +81,7 @@ def open_blob(loc: Location):
     if loc.scheme == "s3":
         from persist.storage.s3 import S3Blob
 
-        return S3Blob(loc.bucket, prefix=loc.path, endpoint_url=loc.endpoint_url)
+        return S3Blob(loc.bucket, prefix=loc.path, endpoint_url=loc.endpoint_url, **options)
     with _MEM_LOCK:
         from persist.storage.blob import MemBlob
 

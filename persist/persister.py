@@ -130,6 +130,7 @@ class Persister:
         compaction: bool = True,
         wal_options: dict | None = None,
         blob=None,
+        blob_options: dict | None = None,
     ) -> None:
         self.location = loc
         self.url = loc.url
@@ -158,7 +159,7 @@ class Persister:
         self._bg_stop = threading.Event()
         self.bg_errors: list[BaseException] = []
         self._wal = None
-        self.blob = blob if blob is not None else open_blob(loc)
+        self.blob = blob if blob is not None else open_blob(loc, **(blob_options or {}))
         self._token: str | None = None
         self._meta = md.Metadata()
         try:
