@@ -1,0 +1,59 @@
+"""Reports people look at: per run ``timeline.html``, ``latency.png``,
+``throughput.png`` (and ``report.json``, the run's summary for the index);
+per store ``index.html``.
+
+The harness calls two functions at the end of a run::
+
+    from nemesis.report import write_reports, write_index
+    write_reports(run_dir)   # the run's pages and plots
+    write_index(store_dir)   # the store's index page
+
+Both read only the directories they are given (a run stored years ago, or
+one that died half-way, gets its reports too) and import neither ``persist``
+nor ``workloads``. Layout of the files: ``docs/runs.md``, section Reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from nemesis.report.index import check_store, render_index, write_index
+from nemesis.report.markup import write_atomic
+from nemesis.report.periods import periods_of
+from nemesis.report.rundir import ReportError, load_run
+from nemesis.report.summary import write_summary
+from nemesis.report.timeline import render_timeline
+
+__all__ = ["ReportError", "write_reports", "write_index", "render_index", "check_store"]
+
+TIMELINE = "timeline.html"
+PLOTS = ("latency.png", "throughput.png")
+
+log = logging.getLogger(__name__)
+
+
+def write_reports(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
+    """Write the reports of one run into its directory; returns their paths.
+
+    Raises :class:`ReportError` when ``run_dir`` is not a run directory (no
+    ``history.jsonl``). A failure to draw the plots (matplotlib missing or
+    broken) is logged and costs only the plots, never the timeline.
+    """
+    run = load_run(run_dir)
+    periods = periods_of(run.nemesis, run.end)
+    out: list[Path] = []
+    drawn: tuple[str, ...] = ()
+    if plots:
+        try:
+            from nemesis.report.plots import write_plots
+
+            out += write_plots(run, periods, run.path)
+            drawn = PLOTS
+        except Exception as e:  # noqa: BLE001 - the timeline matters more than the plots
+            log.warning("plots of %s not drawn: %s: %s", run.path, type(e).__name__, e)
+    path = run.path / TIMELINE
+    write_atomic(path, render_timeline(run, periods, plots=drawn))
+    out.insert(0, path)
+    write_summary(run, periods)
+    return out
