@@ -74,7 +74,7 @@ class AppendHistory:
             return hit[1]
         ah = parse(history)
         key = id(history)
-        _cache[key] = (weakref.ref(history, lambda _r, k=key: _cache.pop(k, None)), ah)
+        _cache[key] = (weakref.ref(history, lambda _r, k=key, c=_cache: c.pop(k, None)), ah)
         return ah
 
 

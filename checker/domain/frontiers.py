@@ -163,8 +163,7 @@ class FrontierMonotonic:
                         )
 
             _sweep(bounds, checks, visit)
-        reason = None if observations else "no operation observed upper or since"
-        return finish(self.name, ah, found.anomalies(), {"observations": observations}, reason)
+        return finish(self.name, ah, found.anomalies(), {"observations": observations})
 
 
 class SealsSeen:

@@ -69,6 +69,6 @@ class SnapshotModel:
         if c.truncated:
             stats["truncated"] = True
             reason = "scan budget exhausted: some snapshots were not searched for missing rows"
-        elif not ah.snapshots and ah.writes:
-            reason = "no successful snapshot"
+        elif not ah.snapshots and ah.ok_writes:
+            reason = "acknowledged writes but no successful snapshot"
         return finish(self.name, ah, anomalies, stats, reason)

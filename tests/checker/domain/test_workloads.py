@@ -1,0 +1,62 @@
+"""checker.workloads: the registry of workload checkers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from checker.history import pair
+from checker.result import Result, combine
+from checker.workloads import WORKLOADS, check_workload, register
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_append_is_known_and_runs_every_domain_checker():
+    assert "append" in WORKLOADS
+    names = [r.checker for r in check_workload("append", pair([{"process": 0, "type": "invoke", "f": "frontiers", "value": {"stream": "s0"}}]))]
+    assert names == ["lost-writes", "phantoms", "duplicates", "flicker", "frontiers", "seals", "snapshot-model"]
+
+
+def test_unknown_workload_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown workload 'nope'; known workloads: .*append"):
+        check_workload("nope", pair([]))
+
+
+def test_empty_history_is_unknown():
+    [r] = check_workload("append", pair([]))
+    assert r.valid == "unknown" and r.reason == "empty history"
+
+
+def test_all_failed_is_valid():
+    ev = [
+        {"process": 0, "type": "invoke", "f": "write", "value": {"writes": {"s0": [["a", "1", 0, 1]]}}},
+        {"process": 0, "type": "fail", "f": "write", "value": {"writes": {"s0": [["a", "1", 0, 1]]}}},
+    ]
+    assert combine([r.valid for r in check_workload("append", pair(ev))]) is True
+
+
+def test_register_extends_the_registry():
+    class Always:
+        name = "always"
+
+        def check(self, history):
+            return Result(self.name, True)
+
+    register("test-only", lambda: [Always()])
+    try:
+        assert [r.checker for r in check_workload("test-only", pair([{"process": 0, "type": "invoke", "f": "x"}]))] == ["always"]
+    finally:
+        del WORKLOADS["test-only"]
+
+
+def test_domain_checkers_are_pure():
+    """checker/domain and checker/workloads import neither persist, nemesis nor workloads."""
+    files = list((ROOT / "checker" / "domain").glob("*.py")) + [ROOT / "checker" / "workloads.py"]
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for n in names:
+                assert n.split(".")[0] not in ("persist", "nemesis", "workloads"), f"{f} imports {n}"
