@@ -67,9 +67,9 @@ def open_reader(url, *, endpoint_url=None, cache=None, blob_options=None):
 
 def check(url, *, endpoint_url=None, blob_options=None):
     """fsck: verify the metadata against the blobs and every invariant;
-    returns a :class:`~persist.check.CheckReport` (``.ok``, ``.problems``),
-    never raises for findings. See :mod:`persist.check`."""
-    from persist.check import check_location
+    returns a :class:`~persist.fsck.CheckReport` (``.ok``, ``.problems``),
+    never raises for findings. See :mod:`persist.fsck`."""
+    from persist.fsck import check_location
 
     return check_location(_parse(url, endpoint_url=endpoint_url), blob_options=blob_options)
 

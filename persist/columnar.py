@@ -64,6 +64,10 @@ def to_table(updates) -> pa.Table:
             if not all(type(x) is bytes for x in col):
                 bad = next(x for x in col if type(x) is not bytes)
                 raise InvalidArgumentError(f"update {name}s must be bytes; got {bad!r}")
+        for name, col in (("ts", ts), ("diff", diffs)):
+            if not all(type(x) is int for x in col):
+                bad = next(x for x in col if type(x) is not int)
+                raise InvalidArgumentError(f"update {'times' if name == 'ts' else 'diffs'} must be ints; got {name}={bad!r}")
         try:
             ts_arr = pa.array(ts, type=pa.uint64())
         except (pa.ArrowInvalid, OverflowError, TypeError):

@@ -1,4 +1,5 @@
-"""``persist.check(url)``: fsck for a location.
+"""``persist.check(url)``: fsck for a location (module named fsck so that it
+ does not shadow the function ``persist.check``).
 
 Reads the metadata record and every blob, and reports (never raises for a
 finding):
