@@ -23,11 +23,17 @@ the real call returned, so a kill in between under-reports (the fsync "did
 not happen"), which is always a state a real crash could leave; the harness
 never over-reports.
 
-Report lines::
+Report lines (``t``: ``time.monotonic_ns()`` when the size or listing was
+taken; CLOCK_MONOTONIC is shared by every process, so reports of several
+workers are merged in that order)::
 
-    {"op": "fsync", "path": "/abs/file", "size": 4096}
-    {"op": "dirsync", "path": "/abs/dir", "entries": ["a", "b"]}
-    {"op": "trunc", "path": "/abs/file", "size": 0}
+    {"op": "fsync", "t": 1, "path": "/abs/file", "ino": "2049:77", "size": 4096}
+    {"op": "dirsync", "t": 2, "path": "/abs/dir", "entries": ["a", "b"]}
+    {"op": "trunc", "t": 3, "path": "/abs/file", "ino": "2049:77", "size": 0}
+
+Files are tracked by identity (``ino``: device and inode), so that a file
+written and fsynced under a temp name and then renamed keeps what it made
+durable; names are tracked per directory.
 
 The worker calls :func:`install` before it imports persist (the worker is
 told to by name, so ``workloads`` never imports ``nemesis``). The controller
@@ -41,6 +47,7 @@ import io
 import json
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 
 _fd: int | None = None
@@ -57,6 +64,11 @@ def _path_of(fd: int) -> str | None:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+
+
+def _ino(st: os.stat_result) -> str:
+    """A file's identity: it follows the file through renames."""
+    return f"{st.st_dev}:{st.st_ino}"
 
 
 def _watched(path: str | None) -> bool:
@@ -81,14 +93,15 @@ def install(report_path: str, root: str | None = None) -> None:
         path = _path_of(fileno)
         if not _watched(path):
             return real(fd)
+        t = time.monotonic_ns()
         st = os.fstat(fileno)
         if stat.S_ISDIR(st.st_mode):
             entries = sorted(os.listdir(path))
             real(fd)
-            _report({"op": "dirsync", "path": path, "entries": entries})
+            _report({"op": "dirsync", "t": t, "path": path, "entries": entries})
         else:
             real(fd)
-            _report({"op": "fsync", "path": path, "size": st.st_size})
+            _report({"op": "fsync", "t": t, "path": path, "ino": _ino(st), "size": st.st_size})
 
     def fsync(fd):
         return _sync(real_fsync, fd)
@@ -97,32 +110,36 @@ def install(report_path: str, root: str | None = None) -> None:
         return _sync(real_fdatasync, fd)
 
     def open_(file, mode="r", *args, **kwargs):
+        t = time.monotonic_ns()
         f = real_open(file, mode, *args, **kwargs)
         if "w" in mode and isinstance(file, (str, bytes, os.PathLike)):
             path = os.path.realpath(os.fsdecode(file))
             if _watched(path):
-                _report({"op": "trunc", "path": path, "size": 0})
+                _report({"op": "trunc", "t": t, "path": path, "ino": _ino(os.fstat(f.fileno())), "size": 0})
         return f
 
     def os_open(path, flags, *args, **kwargs):
+        t = time.monotonic_ns()
         fd = real_os_open(path, flags, *args, **kwargs)
         if flags & os.O_TRUNC:
             p = _path_of(fd)
             if _watched(p):
-                _report({"op": "trunc", "path": p, "size": 0})
+                _report({"op": "trunc", "t": t, "path": p, "ino": _ino(os.fstat(fd)), "size": 0})
         return fd
 
     def truncate(path, length):
+        t = time.monotonic_ns()
         real_truncate(path, length)
         p = _path_of(path) if isinstance(path, int) else os.path.realpath(os.fsdecode(path))
         if _watched(p):
-            _report({"op": "trunc", "path": p, "size": length})
+            _report({"op": "trunc", "t": t, "path": p, "ino": _ino(os.stat(path)), "size": length})
 
     def ftruncate(fd, length):
+        t = time.monotonic_ns()
         real_ftruncate(fd, length)
         p = _path_of(fd)
         if _watched(p):
-            _report({"op": "trunc", "path": p, "size": length})
+            _report({"op": "trunc", "t": t, "path": p, "ino": _ino(os.fstat(fd)), "size": length})
 
     os.fsync, os.fdatasync = fsync, fdatasync
     os.open, os.truncate, os.ftruncate = os_open, truncate, ftruncate
@@ -139,7 +156,7 @@ class FileState:
 class DurableState:
     """What a power loss could not take away, per the workers' reports.
 
-    ``files``: path -> :class:`FileState`; ``dirs``: path -> the set of names
+    ``files``: file identity (``dev:ino``) -> :class:`FileState`; ``dirs``: path -> the set of names
     made durable by the directory's last fsync. A directory never reported is
     durable with the entries it had when the state was last :meth:`settled`.
     """
@@ -149,18 +166,25 @@ class DurableState:
     _offsets: dict[str, int] = field(default_factory=dict)
 
     def apply(self, rep: dict) -> None:
-        op, path = rep.get("op"), rep.get("path")
+        op = rep.get("op")
         if op == "fsync":
-            self.files[path] = FileState(rep["size"], rep["size"])
+            self.files[rep["ino"]] = FileState(rep["size"], rep["size"])
         elif op == "dirsync":
-            self.dirs[path] = set(rep["entries"])
+            self.dirs[rep["path"]] = set(rep["entries"])
         elif op == "trunc":
-            st = self.files.setdefault(path, FileState())
+            st = self.files.setdefault(rep["ino"], FileState())
             st.low = min(st.low, rep["size"])
 
+    def file(self, path: str) -> FileState | None:
+        """The durable state of the file now at ``path`` (by identity, so a
+        file fsynced under a temp name and renamed keeps it)."""
+        return self.files.get(_ino(os.stat(path)))
+
     def apply_reports(self, report_dir: str) -> int:
-        """Fold in every report line not read yet; returns how many."""
-        n = 0
+        """Fold in every report line not read yet, from every worker, in the
+        order of the moments they describe (``t``: CLOCK_MONOTONIC, shared by
+        all processes of the machine); returns how many."""
+        reps: list[dict] = []
         if not os.path.isdir(report_dir):
             return 0
         for name in sorted(os.listdir(report_dir)):
@@ -171,12 +195,12 @@ class DurableState:
                 fh.seek(self._offsets.get(path, 0))
                 data = fh.read()
             end = data.rfind(b"\n") + 1  # a half-written last line is read next time
-            for line in data[:end].splitlines():
-                if line.strip():
-                    self.apply(json.loads(line))
-                    n += 1
+            reps.extend(json.loads(line) for line in data[:end].splitlines() if line.strip())
             self._offsets[path] = self._offsets.get(path, 0) + end
-        return n
+        reps.sort(key=lambda r: r.get("t", 0))
+        for r in reps:
+            self.apply(r)
+        return len(reps)
 
     def settle(self, root: str) -> None:
         """After a simulated power loss the disk is what it is: every file and
@@ -186,9 +210,8 @@ class DurableState:
         for dirpath, dirnames, filenames in os.walk(root):
             self.dirs[os.path.realpath(dirpath)] = set(dirnames) | set(filenames)
             for f in filenames:
-                p = os.path.realpath(os.path.join(dirpath, f))
-                size = os.path.getsize(p)
-                self.files[p] = FileState(size, size)
+                st = os.stat(os.path.join(dirpath, f))
+                self.files[_ino(st)] = FileState(st.st_size, st.st_size)
 
 
 def real_open_binary(path: str):

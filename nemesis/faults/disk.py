@@ -65,7 +65,7 @@ class LoseUnsynced:
                     os.unlink(path)
                     dropped.append(rel)
                     continue
-                st = ctx.durable.files.get(path)
+                st = ctx.durable.file(path)
                 low = st.low if st else 0
                 size = os.path.getsize(path)
                 if size <= low:
@@ -137,7 +137,7 @@ class Corrupt:
                 if f.startswith(".") or f == "LOCK" or f.endswith(".lock"):
                     continue
                 path = os.path.join(dirpath, f)
-                st = durable.files.get(path)
+                st = durable.file(path)
                 size = min(st.durable if st else 0, os.path.getsize(path))
                 if size <= 0:
                     continue

@@ -1,0 +1,210 @@
+"""``persist-nemesis run``: run one test and judge it.
+
+    persist-nemesis run --workload append --nemesis kill,lose-unsynced --seed 1 --time-limit 15
+
+Exit codes: 0 valid, 1 invalid, 2 unknown (or the run stopped half-way),
+3 bad input (unknown name, bad value, unwritable store, a mutant that does
+not load, a worker that dies at start).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from typing import Any
+
+import click
+
+from nemesis.cli import EXIT_USAGE
+
+DEFAULT_STORE = "runs"
+
+
+def _fail(msg: str) -> int:
+    click.echo(f"error: {msg}", err=True)
+    return EXIT_USAGE
+
+
+def build_config(workload: str, nemesis: str, seed: int, time_limit: float, concurrency: int, op_limit: int,
+                 mutant: str | None, keep_data: bool):
+    """Check every input; returns a RunConfig or raises click.BadParameter."""
+    from nemesis.controller import RunConfig
+    from nemesis.generator import UnknownNemesis, parse_names
+    from workloads.base import WORKLOADS
+
+    if workload not in WORKLOADS:
+        raise click.BadParameter(f"unknown workload {workload!r}; accepted: {', '.join(sorted(WORKLOADS))}",
+                                 param_hint="--workload")
+    try:
+        names = parse_names(nemesis)
+    except UnknownNemesis as e:
+        raise click.BadParameter(str(e), param_hint="--nemesis") from None
+    if not (time_limit > 0):
+        raise click.BadParameter(f"must be a number of seconds > 0, got {time_limit:g}", param_hint="--time-limit")
+    if concurrency < 1:
+        raise click.BadParameter(f"must be >= 1, got {concurrency}", param_hint="--concurrency")
+    if op_limit < 0:
+        raise click.BadParameter(f"must be >= 0 (0: no limit), got {op_limit}", param_hint="--op-limit")
+    if seed < 0:
+        raise click.BadParameter(f"must be >= 0, got {seed}", param_hint="--seed")
+    if mutant is not None:
+        mutant = os.path.abspath(mutant)
+        if not os.path.isfile(mutant):
+            raise click.BadParameter(f"no such file: {mutant}", param_hint="--mutant")
+        try:
+            with open(mutant, encoding="utf-8") as f:
+                compile(f.read(), mutant, "exec")
+        except (SyntaxError, UnicodeDecodeError, ValueError) as e:
+            raise click.BadParameter(f"{mutant} does not compile: {e}", param_hint="--mutant") from None
+    return RunConfig(workload, names, seed, float(time_limit), concurrency, op_limit, mutant, keep_data)
+
+
+def command_line(cfg) -> str:
+    parts = ["persist-nemesis", "run", "--workload", cfg.workload, "--nemesis", ",".join(cfg.nemeses),
+             "--seed", str(cfg.seed), "--time-limit", f"{cfg.time_limit:g}", "--concurrency", str(cfg.concurrency)]
+    if cfg.op_limit:
+        parts += ["--op-limit", str(cfg.op_limit)]
+    if cfg.mutant:
+        parts += ["--mutant", cfg.mutant]
+    return shlex.join(parts)
+
+
+def execute(cfg, store: str, quiet: bool = False) -> int:
+    """Run ``cfg`` into a new run directory under ``store``, judge it, print
+    the summary; returns the exit code."""
+    from rich.console import Console
+
+    from checker.result import exit_code
+    from nemesis import store as st
+    from nemesis.controller import Controller, RunAborted
+    from nemesis.judge import judge
+
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    try:
+        store = st.check_store(store)
+    except st.StoreError as e:
+        return _fail(str(e))
+    run_dir = st.new_run_dir(store, cfg.workload, cfg.seed)
+    st.write_json(os.path.join(run_dir, "config.json"),
+                  {**cfg.to_json(), "command": command_line(cfg), "code": st.code_version(),
+                   "python": sys.version.split()[0], "store": store})
+    st.set_status(run_dir, "running")
+    st.point_latest(store, run_dir)
+    out.print(f"run {run_dir}  (seed {cfg.seed})")
+
+    progress_cb, stop_progress = _progress(err, cfg, quiet)
+    ctl = None
+    try:
+        ctl = Controller(cfg, run_dir, progress_cb)
+        st.write_json(os.path.join(run_dir, "schedule.json"), [f.to_json() for f in ctl.faults])
+        outcome = ctl.run()
+    except RunAborted as e:
+        stop_progress()
+        first = ctl is not None and not ctl.outcome.ops
+        st.set_status(run_dir, "aborted", reason=str(e))
+        err.print(f"[bold red]run stopped:[/] {e}", markup=True)
+        err.print(f"run directory: {run_dir}")
+        return EXIT_USAGE if first else 2
+    except KeyboardInterrupt:
+        stop_progress()
+        st.set_status(run_dir, "interrupted")
+        err.print(f"interrupted; partial run in {run_dir}")
+        return 130
+    except BaseException as e:
+        stop_progress()
+        st.set_status(run_dir, "crashed", reason=f"{type(e).__name__}: {e}")
+        raise
+    stop_progress()
+    results = judge(run_dir, cfg.workload)
+    results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
+                    "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
+                    "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes})
+    st.write_json(os.path.join(run_dir, "results.json"), results)
+    if not cfg.keep_data:
+        st.drop_data(run_dir)
+    st.set_status(run_dir, "finished", valid=results["valid"])
+    _summary(out, ctl, outcome, results, run_dir, cfg)
+    return exit_code(results["valid"])
+
+
+def _progress(err, cfg, quiet: bool):
+    if quiet:
+        return None, lambda: None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                    TimeElapsedColumn(), console=err, transient=True)
+    task = prog.add_task(f"{cfg.workload} / {','.join(cfg.nemeses)}", total=cfg.time_limit, info="starting")
+    prog.start()
+    stopped = []
+
+    def cb(p: dict[str, Any]) -> None:
+        prog.update(task, completed=min(p["elapsed"], cfg.time_limit),
+                    info=f"{p['ops']} ops, {p['ok']} ok, {p['faults']} faults")
+
+    def stop() -> None:
+        if not stopped:
+            stopped.append(1)
+            prog.stop()
+
+    return cb, stop
+
+
+def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> None:
+    from rich.table import Table
+
+    counts = ctl.rec.counts
+    fs = sorted({f for f, _ in counts})
+    t = Table(title="operations", show_edge=False)
+    t.add_column("f")
+    for typ in ("ok", "fail", "info"):
+        t.add_column(typ, justify="right")
+    for f in fs:
+        t.add_row(f, *(str(counts.get((f, typ), 0)) for typ in ("ok", "fail", "info")))
+    out.print(t)
+    acked = sum(n for (f, typ), n in counts.items() if typ == "ok")
+    out.print(f"{outcome.ops} operations in {outcome.elapsed:.1f} s; {acked} acknowledged "
+              f"({acked / max(outcome.elapsed, 1e-9):.0f}/s)")
+    faults = {k: v for k, v in ctl.rec.faults.items()}
+    out.print("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))
+    for note in outcome.notes:
+        out.print(f"note: {note}")
+    v = Table(title="verdicts" + (f" (category: {results['category']})" if results.get("category") else ""),
+              show_edge=False)
+    v.add_column("checker")
+    v.add_column("valid")
+    v.add_column("detail", overflow="fold")
+    for r in results["checkers"]:
+        detail = ""
+        if r.get("anomalies"):
+            a = r["anomalies"][0]
+            detail = a["message"] + (f" (+{len(r['anomalies']) - 1} more)" if len(r["anomalies"]) > 1 else "")
+        elif r.get("reason"):
+            detail = r["reason"]
+        v.add_row(r["checker"], str(r["valid"]), detail[:300])
+    out.print(v)
+    word = {True: "VALID", False: "INVALID"}.get(results["valid"], "UNKNOWN")
+    out.print(f"verdict: {word}   seed {cfg.seed}")
+    out.print(f"run: {run_dir}")
+    if results["valid"] is not True:
+        out.print(f"reproduce: persist-nemesis repro {run_dir}")
+        out.print(f"       or: {command_line(cfg)}")
+
+
+@click.command("run")
+@click.option("--workload", required=True, help="append | rehydrate")
+@click.option("--nemesis", "nemesis", required=True, help="comma-separated: none, kill, pause, lose-unsynced, corrupt")
+@click.option("--seed", type=int, required=True)
+@click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="client processes")
+@click.option("--op-limit", type=int, default=0, help="stop after this many operations (0: none)")
+@click.option("--store", default=DEFAULT_STORE, show_default=True, help="where runs are stored")
+@click.option("--keep-data", is_flag=True, help="keep the persist data directory in the run")
+@click.option("--mutant", type=str, default=None, help="a FILE.py imported in every worker before persist starts")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet) -> int:
+    """Run one test: workers under a seeded nemesis, then judge the history."""
+    cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data)
+    return execute(cfg, store, quiet)

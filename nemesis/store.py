@@ -1,0 +1,118 @@
+"""The run store: where runs live on disk (layout in ``docs/runs.md``).
+
+    <store>/<workload>/<UTC time>-seed<N>/   one run, never overwritten
+    <store>/latest -> <workload>/<...>       the newest run (a relative symlink)
+
+A run directory holds ``config.json`` (everything needed to reproduce it,
+code version included), ``status.json`` (``running`` until the run ends, then
+``finished`` or ``aborted`` with the reason: a run that died half-way still
+says ``running``, with the pid of the controller that never came back),
+``history.jsonl``, ``results.json``, ``workers/<slot>-<role>.log``,
+``reports/`` (the fsync reports) and, with ``--keep-data``, ``data/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says why and what to do."""
+
+
+def check_store(store: str) -> str:
+    """Create ``store`` if needed and make sure runs can be written there."""
+    store = os.path.abspath(store)
+    try:
+        os.makedirs(store, exist_ok=True)
+        probe = os.path.join(store, f".probe-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.unlink(probe)
+    except OSError as e:
+        raise StoreError(f"cannot write runs to the store {store}: {e.strerror or e}; "
+                         "pass --store with a writable directory") from None
+    return store
+
+
+def new_run_dir(store: str, workload: str, seed: int) -> str:
+    """A fresh, empty run directory; never an existing one."""
+    parent = os.path.join(store, workload)
+    os.makedirs(parent, exist_ok=True)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    base = os.path.join(parent, f"{stamp}-seed{seed}")
+    path, n = base, 1
+    while True:
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            n += 1
+            path = f"{base}-{n}"
+
+
+def point_latest(store: str, run_dir: str) -> None:
+    link = os.path.join(store, "latest")
+    tmp = os.path.join(store, f".latest-{os.getpid()}")
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(os.path.relpath(run_dir, store), tmp)
+    os.replace(tmp, link)
+
+
+def code_version() -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True, timeout=10,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pkg = version("persist-nemesis")
+    except PackageNotFoundError:
+        pkg = None
+    return {"commit": commit, "describe": git("describe", "--always", "--dirty"),
+            "dirty": bool(status) if status is not None else None, "package": pkg}
+
+
+def write_json(path: str, obj: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def set_status(run_dir: str, status: str, **extra: Any) -> None:
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+    path = os.path.join(run_dir, "status.json")
+    old: dict[str, Any] = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+    old.update({"status": status, "updated": now, "pid": os.getpid(), **extra})
+    old.setdefault("started", now)
+    write_json(path, old)
+
+
+def read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def drop_data(run_dir: str) -> None:
+    shutil.rmtree(os.path.join(run_dir, "data"), ignore_errors=True)
