@@ -7,18 +7,22 @@ Directory layout::
     <dir>/00000000000000000742.wal  the newest segment is the only one appended to
 
 A segment's name is its *base*: the seqno of its first record, or, for a
-segment without records, the next seqno to hand out. Records in a segment
-carry consecutive seqnos starting at the base; every record of a segment is
-below the next segment's base. Because a segment file always exists, the
-seqno floor survives truncating every record (sequence numbers never go back).
+segment without records, the next seqno to hand out. Data records in a
+segment carry consecutive seqnos starting at the base. Every segment except
+the newest ends with a *seal* record whose seqno field is the next segment's
+base: the seal proves the segment is complete (a lost tail of an older
+segment, even one cut exactly at a record boundary, is detected), and the
+next segment's base may be higher than the last record + 1 (that is how
+``ensure_next_seqno`` leaves a durable gap). Because a segment file always
+exists, the seqno floor survives truncating every record.
 
 Record layout (all integers little-endian)::
 
     offset  size  field
     0       4     magic            b"PWAL"
     4       2     format version   u16, currently 1
-    6       2     reserved         u16, must be 0
-    8       8     seqno            u64
+    6       2     kind             u16: 0 = data, 1 = seal (length 0)
+    8       8     seqno            u64 (for a seal: the next segment's base)
     16      4     payload length   u32 (n)
     20      4     payload crc32    u32, zlib.crc32 of the payload
     24      4     header crc32     u32, zlib.crc32 of bytes 0..24
@@ -29,19 +33,21 @@ Records follow each other with no padding; a segment is nothing but records.
 Writing: ``append`` writes the record with one ``write`` at the end of the
 newest segment, then waits until an ``fdatasync`` covering it has finished
 (group commit: whichever appender finds the sync lock free fsyncs everything
-written so far, so concurrent appenders share one fsync). A segment is
-fsynced before a newer one is created; creations and deletions of segment
-files are followed by an fsync of the directory.
+written so far, so concurrent appenders share one fsync). Rolling to a new
+segment writes and fsyncs the seal, then creates the new file and fsyncs the
+directory; deleting segments is followed by an fsync of the directory.
 
 Recovery on open (the only place that ever cuts a file): segments are
 scanned oldest first. In the newest segment, the first record that does not
 verify (short header, bad magic, header crc, length past end of file, payload
 crc) starts the *tail*. If no valid record follows anywhere in the tail, the
 tail is a torn write: the file is cut back to the end of the last good record
-and the cut is fsynced. If a valid record does follow, or the damage is in an
-older (fully fsynced) segment, or a record verifies but has the wrong seqno
-or an unknown version, open raises :class:`~persist.errors.CorruptionError`
-naming the file and offset, and nothing is rewritten.
+and the cut is fsynced. If a valid record does follow; or an older (sealed,
+fully fsynced) segment has any damage or lacks its seal; or a record
+verifies but has the wrong seqno, an unknown kind or version, open raises
+:class:`~persist.errors.CorruptionError` naming the file and offset, and
+nothing is rewritten. A newest segment that ends in a seal (a crash in the
+middle of a roll) gets its successor created.
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ from persist.storage.fsutil import DirLock, ensure_dir, fsync_dir
 
 MAGIC = b"PWAL"
 VERSION = 1
-HEADER = struct.Struct("<4sHHQII")  # magic, version, reserved, seqno, length, payload crc
+HEADER = struct.Struct("<4sHHQII")  # magic, version, kind, seqno, length, payload crc
+KIND_DATA = 0
+KIND_SEAL = 1
 HEADER_SIZE = HEADER.size + 4  # + header crc = 28
 MAX_PAYLOAD = 2**32 - 1
 SEGMENT_RE = re.compile(r"^(\d{20})\.wal$")
@@ -76,18 +84,18 @@ def segment_name(base: int) -> str:
     return f"{base:020d}.wal"
 
 
-def encode_record(seqno: int, payload: bytes) -> bytes:
+def encode_record(seqno: int, payload: bytes, kind: int = KIND_DATA) -> bytes:
     """The framed bytes of one record (see the layout above)."""
-    head = HEADER.pack(MAGIC, VERSION, 0, seqno, len(payload), zlib.crc32(payload))
+    head = HEADER.pack(MAGIC, VERSION, kind, seqno, len(payload), zlib.crc32(payload))
     return head + struct.pack("<I", zlib.crc32(head)) + payload
 
 
 def _record_at(buf: memoryview, off: int) -> tuple[int, int, int, int] | None:
-    """Parse and verify the record at ``off``; return (version, reserved, seqno, end)
+    """Parse and verify the record at ``off``; return (version, kind, seqno, end)
     or None when the bytes there are not a whole, checksummed record."""
     if len(buf) - off < HEADER_SIZE:
         return None
-    magic, version, reserved, seqno, length, pcrc = HEADER.unpack_from(buf, off)
+    magic, version, kind, seqno, length, pcrc = HEADER.unpack_from(buf, off)
     if magic != MAGIC:
         return None
     (hcrc,) = struct.unpack_from("<I", buf, off + HEADER.size)
@@ -96,7 +104,7 @@ def _record_at(buf: memoryview, off: int) -> tuple[int, int, int, int] | None:
     end = off + HEADER_SIZE + length
     if end > len(buf) or zlib.crc32(buf[off + HEADER_SIZE : end]) != pcrc:
         return None
-    return version, reserved, seqno, end
+    return version, kind, seqno, end
 
 
 def _valid_record_after(raw: bytes, start: int) -> int | None:
@@ -110,16 +118,21 @@ def _valid_record_after(raw: bytes, start: int) -> int | None:
     return None
 
 
-def scan_segment(path: str, data: bytes, base: int, allow_torn_tail: bool) -> tuple[list[tuple[int, int, int]], int]:
-    """Verify a segment's bytes. Returns ``([(seqno, payload_off, payload_end)], good_end)``.
+def scan_segment(
+    path: str, data: bytes, base: int, newest: bool
+) -> tuple[list[tuple[int, int, int]], int, int | None]:
+    """Verify a segment's bytes.
 
-    ``good_end`` is the end of the last good record. Bytes after it are a torn
-    tail (only when ``allow_torn_tail``); anything else raises CorruptionError
-    naming ``path`` and the offset."""
+    Returns ``([(seqno, payload_off, payload_end)], good_end, seal)`` where
+    ``good_end`` is the end of the last good record and ``seal`` the next base
+    named by the segment's seal record (None if unsealed). Bytes after
+    ``good_end`` are a torn tail, allowed only in the ``newest`` segment;
+    anything else raises CorruptionError naming ``path`` and the offset."""
     buf = memoryview(data)
     out: list[tuple[int, int, int]] = []
     off = 0
     expect = base
+    seal = None
     while off < len(buf):
         rec = _record_at(buf, off)
         if rec is None:
@@ -130,26 +143,40 @@ def scan_segment(path: str, data: bytes, base: int, allow_torn_tail: bool) -> tu
                     f"{later}; corruption in the middle of the log, nothing was rewritten (restore the file or "
                     f"move it aside to recover what precedes offset {off})"
                 )
-            if not allow_torn_tail:
+            if not newest:
                 raise CorruptionError(
-                    f"Wal segment {path}: bad record at offset {off} in a segment that was fully fsynced "
+                    f"Wal segment {path}: bad record at offset {off} in a segment that was sealed and fsynced "
                     f"before a newer one was created; nothing was rewritten"
                 )
-            return out, off
-        version, reserved, seqno, end = rec
-        if version != VERSION or reserved != 0:
+            break
+        version, kind, seqno, end = rec
+        if version != VERSION or kind not in (KIND_DATA, KIND_SEAL):
             raise CorruptionError(
-                f"Wal segment {path}: record at offset {off} has format version {version} (reserved {reserved}); "
-                f"this build reads version {VERSION} only; nothing was rewritten"
+                f"Wal segment {path}: record at offset {off} has format version {version}, kind {kind}; "
+                f"this build reads version {VERSION}, kinds 0-1 only; nothing was rewritten"
             )
-        if seqno != expect:
+        if seal is not None:
+            raise CorruptionError(f"Wal segment {path}: record at offset {off} follows the seal; nothing was rewritten")
+        if kind == KIND_SEAL:
+            if seqno < expect or end != off + HEADER_SIZE:
+                raise CorruptionError(
+                    f"Wal segment {path}: seal at offset {off} names next base {seqno} below {expect}; nothing was rewritten"
+                )
+            seal = seqno
+        elif seqno != expect:
             raise CorruptionError(
                 f"Wal segment {path}: record at offset {off} has seqno {seqno}, expected {expect}; nothing was rewritten"
             )
-        out.append((seqno, off + HEADER_SIZE, end))
-        expect += 1
+        else:
+            out.append((seqno, off + HEADER_SIZE, end))
+            expect += 1
         off = end
-    return out, off
+    if not newest and seal is None:
+        raise CorruptionError(
+            f"Wal segment {path}: ends at offset {off} without its seal record although a newer segment exists "
+            "(its tail was lost); nothing was rewritten"
+        )
+    return out, off, seal
 
 
 class _Segment:
@@ -223,15 +250,17 @@ class FileWal:
             with open(path, "rb") as f:
                 data = f.read()
             newest = i == len(found) - 1
-            recs, good_end = scan_segment(path, data, base, allow_torn_tail=newest)
-            if not newest and base + len(recs) > found[i + 1][0]:
+            recs, good_end, seal = scan_segment(path, data, base, newest=newest)
+            if not newest and seal != found[i + 1][0]:
                 raise CorruptionError(
-                    f"Wal segment {path}: its records reach seqno {base + len(recs) - 1}, past the next "
-                    f"segment's base {found[i + 1][0]}; nothing was rewritten"
+                    f"Wal segment {path}: its seal names the next base {seal} but the next segment is "
+                    f"{segment_name(found[i + 1][0])}; a segment is missing, nothing was rewritten"
                 )
             if good_end < len(data):
                 cut = (path, good_end, len(data))
             segments.append(_Segment(base, path, len(recs), good_end))
+        #: (path, good length, length before) of a torn tail cut on open, or None
+        self.recovered_cut = cut
         if cut is not None:  # only the newest segment, and only after everything verified
             path, good_end, _ = cut
             fd = os.open(path, os.O_WRONLY)
@@ -240,7 +269,9 @@ class FileWal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        self.recovered_cut = cut
+        if seal is not None:  # crashed between sealing the newest segment and creating its successor
+            path = self._create_segment(seal)
+            segments.append(_Segment(seal, path, 0, 0))
         return segments
 
     def _create_segment(self, base: int) -> str:
@@ -324,15 +355,18 @@ class FileWal:
     def _roll(self, base: int) -> None:
         """Start a new segment at ``base``. Caller holds both locks.
 
-        An empty newest segment is renamed instead (one file per floor is enough)."""
+        The old segment gets its seal record (naming ``base``) and is fsynced
+        before the new file is created and the directory fsynced."""
         active = self._segments[-1]
-        if active.count == 0:
-            path = os.path.join(self.dir, segment_name(base))
-            os.rename(active.path, path)
-            fsync_dir(self.dir)
-            active.base, active.path = base, path
-            self._next = base
-            return
+        seal = encode_record(base, b"", KIND_SEAL)
+        try:
+            n = os.write(self._fd, seal)
+            if n != len(seal):
+                raise OSError(f"short write of {n} of {len(seal)} bytes")
+        except OSError as e:
+            self._broken = f"sealing {active.path} failed: {e}"
+            raise StorageIndeterminateError(f"Wal {self._broken}") from e
+        active.size += len(seal)
         self._fsync(self._fd, active.path, active.size)
         self._synced = self._written
         path = self._create_segment(base)
@@ -366,7 +400,7 @@ class FileWal:
             except FileNotFoundError:  # truncated away meanwhile
                 continue
             buf = memoryview(data)
-            recs, good_end = scan_segment(path, data, base, allow_torn_tail=False)
+            recs, good_end, _ = scan_segment(path, data, base, newest=i == len(plan) - 1)
             if good_end != size:
                 raise CorruptionError(f"Wal segment {path}: ends at offset {good_end}, expected {size} bytes")
             for seqno, start, end in recs:

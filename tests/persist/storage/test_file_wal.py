@@ -1,0 +1,251 @@
+"""FileWal: append/read/truncate, the seqno floor, segments, group commit,
+locking, and recovery of a torn tail versus corruption in the middle."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import threading
+import zlib
+
+import pytest
+
+from persist.errors import ClosedError, CorruptionError, LockedError, StorageUnavailableError
+from persist.storage import FileWal, MemWal, Wal
+from persist.storage.file_wal import HEADER_SIZE, encode_record, segment_name
+
+
+def seg_files(d):
+    return sorted(n for n in os.listdir(d) if n.endswith(".wal"))
+
+
+@pytest.fixture(params=["file", "mem"])
+def any_wal(request, tmp_path):
+    w = FileWal(tmp_path / "wal") if request.param == "file" else MemWal()
+    yield w
+    w.close()
+
+
+def test_protocol_contract(any_wal):
+    w = any_wal
+    assert isinstance(w, Wal)
+    first = w.next_seqno
+    seqnos = [w.append(f"p{i}".encode()) for i in range(5)]
+    assert seqnos == list(range(first, first + 5))
+    assert list(w.records()) == [(s, f"p{i}".encode()) for i, s in enumerate(seqnos)]
+    assert [s for s, _ in w.records(seqnos[3])] == seqnos[3:]
+    w.truncate(seqnos[2])
+    assert [s for s, _ in w.records(seqnos[2])] == seqnos[2:]
+    w.truncate(w.next_seqno)
+    assert [s for s, _ in w.records(seqnos[2])] == []
+    w.ensure_next_seqno(100)
+    w.ensure_next_seqno(50)  # never goes back
+    assert w.append(b"x") == 100
+    w.close()
+    with pytest.raises(ClosedError):
+        w.append(b"y")
+
+
+def test_reopen_keeps_records_and_floor(tmp_path):
+    d = tmp_path / "wal"
+    with FileWal(d) as w:
+        for i in range(10):
+            w.append(b"r%d" % i)
+    with FileWal(d) as w:
+        assert [p for _, p in w.records()] == [b"r%d" % i for i in range(10)]
+        assert w.next_seqno == 11
+        w.truncate(11)  # everything absorbed: only an empty segment named 11 remains
+        assert seg_files(d) == [segment_name(11)]
+    with FileWal(d) as w:
+        assert list(w.records()) == []
+        assert w.next_seqno == 11  # the floor survived truncating everything
+        w.ensure_next_seqno(500)
+    with FileWal(d) as w:
+        assert w.next_seqno == 500
+        assert w.append(b"z") == 500
+
+
+def test_segments_roll_and_truncate(tmp_path):
+    d = tmp_path / "wal"
+    with FileWal(d, segment_bytes=200) as w:
+        for i in range(20):
+            w.append(bytes(60))
+        names = seg_files(d)
+        assert len(names) > 3
+        assert [s for s, _ in w.records()] == list(range(1, 21))
+        w.truncate(12)
+        remaining = seg_files(d)
+        assert len(remaining) < len(names)
+        assert int(remaining[0][:20]) <= 12  # whole segments only: 12 is still there
+        assert [s for s, _ in w.records(12)] == list(range(12, 21))
+    with FileWal(d, segment_bytes=200) as w:
+        assert [s for s, _ in w.records(12)] == list(range(12, 21))
+        assert w.append(b"more") == 21
+
+
+def test_group_commit_shares_fsyncs(tmp_path):
+    """While one appender's fsync is in progress, 7 others write; the next
+    fsync covers all 7 of them: 8 appends, 2 fsyncs."""
+    synced = []
+    gate = threading.Event()
+
+    def on_fsync(path, size):
+        synced.append(size)
+        if len(synced) == 1:
+            gate.wait(10)
+
+    w = FileWal(tmp_path / "wal", on_fsync=on_fsync)
+    first = threading.Thread(target=w.append, args=(b"a",))
+    first.start()
+    while not synced:
+        pass
+    others = [threading.Thread(target=w.append, args=(b"b",)) for _ in range(7)]
+    for t in others:
+        t.start()
+    while w.next_seqno < 9:  # all 7 records written, waiting for the sync lock
+        pass
+    gate.set()
+    for t in [first, *others]:
+        t.join()
+    assert len(synced) == 2
+    assert len(list(w.records())) == 8
+    w.close()
+
+
+def test_on_fsync_reports_before_ack(tmp_path):
+    reported = []
+    w = FileWal(tmp_path / "wal", on_fsync=lambda p, n: reported.append((p, n)))
+    w.append(b"abc")
+    assert reported and reported[-1][1] == HEADER_SIZE + 3 == os.path.getsize(reported[-1][0])
+    w.close()
+
+
+def test_second_open_in_same_process_is_refused(tmp_path):
+    d = tmp_path / "wal"
+    w = FileWal(d)
+    with pytest.raises(LockedError, match=f"pid={os.getpid()}"):
+        FileWal(d)
+    w.append(b"still mine")
+    w.close()
+    with FileWal(d) as w2:  # released on close
+        assert [p for _, p in w2.records()] == [b"still mine"]
+
+
+def test_other_live_process_is_refused_then_released(tmp_path):
+    d = tmp_path / "wal"
+    code = (
+        "import sys; from persist.storage import FileWal; w = FileWal(sys.argv[1]); w.append(b'child'); "
+        "print('locked', flush=True); sys.stdin.readline()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(d)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        before = sorted(os.listdir(d)), [open(d / n, "rb").read() for n in sorted(os.listdir(d))]
+        with pytest.raises(LockedError) as e:
+            FileWal(d)
+        msg = str(e.value)
+        assert f"pid={child.pid}" in msg and "\n" not in msg and str(d) in msg
+        after = sorted(os.listdir(d)), [open(d / n, "rb").read() for n in sorted(os.listdir(d))]
+        assert after == before  # nothing created or lost
+    finally:
+        child.kill()
+        child.wait()
+    with FileWal(d) as w:  # the kernel dropped the lock with the process
+        assert [p for _, p in w.records()] == [b"child"]
+
+
+def write_wal(d, payloads, **kw):
+    with FileWal(d, **kw) as w:
+        for p in payloads:
+            w.append(p)
+    return [os.path.join(d, n) for n in seg_files(d)]
+
+
+def test_torn_tail_is_cut_durably(tmp_path):
+    d = tmp_path / "wal"
+    (seg,) = write_wal(d, [b"one", b"two", b"three"])
+    good = os.path.getsize(seg)
+    with open(seg, "ab") as f:
+        f.write(encode_record(4, b"four-and-more")[:20])  # half a header
+    with FileWal(d) as w:
+        assert [p for _, p in w.records()] == [b"one", b"two", b"three"]
+        assert w.recovered_cut == (seg, good, good + 20)
+        assert os.path.getsize(seg) == good
+        assert w.append(b"four") == 4
+    with FileWal(d) as w:
+        assert [p for _, p in w.records()] == [b"one", b"two", b"three", b"four"]
+
+
+def test_garbage_tail_is_cut(tmp_path):
+    d = tmp_path / "wal"
+    (seg,) = write_wal(d, [b"one", b"two"])
+    good = os.path.getsize(seg)
+    with open(seg, "ab") as f:
+        f.write(os.urandom(37))
+    with FileWal(d) as w:
+        assert [p for _, p in w.records()] == [b"one", b"two"]
+    assert os.path.getsize(seg) == good
+
+
+def test_corruption_in_the_middle_raises_and_rewrites_nothing(tmp_path):
+    d = tmp_path / "wal"
+    (seg,) = write_wal(d, [b"one", b"two", b"three"])
+    data = bytearray(open(seg, "rb").read())
+    off = HEADER_SIZE + 3  # second record
+    data[off + HEADER_SIZE] ^= 0x40  # a payload byte of record 2
+    open(seg, "wb").write(data)
+    with pytest.raises(CorruptionError) as e:
+        FileWal(d)
+    msg = str(e.value)
+    assert seg in msg and f"offset {off}" in msg and "\n" not in msg
+    assert open(seg, "rb").read() == bytes(data)
+    with pytest.raises(CorruptionError):  # and the lock was released on the way out
+        FileWal(d)
+
+
+def test_unknown_version_is_refused(tmp_path):
+    d = tmp_path / "wal"
+    (seg,) = write_wal(d, [b"one"])
+    rec = bytearray(encode_record(2, b"two"))
+    rec[4:6] = struct.pack("<H", 2)
+    rec[24:28] = struct.pack("<I", zlib.crc32(bytes(rec[:24])))
+    with open(seg, "ab") as f:
+        f.write(bytes(rec))
+    before = open(seg, "rb").read()
+    with pytest.raises(CorruptionError, match="version 2"):
+        FileWal(d)
+    assert open(seg, "rb").read() == before
+
+
+def test_damage_in_an_older_segment_is_corruption(tmp_path):
+    d = tmp_path / "wal"
+    segs = write_wal(d, [bytes(50)] * 6, segment_bytes=100)
+    assert len(segs) >= 3
+    data = bytearray(open(segs[0], "rb").read())
+    data = data[:-5]  # cut the end of a fully fsynced segment
+    open(segs[0], "wb").write(data)
+    with pytest.raises(CorruptionError, match=segs[0]):
+        FileWal(d)
+    assert open(segs[0], "rb").read() == bytes(data)
+
+
+def test_uncreatable_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    with pytest.raises(StorageUnavailableError, match="not a directory") as e:
+        FileWal(blocker / "wal")
+    assert "\n" not in str(e.value)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    # root ignores permissions; /proc refuses new directories to everyone
+    target = ro / "a" / "wal" if not os.access(ro, os.W_OK) else "/proc/self/persist-wal"
+    try:
+        with pytest.raises(StorageUnavailableError, match="cannot create") as e:
+            FileWal(target)
+        assert "\n" not in str(e.value)
+        assert os.listdir(ro) == [] and not os.path.exists(target)
+    finally:
+        os.chmod(ro, 0o700)
