@@ -272,7 +272,7 @@ def _message(model: Model, fail: Failure, label: Any) -> str:
     return (
         f"op {op.index} ({model.describe(op)}){where} cannot be linearized: in every order of the operations "
         f"before and concurrent with it the {model.name} could only be in state {states} when it took effect, "
-        f"and none of those gives that result (longest linearizable prefix: {len(fail.prefix)} operations)"
+        f"and none of those gives that result (longest linearizable prefix: {len(fail.prefix)} op{'s' if len(fail.prefix) != 1 else ''})"
     )
 
 

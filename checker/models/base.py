@@ -122,7 +122,8 @@ class Model:
             res = "?"
         else:
             res = show(freeze(op.result))
-        return f"process {op.process}: {op.f} {show(freeze(op.value))} -> {res}"
+        arg = "" if op.value is None else " " + show(freeze(op.value))
+        return f"process {op.process}: {op.f}{arg} -> {res}"
 
     def bad(self, op: Op, expected: str) -> ModelError:
         return ModelError(f"op {op.index} ({op.f} {show(freeze(op.value))}) does not fit the {self.name} model; expected {expected}")
