@@ -23,7 +23,8 @@ Data layout (times in microseconds since the run started)::
              outcome 0 ok, 1 fail, 2 info; done -1: never completed
     tips:    [text, ...]                      per op: value, result, error
     kinds:   [[fault kind, colour], ...]
-    periods: [[kind, start, end|-1, label, text], ...]   end -1: lasts to the end
+    periods: [[kind, start, end|-1, label, text, row], ...]  end -1: lasts to the end;
+             row: sub-row of the nemesis lane, so overlapping faults don't hide each other
 """
 
 from __future__ import annotations
@@ -84,6 +85,26 @@ def period_text(p: Period) -> str:
     return "\n".join(lines)
 
 
+def stack_rows(periods: list[Period], end: int) -> list[int]:
+    """A row for each period such that periods in one row don't overlap
+    (greedy, in start order). An instantaneous fault counts as 1/200 of the
+    run wide, so that its label has room."""
+    free_at: list[int] = []  # per row, when it is free again
+    rows = []
+    pad = max(end // 200, 1)
+    for p in periods:
+        stop = (end if p.end is None else p.end) + (pad * 8 if p.instant else pad)
+        for r, t in enumerate(free_at):
+            if t <= p.start:
+                free_at[r] = stop
+                rows.append(r)
+                break
+        else:
+            free_at.append(stop)
+            rows.append(len(free_at) - 1)
+    return rows
+
+
 def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:
     if periods is None:
         periods = periods_of(run.nemesis, run.end)
@@ -106,6 +127,7 @@ def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, An
         tips.append(details(op))
     colors = fault_colors([p.f for p in periods])
     kinds = list(colors)
+    rows_of = stack_rows(periods, run.end)
     return {
         "end": run.end // 1000,
         "lanes": labels,
@@ -114,9 +136,10 @@ def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, An
         "tips": tips,
         "kinds": [[k, colors[k]] for k in kinds],
         "periods": [
-            [kinds.index(p.f), p.start // 1000, -1 if p.end is None else p.end // 1000, p.label, period_text(p)]
-            for p in periods
+            [kinds.index(p.f), p.start // 1000, -1 if p.end is None else p.end // 1000, p.label, period_text(p), row]
+            for p, row in zip(periods, rows_of)
         ],
+        "nemesis_rows": max(rows_of, default=0) + 1,
         "colors": [OUTCOME_COLORS[o] for o in OUTCOMES],
         "anomaly": ANOMALY_COLOR,
     }
@@ -280,7 +303,8 @@ const LABEL_W = 92, AXIS_H = 22, PAD_R = 10;
 const nl = D.lanes.length;
 const LANE_H = nl > 120 ? 9 : nl > 60 ? 12 : 17;
 const END = Math.max(D.end, 1);
-const H = AXIS_H + nl * LANE_H + 18;
+const NR = D.nemesis_rows || 1, NEM_H = NR * Math.max(LANE_H, 14);
+const H = AXIS_H + NEM_H + (nl - 1) * LANE_H + 18;
 const OUT = ["ok", "fail", "info"];
 let t0 = 0, t1 = END, W = 800, pinnedOp = -1;
 // per-lane op lists sorted by call, for hit tests
@@ -294,7 +318,14 @@ function x(t){ return LABEL_W + (t - t0) / (t1 - t0) * (W - LABEL_W - PAD_R); }
 function tAt(px){ return t0 + (px - LABEL_W) / (W - LABEL_W - PAD_R) * (t1 - t0); }
 function fmt(us){ const s = us / 1e6; return Math.abs(t1 - t0) < 2e4 ? (us / 1000).toFixed(3) + " ms" : s.toFixed(Math.abs(t1 - t0) < 2e6 ? 4 : 3) + " s"; }
 function dur(us){ return us < 1000 ? us + " µs" : us < 1e6 ? (us / 1000).toFixed(2) + " ms" : (us / 1e6).toFixed(3) + " s"; }
-function laneY(l){ return AXIS_H + l * LANE_H; }
+function label(s, a, y, maxw){
+  if (maxw < 14) return;
+  if (ctx.measureText(s).width <= maxw){ ctx.fillText(s, a, y); return; }
+  ctx.save(); ctx.beginPath(); ctx.rect(a, y - 10, maxw, 20); ctx.clip(); ctx.fillText(s, a, y); ctx.restore();
+}
+function laneY(l){ return l === 0 ? AXIS_H : AXIS_H + NEM_H + (l - 1) * LANE_H; }
+const RH = NEM_H / NR;
+function rowY(r){ return AXIS_H + r * RH; }
 function size(){
   const r = window.devicePixelRatio || 1;
   W = cv.parentElement.clientWidth || 800;
@@ -306,12 +337,17 @@ function ticks(){
   const raw = span / Math.max(target, 1), p = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map(m => m * p).find(s => s >= raw) || raw;
   const out = []; for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) out.push(t);
-  return out;
+  return {step: step, list: out};
+}
+function tickLabel(t, step){
+  if (step >= 1000) return (t / 1e6).toFixed(Math.max(0, Math.ceil(-Math.log10(step / 1e6) - 1e-9))) + " s";
+  return (t / 1000).toFixed(Math.max(0, Math.ceil(-Math.log10(step / 1000) - 1e-9))) + " ms";
 }
 function draw(){
   ctx.clearRect(0, 0, W, H);
   ctx.font = "11px sans-serif"; ctx.textBaseline = "middle";
-  for (let l = 0; l < nl; l++){ if (l % 2){ ctx.fillStyle = "#f6f6f6"; ctx.fillRect(LABEL_W, laneY(l), W - LABEL_W, LANE_H); } }
+  ctx.fillStyle = "#f0f0f4"; ctx.fillRect(LABEL_W, laneY(0), W - LABEL_W, NEM_H);
+  for (let l = 2; l < nl; l += 2){ ctx.fillStyle = "#f6f6f6"; ctx.fillRect(LABEL_W, laneY(l), W - LABEL_W, LANE_H); }
   ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, 0, W - LABEL_W - PAD_R + 1, H); ctx.clip();
   // fault periods, shaded across every lane, solid in the nemesis lane
   D.periods.forEach(p => {
@@ -319,12 +355,15 @@ function draw(){
     if (b < LABEL_W || a > W) return;
     if (p[2] === p[1]) { // instantaneous: a dashed line
       ctx.strokeStyle = c; ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(a + .5, AXIS_H); ctx.lineTo(a + .5, H - 18); ctx.stroke(); ctx.setLineDash([]);
-      ctx.fillStyle = c; ctx.beginPath(); ctx.moveTo(a, laneY(0) + 2); ctx.lineTo(a + 5, laneY(0) + LANE_H / 2); ctx.lineTo(a, laneY(0) + LANE_H - 2); ctx.lineTo(a - 5, laneY(0) + LANE_H / 2); ctx.fill();
+      const y = rowY(p[5]);
+      ctx.fillStyle = c; ctx.beginPath(); ctx.moveTo(a, y + 2); ctx.lineTo(a + 5, y + RH / 2); ctx.lineTo(a, y + RH - 2); ctx.lineTo(a - 5, y + RH / 2); ctx.fill();
+      label(p[3], a + 7, y + RH / 2, 90);
       return;
     }
     ctx.globalAlpha = 0.16; ctx.fillStyle = c; ctx.fillRect(a, laneY(1), Math.max(b - a, 1), (nl - 1) * LANE_H);
-    ctx.globalAlpha = 0.85; ctx.fillRect(a, laneY(0) + 2, Math.max(b - a, 2), LANE_H - 4); ctx.globalAlpha = 1;
-    if (b - a > 30){ ctx.fillStyle = "#fff"; ctx.fillText(p[3], Math.max(a, LABEL_W) + 3, laneY(0) + LANE_H / 2, b - Math.max(a, LABEL_W) - 6); }
+    const y = rowY(p[5]);
+    ctx.globalAlpha = 0.85; ctx.fillRect(a, y + 1, Math.max(b - a, 2), RH - 2); ctx.globalAlpha = 1;
+    if (b - a > 30){ ctx.fillStyle = "#fff"; label(p[3], Math.max(a, LABEL_W) + 3, y + RH / 2, b - Math.max(a, LABEL_W) - 6); }
   });
   // operations
   const bh = Math.max(LANE_H - 5, 4);
@@ -338,7 +377,7 @@ function draw(){
     else ctx.fillStyle = D.colors[o[3]];
     ctx.fillRect(a, y, w, bh);
     if (w > 6 && o[3] !== 2){ ctx.strokeStyle = "rgba(0,0,0,.25)"; ctx.lineWidth = 0.5; ctx.strokeRect(a, y, w, bh); }
-    if (w > 34 && LANE_H > 12){ ctx.fillStyle = "#222"; ctx.fillText(D.fs[o[4]], Math.max(a, LABEL_W) + 2, y + bh / 2, Math.min(w, b - LABEL_W) - 4); }
+    if (w > 34 && LANE_H > 12){ ctx.fillStyle = "#222"; label(D.fs[o[4]], Math.max(a, LABEL_W) + 2, y + bh / 2, Math.min(w, b - LABEL_W) - 4); }
     if (o[6]) anomalous.push([a, y, w, bh]);
     if (i === pinnedOp){ ctx.strokeStyle = "#000"; ctx.lineWidth = 1.5; ctx.strokeRect(a - 1, y - 1, w + 2, bh + 2); }
   }
@@ -348,19 +387,23 @@ function draw(){
   // axis, lane labels
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, LABEL_W, H); ctx.fillRect(0, 0, W, AXIS_H - 2); ctx.fillRect(0, H - 18, W, 18);
   ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1; ctx.fillStyle = "#333";
-  ticks().forEach(t => { const a = Math.round(x(t)) + .5; ctx.beginPath(); ctx.moveTo(a, AXIS_H - 6); ctx.lineTo(a, H - 18); ctx.globalAlpha = .35; ctx.stroke(); ctx.globalAlpha = 1; ctx.fillText(fmt(t), a + 2, AXIS_H / 2 - 2); ctx.fillText(fmt(t), a + 2, H - 9); });
+  const tk = ticks();
+  tk.list.forEach(t => { const a = Math.round(x(t)) + .5; ctx.beginPath(); ctx.moveTo(a, AXIS_H - 6); ctx.lineTo(a, H - 18); ctx.globalAlpha = .35; ctx.stroke(); ctx.globalAlpha = 1;
+    const s = tickLabel(t, tk.step); if (a + 2 + ctx.measureText(s).width > W) return; ctx.fillText(s, a + 2, AXIS_H / 2 - 2); ctx.fillText(s, a + 2, H - 9); });
   ctx.fillStyle = "#222"; ctx.font = (LANE_H > 12 ? 11 : 9) + "px sans-serif";
-  for (let l = 0; l < nl; l++) ctx.fillText(D.lanes[l], 4, laneY(l) + LANE_H / 2, LABEL_W - 8);
+  for (let l = 0; l < nl; l++) ctx.fillText(D.lanes[l], 4, l === 0 ? AXIS_H + Math.min(RH, NEM_H) / 2 : laneY(l) + LANE_H / 2, LABEL_W - 8);
   ctx.strokeStyle = "#999"; ctx.beginPath(); ctx.moveTo(0, laneY(1) + .5); ctx.lineTo(W, laneY(1) + .5); ctx.stroke();
   document.getElementById("range").textContent = fmt(t0) + " .. " + fmt(t1) + "  (" + dur(Math.round(t1 - t0)) + " shown, run " + dur(END) + ")";
 }
 function hit(px, py){
-  const l = Math.floor((py - AXIS_H) / LANE_H);
-  if (l < 0 || l >= nl || px < LABEL_W) return null;
+  if (py < AXIS_H || px < LABEL_W) return null;
+  const l = py < AXIS_H + NEM_H ? 0 : 1 + Math.floor((py - AXIS_H - NEM_H) / LANE_H);
+  if (l >= nl) return null;
   const t = tAt(px), slack = 3 * (t1 - t0) / (W - LABEL_W);
   if (l === 0){
+    const r = Math.floor((py - AXIS_H) / RH);
     let best = null;
-    D.periods.forEach((p, i) => { if (p[1] - slack * 2 <= t && t <= perEnd(p) + slack * 2) best = {period: i}; });
+    D.periods.forEach((p, i) => { if (p[5] === r && p[1] - slack * 2 <= t && t <= perEnd(p) + slack * 2) best = {period: i}; });
     return best;
   }
   let best = null, bestD = Infinity;
