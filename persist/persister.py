@@ -82,6 +82,10 @@ DEFAULT_DRAIN_BYTES = 8 * 2**20
 MAX_UNSEALED = 8
 
 
+class _Stale(Exception):
+    """A plan was made on a record that a late-landing commit replaced: redo it."""
+
+
 class _MissingBlob(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
@@ -280,7 +284,8 @@ class Persister:
         """Re-read after a conflict or an unknown outcome (``_meta_lock`` held)."""
         cur, tok = self._read_meta()
         if tok == self._token and cur.nonce == self._meta.nonce:
-            self._outstanding.clear()
+            # Not landed (yet). An attempt still in flight can only land while
+            # the record is unchanged; our next successful commit rules it out.
             self._resync = False
             return
         landed = self._outstanding.get(cur.nonce)
@@ -300,6 +305,13 @@ class Persister:
             self._inflight -= new.batch_keys()
         with self._changed:
             self._changed.notify_all()
+
+    def _resync_now(self) -> None:
+        """Settle commits of unknown outcome before planning on ``_meta``."""
+        if self._resync:
+            with self._meta_lock:
+                if self._resync:
+                    self._adopt_or_fence()
 
     def _commit(self, transform: Callable[[md.Metadata], md.Metadata | None]) -> md.Metadata | None:
         """Apply ``transform`` to the current record and CAS the result.
@@ -339,6 +351,7 @@ class Persister:
                 except PersistError:
                     self._resync = True  # outcome known not to be applied, but re-read to be safe
                     raise
+                self._outstanding.clear()
                 self._install(new, token)
                 failpoint("metadata.after_cas")
                 return new
@@ -523,6 +536,21 @@ class Persister:
         with self._drain_lock:
             self._drain({})
 
+    def _drain(self, seals: dict[int, int]) -> None:
+        """``_drain_lock`` held (and ``_commit_lock`` when ``seals``). Seals
+        already reached (a late-landing commit of ours did it) are dropped."""
+        for _ in range(3):
+            self._resync_now()
+            by_id = self._meta.by_id()
+            todo = {sid: t for sid, t in seals.items() if sid in by_id and t > by_id[sid][1].upper}
+            if seals and not todo and not self._pending:
+                return
+            try:
+                return self._drain_once(todo)
+            except _Stale:
+                self._resync = True
+        raise ConflictError(f"{self.url}: the metadata kept changing under a drain; try again")
+
     def seal(self, name: str, sid: int, t: int) -> None:
         self._check_writer("seal")
         if not isinstance(t, int) or isinstance(t, bool) or t < 0:
@@ -537,8 +565,7 @@ class Persister:
                 return
             self._drain({sid: t})
 
-    def _drain(self, seals: dict[int, int]) -> None:
-        """``_drain_lock`` held (and ``_commit_lock`` when ``seals``)."""
+    def _drain_once(self, seals: dict[int, int]) -> None:
         self._check_open()
         meta = self._meta
         with self._state_lock:
@@ -606,8 +633,12 @@ class Persister:
             failpoint("seal.before_metadata" if seals else "drain.before_metadata")
 
             def transform(cur: md.Metadata):
-                if cur.wal_absorbed != meta.wal_absorbed:
-                    raise AssertionError("two drains interleaved")
+                if cur.wal_absorbed != meta.wal_absorbed or any(
+                    cur.by_id().get(sid, (None, None))[1] is not None
+                    and cur.by_id()[sid][1].unsealed != by_id[sid][1].unsealed
+                    for sid in plans
+                ):
+                    raise _Stale()  # one of our commits of unknown outcome landed meanwhile
                 streams = dict(cur.streams)
                 for sid, (trace, unsealed, replace, t) in plans.items():
                     entry = cur.by_id().get(sid)
