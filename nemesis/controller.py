@@ -148,9 +148,9 @@ class Controller:
         w = self.workers[slot]
         if w.alive:
             return
-        self.rec.record("nemesis", "invoke", "restart", {"worker": slot})
-        self._restarting[slot] = time.monotonic()
         w.start()
+        self._restarting[slot] = time.monotonic()
+        self.rec.record("nemesis", "invoke", "restart" if w.incarnation > 1 else "start", {"worker": slot})
 
     def _on_eof(self, slot: int, incarnation: int) -> None:
         w = self.workers[slot]
@@ -189,7 +189,7 @@ class Controller:
                 self.outcome.restarts.append(secs)
         if w.open_error:
             value["open_error"] = w.open_error
-        self.rec.record("nemesis", "info", "restart", value)
+        self.rec.record("nemesis", "info", "restart" if w.incarnation > 1 else "start", value)
 
     # --- operations --------------------------------------------------------
 
@@ -212,6 +212,8 @@ class Controller:
         p.gen.completed(op["op"], type_, value)
         p.inflight = None
         p.next_time = time.monotonic() + self.wl.pace(self.workers[p.worker].spec.role)
+        if type_ == "fail" and (msg.get("error") or "").startswith("open failed"):
+            p.next_time += 0.05  # the worker cannot serve; don't spin
         if type_ == "info":
             p.number = self.next_number
             self.next_number += 1
@@ -344,7 +346,7 @@ class Controller:
     def _progress(self, elapsed: float) -> dict[str, Any]:
         ok = sum(n for (f, t), n in self.rec.counts.items() if t == "ok")
         return {"elapsed": elapsed, "time_limit": self.cfg.time_limit, "ops": self.outcome.ops, "ok": ok,
-                "faults": sum(self.rec.faults.values()) - self.rec.faults.get("restart", 0) - self.rec.faults.get("resume", 0)}
+                "faults": sum(n for f, n in self.rec.faults.items() if f not in ("start", "restart", "resume"))}
 
     def _finish(self) -> None:
         """Heal, restart, drain, final reads, stop."""

@@ -1,5 +1,7 @@
-"""Judging a run: run the workload's checkers on its history and write
-``results.json``. Used by ``run`` and ``repro``; reads only the run directory.
+"""Judging a run: the workload's checkers (``checker.workloads.check_workload``)
+plus :class:`checker.recovery.Recovery` on the run's history; the result is
+what ``results.json`` holds. Used by ``run`` and ``repro``; reads only the
+run directory.
 
 A run with ``corrupt`` faults is judged in its own category
 (``corruption``): an operation failing with a corruption error is fine,
@@ -15,35 +17,31 @@ from typing import Any
 from checker.history import History, read_jsonl
 from checker.result import Result, combine
 
-#: workload -> "module:function" returning its checkers (each has ``check(history)``).
-CHECKERS: dict[str, str] = {
-    "append": "checker.domain:append_checkers",
-    "rehydrate": "checker.rehydrate:rehydrate_checkers",
-}
+#: modules that register a workload's checkers with ``checker.workloads.register`` on import
+REGISTER: dict[str, str] = {"rehydrate": "checker.rehydrate"}
 
 
 def category_of(history: History) -> str | None:
     return "corruption" if "corrupt" in history.nemesis_faults() else None
 
 
-def checkers_for(workload: str, category: str | None) -> list[Any]:
+def judge_history(history: History, workload: str) -> dict[str, Any]:
     from checker.recovery import Recovery
+    from checker.workloads import check_workload
 
-    mod, _, fn = CHECKERS[workload].partition(":")
-    return list(getattr(importlib.import_module(mod), fn)()) + [Recovery(category)]
+    if workload in REGISTER:
+        importlib.import_module(REGISTER[workload])
+    category = category_of(history)
+    try:
+        results = check_workload(workload, history)
+    except ValueError:
+        raise
+    except Exception as e:  # a checker bug must not pass as valid
+        results = [Result(workload, "unknown", reason=f"checker crashed: {type(e).__name__}: {e}")]
+    results.append(Recovery(category).check(history))
+    return {"valid": combine([r.valid for r in results]), "category": category,
+            "checkers": [r.to_json() for r in results]}
 
 
 def judge(run_dir: str, workload: str) -> dict[str, Any]:
-    history = read_jsonl(os.path.join(run_dir, "history.jsonl"))
-    category = category_of(history)
-    results: list[Result] = []
-    for c in checkers_for(workload, category):
-        try:
-            r = c.check(history)
-        except Exception as e:  # a checker bug must not pass as valid
-            r = Result(getattr(c, "name", type(c).__name__), "unknown", reason=f"checker crashed: {type(e).__name__}: {e}")
-        if category and r.category is None:
-            r.category = category
-        results.append(r)
-    return {"valid": combine([r.valid for r in results]), "category": category,
-            "checkers": [r.to_json() for r in results]}
+    return judge_history(read_jsonl(os.path.join(run_dir, "history.jsonl")), workload)

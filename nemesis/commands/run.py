@@ -167,7 +167,7 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
     acked = sum(n for (f, typ), n in counts.items() if typ == "ok")
     out.print(f"{outcome.ops} operations in {outcome.elapsed:.1f} s; {acked} acknowledged "
               f"({acked / max(outcome.elapsed, 1e-9):.0f}/s)")
-    faults = {k: v for k, v in ctl.rec.faults.items()}
+    faults = {k: v for k, v in ctl.rec.faults.items() if k != "start"}
     out.print("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))
     for note in outcome.notes:
         out.print(f"note: {note}")
