@@ -54,7 +54,7 @@ from checker.result import Anomaly, Result
 
 INF = float("inf")
 CHECKER = "linearizable"
-DEFAULT_MAX_CONFIGS = 5_000_000
+DEFAULT_MAX_CONFIGS = 1_000_000
 
 
 @dataclass(slots=True)
@@ -81,6 +81,7 @@ class Failure:
     partition: Any = None
     model: Model | None = None
     message: str = ""
+    part_ops: list[Op] | None = None  # the operations of the failed partition
 
 
 @dataclass
@@ -307,7 +308,7 @@ def check_ops(
                 bad_op, msg = r
                 where = f" (key {show(label)})" if label is not None else ""
                 anomalies.append(Anomaly("not-linearizable", msg + where, [bad_op.index]))
-                f = Failure(bad_op, [], [], [], label, m, msg + where)
+                f = Failure(bad_op, [], [], [], partition=label, model=m, message=msg + where, part_ops=part)
                 failures.append(f)
                 linear.append({"partition": _jsonable(label), "failed_op": bad_op.index, "prefix": [], "refuted": True})
                 continue
@@ -321,6 +322,7 @@ def check_ops(
             f = out.failure
             assert f is not None
             f.partition = label
+            f.part_ops = part
             f.message = _message(m, f, label)
             failures.append(f)
             anomalies.append(Anomaly("not-linearizable", f.message, [f.op.index] + [o.index for o in f.concurrent]))
