@@ -22,7 +22,8 @@ CRASH_POINTS = [None, "write.after_wal", "write.before_wal", "seal.before_metada
 def source(resume_from):
     for t in range(resume_from, T):
         yield ("data", [(b"k%03d-%d" % (t, i), b"v%d" % (t * i), t, 1 + i) for i in range(PER_TICK)])
-        yield ("progress", t + 1)
+        if (t + 1) % 3 == 0 or t + 1 == T:
+            yield ("progress", t + 1)
 
 
 ALL = Counter(u for t in range(T) for u in next(iter(source(t)))[1])
@@ -94,7 +95,8 @@ def upsert_source(resume_from, n_keys=7):
         key = b"key%d" % (t % n_keys)
         val = None if t % 11 == 10 else b"val%d" % t
         yield ("upsert", [(key, val, t), (b"key%d" % ((t * 3) % n_keys), b"x%d" % t, t)] if t % n_keys != (t * 3) % n_keys else [(key, val, t)])
-        yield ("progress", t + 1)
+        if (t + 1) % 4 == 0 or t + 1 == T:  # seal every few ticks: restarts find unsealed upserts
+            yield ("progress", t + 1)
 
 
 def model_at(t_max):
