@@ -81,6 +81,11 @@ def _when(s: dict[str, Any], run: Path) -> float:
         return 0.0
 
 
+def when_text(s: dict[str, Any], run: Path) -> str:
+    t = _when(s, run)
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if t else run.name
+
+
 def collect(store: Path, *, refresh: bool = True) -> list[tuple[Path, dict[str, Any]]]:
     rows = []
     for run in find_runs(store):
@@ -130,9 +135,9 @@ def _row(store: Path, run: Path, s: dict[str, Any]) -> str:
     word = verdict_word(s.get("valid"))
     dur = s.get("duration_s")
     return (
-        f'<tr class="run {word}" data-text="{esc(" ".join(map(str, [s.get("workload"), s.get("seed"), *(s.get("nemeses") or []), run.name, word])))}">'
+        f'<tr class="run v-{word}" data-text="{esc(" ".join(map(str, [s.get("workload"), s.get("seed"), *(s.get("nemeses") or []), run.name, word])))}">'
         f"<td>{badge(s.get('valid'))}{note}</td>"
-        f'<td class="mono"><a href="{esc(rel)}{"timeline.html" if (run / "timeline.html").exists() else ""}">{esc(s.get("started") or run.name)}</a></td>'
+        f'<td class="mono"><a href="{esc(rel)}{"timeline.html" if (run / "timeline.html").exists() else ""}" title="{esc(run.name)}">{esc(when_text(s, run))}</a></td>'
         f"<td>{esc(s.get('workload'))}</td><td>{esc(s.get('seed'))}</td>"
         f"<td>{esc(', '.join(s.get('nemeses') or []) or 'none')}</td>"
         f"<td>{'' if dur is None else esc(f'{dur:.1f} s')}</td>"
@@ -182,6 +187,8 @@ PAGE_CSS = """
 #bar button{border:0;background:none;padding:0;cursor:pointer}
 #bar input{font:inherit;padding:2px 6px;width:260px}
 tr.run:hover td{background:#f8fbff}
+tr.v-invalid td:first-child{border-left:4px solid #d00}tr.v-valid td:first-child{border-left:4px solid #2a2}
+tr.v-unknown td:first-child{border-left:4px solid #db0}tr.v-unchecked td:first-child{border-left:4px solid #aaa}
 td{white-space:nowrap} td:nth-child(9),td:nth-child(10){white-space:normal}
 """
 
@@ -204,7 +211,7 @@ SCRIPT = r"""
 const rows = Array.from(document.querySelectorAll("tr.run")), q = document.getElementById("q");
 let only = "";
 function apply(){ const s = q.value.toLowerCase().trim().split(/\s+/).filter(Boolean);
-  rows.forEach(r => { const t = r.dataset.text.toLowerCase(); r.style.display = (!only || r.classList.contains(only)) && s.every(w => t.includes(w)) ? "" : "none"; }); }
+  rows.forEach(r => { const t = r.dataset.text.toLowerCase(); r.style.display = (!only || r.classList.contains("v-" + only)) && s.every(w => t.includes(w)) ? "" : "none"; }); }
 document.querySelectorAll("#bar button").forEach(b => b.onclick = () => { only = b.dataset.show; apply(); });
 q.addEventListener("input", apply);
 })();

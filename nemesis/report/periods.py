@@ -2,24 +2,33 @@
 
 The history records nemesis *actions* (``docs/history.md``): an action with a
 duration is an ``invoke``/``info`` pair with the same ``f``, an instantaneous
-one a single ``info``. A *period* is the time a fault was in effect, which
-usually spans two actions::
+one a single ``info``. The controller (``nemesis/controller.py``) records::
 
-    pause  ... resume        (SIGSTOP .. SIGCONT)
-    kill   ... restart       (SIGKILL .. the worker runs again)
-    lose-unsynced ... restart
-    s3 {"rules": [...]} ... s3 {"rules": []}
-    failpoint {"action": "arm"} ... failpoint {"action": "disarm"}
-    anything {"phase": "start"} ... same f {"phase": "stop"}
+    invoke kill {"target": 2, "duration": ..}   info kill {"worker": 2, "pid": ..}
+    invoke restart {"worker": 2}                info restart {"worker": 2, "pid": .., "seconds": ..}
+    invoke pause {..}  info pause {"worker": 1}   ...   info resume {"worker": 1}
+    invoke lose-unsynced {..}  info lose-unsynced {"killed": [{"worker": 0}, ..], "cut": ..}
+    info crash {"worker": 3, "exit_code": ..}   (a worker died by itself)
+    invoke start / info start                   (a worker's first start: not a fault)
 
-An opener is closed by the first later closer of its kind with the same
-target (``worker``, ``process``, ``target`` or ``node`` in the value), or by a
-closer naming no target, or by ``heal``. A fault still open when the history
-ends lasts to the end. An action that neither opens nor closes is a period of
-its own duration (zero for an instantaneous one: a *mark*, e.g. ``corrupt``).
+A *period* is the time a fault was in effect, which usually spans several
+actions: from the fault's invoke until the last worker it took down is
+running again::
 
-Unknown fault names are handled by the same rules, so a report of a run with
-a fault invented after this module was written still shades it.
+    pause, stop          .. resume / cont of the same worker
+    kill, crash, lose-unsynced, and any action whose value names "killed"
+                         .. restart / start of every worker it killed
+    anything {"phase"|"action"|"state": "start"|"arm"|"on"...}
+                         .. the same f with "stop"|"disarm"|"off"...
+    s3 {"rules": [..]}   .. s3 {"rules": []}   (a new rule set replaces the old)
+    heal                 .. ends every open period
+
+A fault still open when the history ends lasts to the end (``end`` None). An
+action that neither opens nor closes (``corrupt`` without a kill, a fault
+the nemesis skipped) is a period of its own duration, zero for an
+instantaneous one: a *mark*. Closers with nothing to close (a worker's first
+start) are not faults and make no period. Unknown fault names follow the same
+rules, so a run with a fault invented later still gets shaded.
 """
 
 from __future__ import annotations
@@ -27,20 +36,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: opener f -> the f values that end it
+#: opener f -> the f values that bring back what it took down
 CLOSERS: dict[str, tuple[str, ...]] = {
     "pause": ("resume", "cont", "continue"),
-    "stop": ("cont", "resume", "start"),
+    "stop": ("cont", "resume"),
     "kill": ("restart", "start"),
     "crash": ("restart", "start"),
     "lose-unsynced": ("restart", "start"),
-    "partition": ("heal",),
 }
+KILLED_CLOSERS = ("restart", "start")
+ALL_CLOSERS = {c for cs in CLOSERS.values() for c in cs}
 HEAL_ALL = ("heal", "heal-all")
 START_WORDS = ("start", "begin", "on", "arm", "set", "enable", "inject", "open")
 STOP_WORDS = ("stop", "end", "off", "disarm", "clear", "disable", "heal", "close")
-PHASE_KEYS = ("phase", "action", "state", "op", "mode")
-TARGET_KEYS = ("worker", "process", "target", "node")
+PHASE_KEYS = ("phase", "action", "state", "mode")
+ALL = "*"  # every worker
 
 
 @dataclass
@@ -60,21 +70,46 @@ class Period:
     f: str  # the fault's kind, e.g. "pause"
     start: int  # ns
     end: int | None  # ns; None: still in effect when the history ends
-    target: Any = None
     label: str = ""  # what is shown, e.g. "pause worker 2"
     actions: list[int] = field(default_factory=list)  # indices of the events involved
-    value: Any = None  # the opening action's value
+    value: Any = None  # the opening action's value (invoke and info merged)
     closed_by: str | None = None
+    closers: tuple[str, ...] = ()
+    pending: set[Any] = field(default_factory=set)  # workers still down
 
     @property
     def instant(self) -> bool:
         return self.end is not None and self.end == self.start
 
 
+def workers_of(value: Any) -> set[Any]:
+    """The worker slots an action's value names: ``worker``, ``workers``,
+    ``killed`` (entries or their ``worker``), else ``target`` (-1: all)."""
+    out: set[Any] = set()
+    if not isinstance(value, dict):
+        return out
+    if value.get("worker") is not None:
+        out.add(value["worker"])
+    ws = value.get("workers")
+    if isinstance(ws, list):
+        out.update(w for w in ws if isinstance(w, (int, str)))
+    killed = value.get("killed")
+    for k in killed if isinstance(killed, list) else [killed] if killed is not None else []:
+        if isinstance(k, dict) and k.get("worker") is not None:
+            out.add(k["worker"])
+        elif isinstance(k, int):
+            out.add(k)
+    if not out:
+        t = value.get("target")
+        if isinstance(t, int):
+            out.add(ALL if t < 0 else t)
+    return out
+
+
 def actions_of(events: list[dict[str, Any]]) -> list[Action]:
-    """Pair nemesis invokes with their completions (same ``f``, first in
-    first out); lone completions are instantaneous actions; an invoke that
-    never completed lasts until the next event of the history at least."""
+    """Pair nemesis invokes with their completions (same ``f``, preferring
+    the same worker, else first in first out); a lone completion is an
+    instantaneous action; an invoke never completed ends where it began."""
     out: list[Action] = []
     pending: dict[str, list[Action]] = {}
     for e in events:
@@ -87,30 +122,17 @@ def actions_of(events: list[dict[str, Any]]) -> list[Action]:
             continue
         q = pending.get(f)
         if q:
-            a = q.pop(0)
+            ws = workers_of(e.get("value"))
+            a = next((x for x in q if ws and workers_of(x.value) & ws), q[0])
+            q.remove(a)
             a.end = t
             if e.get("value") is not None:
-                a.value = _merge(a.value, e.get("value"))
+                a.value = {**a.value, **e["value"]} if isinstance(a.value, dict) and isinstance(e["value"], dict) else e["value"]
             a.error = e.get("error")
         else:
             out.append(Action(f, t, t, e.get("value"), int(e.get("index", 0)), e.get("error")))
     out.sort(key=lambda a: (a.start, a.index))
     return out
-
-
-def _merge(a: Any, b: Any) -> Any:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return {**a, **b}
-    return b
-
-
-def target_of(value: Any) -> Any:
-    if isinstance(value, dict):
-        for k in TARGET_KEYS:
-            v = value.get(k)
-            if v is not None:
-                return tuple(v) if isinstance(v, list) else v
-    return None
 
 
 def phase_of(value: Any) -> str | None:
@@ -130,26 +152,22 @@ def phase_of(value: Any) -> str | None:
     return None
 
 
-def describe(f: str, value: Any) -> str:
-    t = target_of(value)
-    if t is None:
-        return f
-    return f"{f} {_target_text(value)}"
-
-
-def _target_text(value: dict[str, Any]) -> str:
-    for k in TARGET_KEYS:
-        if value.get(k) is not None:
-            v = value[k]
-            v = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-            return f"{k} {v}"
-    return ""
+def describe(f: str, value: Any, workers: set[Any]) -> str:
+    if isinstance(value, dict) and value.get("skipped"):
+        return f"{f} (skipped)"
+    if not workers:
+        name = value.get("name") or value.get("failpoint") if isinstance(value, dict) else None
+        return f"{f} {name}" if isinstance(name, str) else f
+    if ALL in workers:
+        return f"{f} all"
+    ws = sorted(workers, key=str)
+    return f"{f} worker{'s' if len(ws) > 1 else ''} {','.join(map(str, ws))}"
 
 
 def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Period]:
     """Fault periods from the nemesis events of a history, in start order.
-    ``end`` (the history's last time) bounds periods that never closed: they
-    keep ``end=None`` here and the pictures draw them to the right edge."""
+    Periods still open at the end keep ``end=None`` (drawn to the right edge);
+    ``end`` (the history's last time) clips the others."""
     periods: list[Period] = []
     open_: list[Period] = []  # in opening order
 
@@ -157,50 +175,60 @@ def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Per
         p.end = a.end
         p.closed_by = a.f
         p.actions.append(a.index)
+        p.pending.clear()
         open_.remove(p)
 
-    def find(kinds: tuple[str, ...], target: Any) -> list[Period]:
-        cands = [p for p in open_ if p.f in kinds]
-        if target is None:
-            return cands
-        same = [p for p in cands if p.target == target]
-        return same if same else [p for p in cands if p.target is None]
+    def key(p: Period) -> tuple[Any, ...]:
+        v = p.value if isinstance(p.value, dict) else {}
+        return (v.get("name"), v.get("failpoint"), v.get("target") if not p.pending else None)
 
     for a in actions_of(events):
-        target = target_of(a.value)
+        ws = workers_of(a.value)
         phase = phase_of(a.value)
+        skipped = isinstance(a.value, dict) and bool(a.value.get("skipped")) and "killed" not in a.value
         if a.f in HEAL_ALL:
             for p in list(open_):
                 close(p, a)
-            periods.append(Period(a.f, a.start, a.end, target, a.f, [a.index], a.value))
             continue
-        if phase == "stop":
-            cands = find((a.f,), target)
-            for p in cands if target is None else cands[:1]:
+        if phase == "stop":  # the same f, switched off
+            mine = Period(a.f, a.start, None, value=a.value)
+            hits = [p for p in open_ if p.f == a.f and (key(p) == key(mine) or not isinstance(a.value, dict))]
+            for p in hits or [p for p in open_ if p.f == a.f][:1]:
                 close(p, a)
-            if cands:
-                continue
-        openers = tuple(k for k, closers in CLOSERS.items() if a.f in closers)
-        if openers and phase != "start":
-            cands = find(openers, target)
-            if cands:
-                for p in cands if target is None else cands[:1]:
-                    close(p, a)
-                continue
-            # a closer with nothing open (e.g. the final restart of a worker that
-            # died by itself): its own action is worth a mark, not a period
-            periods.append(Period(a.f, a.start, a.end, target, describe(a.f, a.value), [a.index], a.value))
             continue
-        if a.f in CLOSERS or phase == "start":
-            if isinstance(a.value, dict) and "rules" in a.value:
-                # a rule set is the whole state: a new one replaces the old
-                for p in [p for p in open_ if p.f == a.f and p.target == target]:
+        if a.f in ALL_CLOSERS and phase != "start":
+            for p in list(open_):
+                if a.f not in p.closers:
+                    continue
+                if ALL in p.pending or not ws:
                     close(p, a)
-            p = Period(a.f, a.start, None, target, describe(a.f, a.value), [a.index], a.value)
+                elif p.pending & ws:
+                    p.pending -= ws
+                    p.actions.append(a.index)
+                    if not p.pending:
+                        close(p, a)
+            continue  # a closer with nothing to close is not a fault
+        label = describe(a.f, a.value, ws)
+        closers: tuple[str, ...] = ()
+        if not skipped:
+            if a.f in CLOSERS:
+                closers = CLOSERS[a.f]
+            elif isinstance(a.value, dict) and a.value.get("killed"):
+                closers = KILLED_CLOSERS
+        if closers:
+            p = Period(a.f, a.start, None, label, [a.index], a.value, closers=closers, pending=ws or {ALL})
             periods.append(p)
             open_.append(p)
             continue
-        periods.append(Period(a.f, a.start, a.end, target, describe(a.f, a.value), [a.index], a.value))
+        if phase == "start" and not skipped:
+            p = Period(a.f, a.start, None, label, [a.index], a.value)
+            if isinstance(a.value, dict) and "rules" in a.value:
+                for q in [q for q in open_ if q.f == a.f and key(q) == key(p)]:
+                    close(q, a)  # a rule set is the whole state: a new one replaces the old
+            periods.append(p)
+            open_.append(p)
+            continue
+        periods.append(Period(a.f, a.start, a.end, label, [a.index], a.value))
     periods.sort(key=lambda p: (p.start, p.actions[0] if p.actions else 0))
     if end is not None:
         for p in periods:

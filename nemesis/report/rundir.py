@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,26 @@ def nemeses_of(config: dict[str, Any]) -> list[str]:
         if isinstance(v, dict):
             return list(v)
     return []
+
+
+def started_of(config: dict[str, Any], status: dict[str, Any], path: Path) -> str:
+    """When the run started (UTC), as stored; else the directory name's stamp."""
+    for src in (config, status):
+        for k in ("started", "start_time", "started_at"):
+            v = src.get(k)
+            if isinstance(v, str) and v:
+                return v
+            if isinstance(v, (int, float)) and v > 1e9:
+                return datetime.fromtimestamp(v, timezone.utc).isoformat()
+    return path.name.split("-seed")[0]
+
+
+def code_of(config: dict[str, Any]) -> str | None:
+    """The code version a run was made with, in one string."""
+    code = config.get("code") or config.get("code_version") or config.get("version")
+    if isinstance(code, dict):
+        return str(code.get("describe") or code.get("commit") or "") or None
+    return str(code) if code else None
 
 
 def read_json(path: Path) -> Any:

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from nemesis.report.markup import write_atomic
 from nemesis.report.periods import Period, periods_of
-from nemesis.report.rundir import CONFIG, HISTORY, RESULTS, Run, load_run, read_json, read_status, verdicts_of
+from nemesis.report.rundir import CONFIG, HISTORY, RESULTS, Run, code_of, load_run, read_json, read_status, started_of, verdicts_of
 
 SUMMARY = "report.json"
-VERSION = 1
+VERSION = 2
 
 
 def summarize(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:
@@ -40,7 +39,8 @@ def summarize(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:
         "workload": run.workload,
         "seed": run.seed,
         "nemeses": run.nemeses,
-        "started": started_of(run.config, run.path),
+        "started": started_of(run.config, run.status, run.path),
+        "code": code_of(run.config),
         "duration_s": round(run.end / 1e9, 3),
         "events": run.events,
         "ops": {k: c.get(k, 0) for k in ("ok", "fail", "info")},
@@ -50,17 +50,6 @@ def summarize(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:
         "status": st.get("status") or st.get("state"),
         "incomplete": bool(run.skipped_lines) or any(op.done is None for op in run.ops),
     }
-
-
-def started_of(config: dict[str, Any], path: Path) -> str:
-    for k in ("started", "start_time", "started_at", "time", "utc"):
-        v = config.get(k)
-        if isinstance(v, str) and v:
-            return v
-        if isinstance(v, (int, float)) and v > 1e9:
-            return datetime.fromtimestamp(v, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    name = path.name.split("-seed")[0]
-    return name
 
 
 def write_summary(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:

@@ -19,9 +19,10 @@ Data layout (times in microseconds since the run started)::
 
     lanes:   [label, ...]                     lane 0 is the nemesis
     fs:      [f, ...]                         operation names
-    ops:     [[lane, call, done|-1, outcome, f, index, anomalous], ...]
-             outcome 0 ok, 1 fail, 2 info; done -1: never completed
-    tips:    [text, ...]                      per op: value, result, error
+    ops:     [[lane, call, done|-1, outcome, f, index, anomalous, value, result, error], ...]
+             outcome 0 ok, 1 fail, 2 info; done -1: never completed;
+             value, result, error: positions in strs, -1 for none
+    strs:    [text, ...]                      hover texts, each stored once
     kinds:   [[fault kind, colour], ...]
     periods: [[kind, start, end|-1, label, text, row], ...]  end -1: lasts to the end;
              row: sub-row of the nemesis lane, so overlapping faults don't hide each other
@@ -36,6 +37,7 @@ from nemesis.report.markup import (
     ANOMALY_COLOR,
     CSS,
     fill,
+    verdict_word,
     OUTCOME_COLORS,
     badge,
     esc,
@@ -45,10 +47,10 @@ from nemesis.report.markup import (
     short_json,
 )
 from nemesis.report.periods import Period, periods_of
-from nemesis.report.rundir import Op, Run
+from nemesis.report.rundir import Op, Run, code_of, started_of
 
 OUTCOMES = ("ok", "fail", "info")
-VALUE_CHARS = 160  # per field in the hover text
+VALUE_CHARS = 140  # per field in the hover text
 
 
 def lane_key(op: Op) -> tuple[Any, ...]:
@@ -62,17 +64,45 @@ def lane_label(op: Op) -> str:
     return f"p{op.process}" + (f" w{op.worker}" if op.worker is not None else "")
 
 
-def details(op: Op) -> str:
-    """The variable part of an operation's hover text: its argument, result
-    and error, each cut to :data:`VALUE_CHARS`."""
-    lines = [f"value: {short_json(op.value, VALUE_CHARS)}"]
+def details(op: Op) -> tuple[str, str | None, str | None]:
+    """The variable part of an operation's hover text: its argument, its
+    result (when it differs from the argument) and its error, each cut to
+    :data:`VALUE_CHARS`."""
+    value = short_json(op.value, VALUE_CHARS)
+    result = None
     if op.type == "ok" and op.result is not None and op.result != op.value:
-        lines.append(f"result: {short_json(op.result, VALUE_CHARS)}")
-    if op.error:
-        lines.append(f"error: {op.error[:VALUE_CHARS]}")
-    if op.type == "info":
-        lines.append("indeterminate: may have taken effect at any time after its invoke, or never")
+        result = short_json(op.result, VALUE_CHARS)
+    error = op.error[:VALUE_CHARS] if op.error else None
+    return value, result, error
+
+
+def hover_text(data: dict[str, Any], i: int) -> str:
+    """What the page shows on hovering over operation ``i`` of ``data``
+    (:func:`timeline_data`): the same text the page's script composes."""
+    o = data["ops"][i]
+    out = ["ok", "fail", "info"][o[3]]
+    comp = "never completed" if o[2] < 0 else f"{out} at {o[2] / 1e6:.6f} s"
+    lat = "" if o[2] < 0 else f", latency {_dur(o[2] - o[1])}"
+    head = f"op {o[5]} · {data['lanes'][o[0]]} · {data['fs'][o[4]]} → {out}" + ("  ⚠ named in an anomaly" if o[6] else "")
+    lines = [head, f"invoke at {o[1] / 1e6:.6f} s, {comp}{lat}", "value: " + data["strs"][o[7]]]
+    if o[8] >= 0:
+        lines.append("result: " + data["strs"][o[8]])
+    if o[9] >= 0:
+        lines.append("error: " + data["strs"][o[9]])
+    if o[3] == 2:
+        lines.append(INFO_NOTE)
     return "\n".join(lines)
+
+
+INFO_NOTE = "indeterminate: may have taken effect at any time after its invoke, or never"
+
+
+def _dur(us: int) -> str:
+    if us < 1000:
+        return f"{us} µs"
+    if us < 1_000_000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us / 1e6:.3f} s"
 
 
 def period_text(p: Period) -> str:
@@ -116,15 +146,18 @@ def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, An
     fs: dict[str, int] = {}
     anomalous = run.anomalous_ops
     rows: list[list[Any]] = []
-    tips: list[str] = []
+    strs: dict[str, int] = {}
+
+    def intern(x: str | None) -> int:
+        return -1 if x is None else strs.setdefault(x, len(strs))
     for op in run.ops:
         lane = lanes[op.process]
         if not labels[lane]:
             labels[lane] = lane_label(op)
         fi = fs.setdefault(op.f, len(fs))
         done = -1 if op.done is None else op.done // 1000
-        rows.append([lane, op.call // 1000, done, OUTCOMES.index(op.type), fi, op.index, 1 if op.index in anomalous else 0])
-        tips.append(details(op))
+        v, r, e = details(op)
+        rows.append([lane, op.call // 1000, done, OUTCOMES.index(op.type), fi, op.index, 1 if op.index in anomalous else 0, intern(v), intern(r), intern(e)])
     colors = fault_colors([p.f for p in periods])
     kinds = list(colors)
     rows_of = stack_rows(periods, run.end)
@@ -133,7 +166,8 @@ def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, An
         "lanes": labels,
         "fs": list(fs),
         "ops": rows,
-        "tips": tips,
+        "strs": list(strs),
+        "info_note": INFO_NOTE,
         "kinds": [[k, colors[k]] for k in kinds],
         "periods": [
             [kinds.index(p.f), p.start // 1000, -1 if p.end is None else p.end // 1000, p.label, period_text(p), row]
@@ -154,7 +188,7 @@ def _summary(run: Run, periods: list[Period]) -> str:
         ("seed", esc(run.seed)),
         ("nemeses", esc(", ".join(run.nemeses) or "none")),
         ("concurrency", esc(cfg.get("concurrency", "-"))),
-        ("started", esc(cfg.get("started") or cfg.get("start_time") or "-")),
+        ("started", esc(started_of(cfg, run.status, run.path))),
         ("duration", esc(seconds(run.end))),
         (
             "operations",
@@ -164,14 +198,18 @@ def _summary(run: Run, periods: list[Period]) -> str:
         (
             "verdict",
             badge(run.valid)
-            + "".join(
-                f" {esc(v.checker)} {badge(v.valid, title=v.reason)}" + (f' <span class="muted">({esc(v.category)})</span>' if v.category else "")
+            + " "
+            + " ".join(
+                badge(v.valid, v.checker + (f" ({v.category})" if v.category else ""), title=f"{verdict_word(v.valid)}" + (f": {v.reason}" if v.reason else ""))
                 for v in run.verdicts
             ),
         ),
     ]
-    if cfg.get("code_version") or cfg.get("version"):
-        rows.append(("code", f"<code>{esc(cfg.get('code_version') or cfg.get('version'))}</code>"))
+    code = code_of(cfg)
+    if code:
+        rows.append(("code", f"<code>{esc(code)}</code>"))
+    if cfg.get("command"):
+        rows.append(("command", f"<code>{esc(cfg['command'])}</code>"))
     return "<table class=summary>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
@@ -193,17 +231,24 @@ def _warnings(run: Run) -> str:
     return "".join(f'<div class="warn">{w}</div>' for w in out)
 
 
+ANOMALIES_SHOWN = 200  # per checker; the rest are counted (results.json has them all)
+
+
 def _anomalies(run: Run) -> str:
     items = []
+    total = 0
     for v in run.verdicts:
-        for a in v.anomalies:
+        total += len(v.anomalies)
+        for a in v.anomalies[:ANOMALIES_SHOWN]:
             ops = " ".join(f'<a href="#op={int(i)}">op {int(i)}</a>' for i in a.get("ops") or [] if isinstance(i, int))
             items.append(
                 f"<li>{badge(False, v.checker)} <b>{esc(a.get('kind', ''))}</b>: {esc(a.get('message', ''))} {ops}</li>"
             )
+        if len(v.anomalies) > ANOMALIES_SHOWN:
+            items.append(f"<li class=muted>… and {len(v.anomalies) - ANOMALIES_SHOWN} more from {esc(v.checker)} (see results.json)</li>")
     if not items:
         return ""
-    return "<h2>Anomalies</h2><ul class=anoms>" + "".join(items) + "</ul>"
+    return f"<h2>Anomalies ({total})</h2><ul class=anoms>" + "".join(items) + "</ul>"
 
 
 def _files(run: Run) -> str:
@@ -261,8 +306,13 @@ def render_timeline(run: Run, periods: list[Period] | None = None, plots: tuple[
 
 
 PAGE_CSS = """
-.top{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
+.top{display:flex;gap:24px;align-items:flex-start}
+.top>div{flex:1;min-width:0;max-height:300px;overflow:auto}
+.summary{flex:none;max-width:48%}
 .summary th{position:static;width:90px}
+.summary td{word-break:break-word}
+.anoms{margin:0;padding-left:18px}
+h2:first-child{margin-top:0}
 #bar{margin:10px 0 4px;display:flex;gap:8px;align-items:center;flex-wrap:wrap}
 #bar button{font:inherit;padding:1px 8px}
 #wrap{position:relative;border:1px solid #ccc}
@@ -421,7 +471,8 @@ function text(h){
   const comp = o[2] < 0 ? "never completed" : OUT[o[3]] + " at " + (o[2] / 1e6).toFixed(6) + " s";
   const lat = o[2] < 0 ? "" : ", latency " + dur(o[2] - o[1]);
   return "op " + o[5] + " · " + D.lanes[o[0]] + " · " + D.fs[o[4]] + " → " + OUT[o[3]] + (o[6] ? "  ⚠ named in an anomaly" : "") +
-    "\ninvoke at " + (o[1] / 1e6).toFixed(6) + " s, " + comp + lat + "\n" + D.tips[h.op];
+    "\ninvoke at " + (o[1] / 1e6).toFixed(6) + " s, " + comp + lat + "\nvalue: " + D.strs[o[7]] +
+    (o[8] >= 0 ? "\nresult: " + D.strs[o[8]] : "") + (o[9] >= 0 ? "\nerror: " + D.strs[o[9]] : "") + (o[3] === 2 ? "\n" + D.info_note : "");
 }
 function showTip(h, px, py){
   if (!h){ tip.style.display = "none"; return; }
