@@ -115,8 +115,10 @@ def entries_for(model: Model, ops: list[Op]) -> list[Entry]:
     return out
 
 
-def search(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS) -> Outcome:
-    """Decide one (partition's) history. See the module docstring."""
+def search_sweep(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS) -> Outcome:
+    """Decide one (partition's) history breadth-first: carry every surviving
+    configuration from return to return (see the module docstring). Kept
+    beside :func:`search_dfs` as an independent second opinion."""
     step = model.step
     init = model.init()
     events: list[tuple[Any, int, int]] = []
@@ -266,6 +268,185 @@ def search(model: Model, entries: list[Entry], deadline: float | None = None, ma
     return Outcome(True, stats={"configurations": explored, "widest": widest})
 
 
+class _Plan:
+    """What the search needs at each return event, computed once: the
+    returning entry, its bit, the other open determinate entries with their
+    bits, and, per class of indeterminate entries, those invoked so far."""
+
+    __slots__ = ("r", "rb", "others", "classes")
+
+    def __init__(self, r: Entry, rb: int, others: list[tuple[Entry, int]], classes: list[tuple[list[Entry], int]]):
+        self.r, self.rb, self.others, self.classes = r, rb, others, classes
+
+
+def _plan(entries: list[Entry]) -> tuple[list[_Plan], list[int]]:
+    events: list[tuple[Any, int, int]] = []
+    for e in entries:
+        events.append((e.call, 0, e.id))
+        if e.ret != INF:
+            events.append((e.ret, 1, e.id))
+    events.sort(key=lambda t: (t[0], t[1]))
+    bit = [0] * len(entries)
+    free_slots: list[int] = []
+    next_slot = next_info = 0
+    open_det: list[Entry] = []
+    classes: dict[tuple[str, Any], list[Entry]] = {}
+    plans: list[_Plan] = []
+    for _t, kind, eid in events:
+        e = entries[eid]
+        if kind == 0:
+            if e.ret == INF:
+                bit[eid] = 1 << next_info
+                next_info += 1
+                classes.setdefault((e.f, e.arg), []).append(e)
+            else:
+                slot = free_slots.pop() if free_slots else next_slot
+                if slot == next_slot:
+                    next_slot += 1
+                bit[eid] = 1 << slot
+                open_det.append(e)
+            continue
+        open_det.remove(e)
+        plans.append(_Plan(e, bit[eid], [(x, bit[x.id]) for x in open_det], [(lst, len(lst)) for lst in classes.values()]))
+        free_slots.append(bit[eid].bit_length() - 1)
+    return plans, bit
+
+
+def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS) -> Outcome:
+    """Decide one (partition's) history depth-first (Wing & Gong / Lowe,
+    just-in-time): from a configuration at return ``p``, lazily enumerate
+    the configurations right after ``r_p`` and descend into the first; back
+    up when one has no way on. A valid history is usually decided along one
+    path however concurrent it is; an invalid one explores what the sweep
+    explores, once: every configuration admitted at a position is remembered
+    (with subsumption on the indeterminate ops consumed), and one met again
+    is known to fail, since everything reachable from it was tried.
+
+    The failing op is the return at the deepest position reached: there no
+    configuration, in any order, lets it take effect (the same op the sweep
+    names)."""
+    step = model.step
+    plans, bit = _plan(entries)
+    P = len(plans)
+    if P == 0:
+        return Outcome(True, stats={"configurations": 0})
+    seen_at: list[set[tuple[Any, int, int]] | None] = [None] * P
+    groups_at: list[dict[tuple[Any, int], list[int]] | None] = [None] * P
+    counter = [0]
+
+    def admit(p: int, state: Any, det: int, inf: int) -> bool:
+        seen = seen_at[p]
+        if seen is None:
+            seen = seen_at[p] = set()
+            groups_at[p] = {}
+        k = (state, det, inf)
+        if k in seen:
+            return False
+        seen.add(k)
+        counter[0] += 1
+        groups = groups_at[p]
+        g = groups.get((state, det))  # type: ignore[union-attr]
+        if g is None:
+            groups[(state, det)] = [inf]  # type: ignore[index]
+            return True
+        if inf:
+            for m in g:
+                if m | inf == inf:
+                    return False
+        g.append(inf)
+        return True
+
+    best = [0, -1, None]  # position, prefix length, path at the deepest point reached
+    ticks = [0]
+
+    def expand(p: int, state: Any, det: int, inf: int, path: Any):
+        """Configurations right after r_p reachable from this one."""
+        plan = plans[p]
+        r, rb = plan.r, plan.rb
+        plen = path[2] if path is not None else 0
+        if p > best[0] or (p == best[0] and plen > best[1]):
+            best[0], best[1], best[2] = p, plen, path
+        if det & rb:
+            yield (state, det ^ rb, inf, path)
+            return
+        rid, rf, rarg, rout = r.id, r.f, r.arg, r.out
+        others, classes = plan.others, plan.classes
+        buckets: list[list[tuple[Any, int, int, Any]]] = [[(state, det, inf, path)]]
+        level = 0
+        while level < len(buckets):
+            stack = buckets[level]
+            if not stack:
+                level += 1
+                continue
+            state, det, inf, path = stack.pop()
+            ticks[0] += 1
+            if not ticks[0] & 0x3FF:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise _GiveUp("time limit reached")
+                if counter[0] > max_configs:
+                    raise _GiveUp(f"search-space limit of {max_configs} configurations reached")
+            plen = path[2] if path is not None else 0
+            if p == best[0] and plen > best[1]:
+                best[1], best[2] = plen, path
+            s2 = step(state, rf, rarg, rout)
+            if s2 is not INVALID:
+                yield (s2, det, inf, (rid, path, plen + 1))
+            for x, xb in others:
+                if det & xb:
+                    continue
+                s2 = step(state, x.f, x.arg, x.out)
+                if s2 is not INVALID and admit(p, s2, det | xb, inf):
+                    stack.append((s2, det | xb, inf, (x.id, path, plen + 1)))
+            up = None
+            for lst, n in classes:
+                for i in range(n):
+                    x = lst[i]
+                    xb = bit[x.id]
+                    if not inf & xb:
+                        break
+                else:
+                    continue
+                s2 = step(state, x.f, x.arg, UNKNOWN)
+                if s2 is INVALID or s2 == state:
+                    continue
+                if admit(p, s2, det, inf | xb):
+                    if up is None:
+                        if len(buckets) == level + 1:
+                            buckets.append([])
+                        up = buckets[level + 1]
+                    up.append((s2, det, inf | xb, (x.id, path, plen + 1)))
+
+    init = model.init()
+    admit(0, init, 0, 0)
+    stack = [(0, expand(0, init, 0, 0, None))]
+    while stack:
+        p, gen = stack[-1]
+        nxt = next(gen, None)
+        if nxt is None:
+            stack.pop()
+            continue
+        if p + 1 == P:
+            return Outcome(True, stats={"configurations": counter[0]})
+        s2, det, inf, path = nxt
+        if admit(p + 1, s2, det, inf):
+            stack.append((p + 1, expand(p + 1, s2, det, inf, path)))
+    fp = best[0]
+    plan = plans[fp]
+    prefix: list[Op] = []
+    q = best[2]
+    while q is not None:
+        prefix.append(entries[q[0]].op)
+        q = q[1]
+    prefix.reverse()
+    states = sorted({k[0] for k in (seen_at[fp] or ())}, key=repr)
+    fail = Failure(plan.r.op, prefix, states, [x.op for x, _ in plan.others], model=model)
+    return Outcome(False, fail, stats={"configurations": counter[0]})
+
+
+ALGORITHMS = {"dfs": search_dfs, "sweep": search_sweep}
+search = search_dfs
+
+
 def _message(model: Model, fail: Failure, label: Any) -> str:
     op = fail.op
     where = f" for key {show(label)}" if label is not None else ""
@@ -285,6 +466,7 @@ def check_ops(
     max_configs: int = DEFAULT_MAX_CONFIGS,
     partition: bool = True,
     refute: bool = True,
+    algorithm: str = "dfs",
 ) -> Result:
     """Linearizability of ``ops`` against ``model``: a :class:`Result`
     (checker ``"linearizable"``). An invalid result names the operation where
@@ -313,7 +495,7 @@ def check_ops(
                 linear.append({"partition": _jsonable(label), "failed_op": bad_op.index, "prefix": [], "refuted": True})
                 continue
         try:
-            out = search(m, entries, deadline, max_configs)
+            out = ALGORITHMS[algorithm](m, entries, deadline, max_configs)
         except _GiveUp as g:
             gave_up = f"{g.reason} after {time.monotonic() - t0:.2f}s" + (f" (key {show(label)})" if label is not None else "")
             break

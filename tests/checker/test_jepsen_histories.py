@@ -37,12 +37,14 @@ def test_verdict_matches_expected_tsv(name: str, fmt: str, model: str, expected:
         assert a.ops and f"op {a.ops[0]}" in a.message
 
 
+@pytest.mark.parametrize("algorithm", ["dfs", "sweep"])
 @pytest.mark.parametrize("name,fmt,model,expected", cases())
-def test_verdict_without_refutations_or_partitions(name: str, fmt: str, model: str, expected: bool) -> None:
-    """The search alone (no cheap refutation, no partitioning by key) reaches
-    the same verdict: the README says kv verdicts hold either way."""
+def test_verdict_without_refutations_or_partitions(name: str, fmt: str, model: str, expected: bool, algorithm: str) -> None:
+    """The search alone (no cheap refutation, no partitioning by key), depth
+    first or breadth first, reaches the same verdict: the README says kv
+    verdicts hold either way."""
     h = read_history(DATA / name, fmt)
-    r = check(h, get_model(model), time_limit=60, refute=False, partition=False)
+    r = check(h, get_model(model), time_limit=60, refute=False, partition=False, algorithm=algorithm)
     assert r.valid is expected, r.summary()
 
 
