@@ -204,8 +204,9 @@ def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Per
                     close(p, a)
                 elif p.pending & ws:
                     p.pending -= ws
-                    p.actions.append(a.index)
-                    if not p.pending:
+                    if p.pending:
+                        p.actions.append(a.index)
+                    else:
                         close(p, a)
             continue  # a closer with nothing to close is not a fault
         label = describe(a.f, a.value, ws)

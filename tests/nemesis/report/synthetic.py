@@ -51,18 +51,23 @@ def make_history(
             if not any(a <= t + dur and t <= b for a, b, _ in down[w]):
                 down[w].append((t, t + dur, kind))
                 pid = 4000 + seq
+                # as nemesis/controller.py records them: the fault's invoke
+                # carries the schedule entry, its info what was done
+                fault = {"at": t / S, "nemesis": kind, "target": w, "duration": dur / S, "seed": rng.randrange(2**32)}
+                emit(t, process="nemesis", type="invoke", f=kind, value=fault)
+                emit(t + MS // 2, process="nemesis", type="info", f=kind, value={"worker": w, "pid": pid})
                 if kind == "kill":
-                    emit(t, process="nemesis", type="invoke", f="kill", value={"worker": w})
-                    emit(t + MS // 2, process="nemesis", type="info", f="kill", value={"worker": w, "pid": pid, "signal": "SIGKILL"})
                     emit(t + dur - 60 * MS, process="nemesis", type="invoke", f="restart", value={"worker": w})
-                    emit(t + dur, process="nemesis", type="info", f="restart", value={"worker": w, "pid": pid + 1})
+                    emit(t + dur, process="nemesis", type="info", f="restart", value={"worker": w, "pid": pid + 1, "seconds": 0.06})
                 else:
-                    emit(t, process="nemesis", type="info", f="pause", value={"worker": w, "pid": pid, "signal": "SIGSTOP"})
-                    emit(t + dur, process="nemesis", type="info", f="resume", value={"worker": w, "pid": pid, "signal": "SIGCONT"})
+                    emit(t + dur, process="nemesis", type="info", f="resume", value={"worker": w, "pid": pid})
             t += int(rng.uniform(0.05, 0.15) * horizon) + 50 * MS
         corrupt_at = int(horizon * 0.6)
         emit(corrupt_at, process="nemesis", type="info", f="corrupt",
              value={"file": "wal/00000003.log", "offset": 1234, "bits": [5]})
+    for w in range(concurrency):  # first starts: not faults
+        emit(0, process="nemesis", type="invoke", f="start", value={"worker": w})
+        emit(MS // 4, process="nemesis", type="info", f="start", value={"worker": w, "pid": 3000 + w, "seconds": 0.00025})
     # the clients
     key = 0
     per_worker = ops // concurrency
@@ -156,27 +161,32 @@ def write_run(
     nem = sorted({e["f"] for e in events if e["process"] == "nemesis" and e["f"] in ("kill", "pause")})
     if config:
         (run_dir / "config.json").write_text(json.dumps({
-            "workload": workload, "nemeses": nem, "seed": seed, "time_limit": 10,
-            "concurrency": concurrency, "started": "2026-11-23T19:00:00Z",
-            "code_version": "abc1234",
+            "workload": workload, "nemesis": nem, "seed": seed, "time_limit": 10,
+            "concurrency": concurrency, "code": {"commit": "abc1234" * 5, "describe": "abc1234", "dirty": False},
+            "command": f"persist-nemesis run --workload {workload} --seed {seed}",
         }, indent=2))
+        (run_dir / "status.json").write_text(json.dumps({
+            "status": "finished", "started": "2026-11-23T19:00:00.000000+00:00", "valid": True}))
     lines = [json.dumps(e) for e in events]
     text = "\n".join(lines) + "\n"
     if torn_tail:
         text += lines[-1][: len(lines[-1]) // 2]
     (run_dir / "history.jsonl").write_text(text)
+    (run_dir / "workers").mkdir(exist_ok=True)
     for w in range(concurrency):
-        (run_dir / f"worker-{w}.log").write_text(f"worker {w} started\n")
+        (run_dir / "workers" / f"{w}-writer.log").write_text(f"worker {w} started\n")
+    # as nemesis/judge.py writes them
     if results == "valid":
-        results = [{"checker": "set-full", "valid": True}, {"checker": "frontiers", "valid": True}]
+        results = {"valid": True, "category": None, "checkers": [
+            {"checker": "lost-writes", "valid": True}, {"checker": "frontiers", "valid": True}]}
     elif results == "invalid":
         writes = [e["index"] for e in events if e.get("f") == "write" and e["type"] == "invoke"]
-        results = [
-            {"checker": "set-full", "valid": False, "anomalies": [
+        results = {"valid": False, "category": None, "checkers": [
+            {"checker": "lost-writes", "valid": False, "anomalies": [
                 {"kind": "lost-write", "message": "acknowledged write of k3 is missing from the final snapshot of s0",
                  "ops": writes[3:5]}]},
             {"checker": "frontiers", "valid": True},
-        ]
+        ]}
     if results is not None:
         (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     return run_dir
