@@ -8,6 +8,9 @@ with :func:`register` (``"upsert"``, ``"rehydrate"``, ``"multi-writer"``)::
     from checker.workloads import register
     register("upsert", lambda: [UpsertChecker()])
 
+A module ``checker/<workload>.py`` (dashes as underscores) that registers
+itself on import is found without the caller importing it first.
+
 :func:`check_workload` runs them all on one history. A run with
 media-corruption faults (a nemesis event with ``f == "corrupt"``) gets
 ``category == "corruption"`` on every result. A history with no operations
@@ -16,6 +19,7 @@ at all is one ``"unknown"`` result with the reason ``"empty history"``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from checker.domain import Checker, append_checkers
@@ -33,7 +37,21 @@ def register(name: str, checkers: Callable[[], list[Checker]]) -> None:
     WORKLOADS[name] = checkers
 
 
+def _discover(workload: str) -> None:
+    """A workload's checker module registers itself on import
+    (``checker/<name>.py``, dashes as underscores: ``checker.multi_writer``);
+    import it if it exists."""
+    mod = "checker." + workload.replace("-", "_")
+    try:
+        importlib.import_module(mod)
+    except ModuleNotFoundError as e:
+        if e.name != mod:
+            raise
+
+
 def checkers_for(workload: str) -> list[Checker]:
+    if workload not in WORKLOADS and workload.replace("-", "_").isidentifier():
+        _discover(workload)
     try:
         make = WORKLOADS[workload]
     except KeyError:

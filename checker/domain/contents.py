@@ -44,7 +44,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.domain.append import AppendHistory, GroupKey, Snap, Update
+from checker.domain.append import AppendHistory, GroupKey, Snap, Update, gc_paused
 
 SCAN_BUDGET = 20_000_000
 
@@ -129,6 +129,13 @@ def analyse(ah: AppendHistory) -> Contents:
     cached = getattr(ah, "_contents", None)
     if cached is not None:
         return cached
+    with gc_paused():
+        c = _analyse(ah)
+    ah._contents = c  # type: ignore[attr-defined]
+    return c
+
+
+def _analyse(ah: AppendHistory) -> Contents:
     c = Contents()
     groups = ah.groups
 
@@ -161,41 +168,38 @@ def analyse(ah: AppendHistory) -> Contents:
         c.snapshots += 1
         s, a = snap.stream, snap.as_of
         observed: dict[tuple[str, str], int] = {}
-        prev: Any = None
-        issue: str | None = None
-        for row in snap.rows:
-            c.rows += 1
-            if not (isinstance(row, (list, tuple)) and len(row) == 3 and isinstance(row[2], int)):
-                issue = issue or f"row {row!r} is not [key, val, diff]"
-                continue
-            k, v, d = row
-            kv = (k, v)
-            if issue is None:
-                if d == 0:
-                    issue = f"row [{k!r}, {v!r}] has diff 0 (consolidation drops zeros)"
-                elif kv in observed:
-                    issue = f"row [{k!r}, {v!r}] appears twice (not consolidated)"
-                elif prev is not None and _lt(kv, prev):
-                    issue = f"rows are not sorted by (key, val): [{k!r}, {v!r}] comes after [{prev[0]!r}, {prev[1]!r}]"
-            prev = kv
-            observed[kv] = observed.get(kv, 0) + d
+        issue = _rows(snap.rows, observed)
+        c.rows += len(snap.rows)
         if issue is not None:
             c.row_issues.append(RowIssue(snap, issue))
 
+        ret = snap.op.ret
         matched = 0
-        for (k, v), o in observed.items():
-            g = (s, k, v)
+        for kv, o in observed.items():
+            g = (s, kv[0], kv[1])
             ups = groups.get(g)
             if ups is None:
                 if o != 0:
-                    c.discrepancies.append(Discrepancy(snap, k, v, o, 0, 0, [], [], []))
+                    c.discrepancies.append(Discrepancy(snap, kv[0], kv[1], o, 0, 0, [], [], []))
                 continue
             m = min_ok.get(g)
             if m is not None and m <= a:
                 matched += 1
-            if o != 0 and g in unique_info and ups[0].ts <= a:
-                seen.setdefault(g, []).append(snap)
-            dsc = judge(ups, snap, o, k, v)
+            if len(ups) == 1:
+                # fast path for the unique update: the common case
+                u = ups[0]
+                uop = u.op
+                if u.ts <= a and (ret is None or uop.call <= ret):
+                    typ = uop.type
+                    if typ == "ok":
+                        if o == u.diff:
+                            continue
+                    elif typ != "fail":
+                        if o != 0 and g in unique_info:
+                            seen.setdefault(g, []).append(snap)
+                        if o == 0 or o == u.diff:
+                            continue
+            dsc = judge(ups, snap, o, kv[0], kv[1])
             if dsc is not None:
                 c.discrepancies.append(dsc)
 
@@ -216,15 +220,38 @@ def analyse(ah: AppendHistory) -> Contents:
                 dsc = judge(groups[g], snap, 0, g[1], g[2])
                 if dsc is not None:
                     c.discrepancies.append(dsc)
-    ah._contents = c  # type: ignore[attr-defined]
     return c
 
 
-def _lt(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
-    try:
-        return a < b
-    except TypeError:
-        return False
+def _rows(rows: list[Any], observed: dict[tuple[str, str], int]) -> str | None:
+    """Consolidate ``rows`` into ``observed``; the first format problem
+    (malformed, zero diff, repeated or unsorted ``(key, val)``), if any."""
+    issue: str | None = None
+    prev: Any = None
+    for row in rows:
+        try:
+            k, v, d = row
+        except (TypeError, ValueError):
+            issue = issue or f"row {row!r} is not [key, val, diff]"
+            continue
+        if d.__class__ is not int:
+            issue = issue or f"row {row!r} has a diff that is not an integer"
+            continue
+        kv = (k, v)
+        if issue is None:
+            if d == 0:
+                issue = f"row [{k!r}, {v!r}] has diff 0 (consolidation drops zeros)"
+            elif kv in observed:
+                issue = f"row [{k!r}, {v!r}] appears twice (not consolidated)"
+            elif prev is not None:
+                try:
+                    if kv < prev:
+                        issue = f"rows are not sorted by (key, val): [{k!r}, {v!r}] comes after [{prev[0]!r}, {prev[1]!r}]"
+                except TypeError:
+                    issue = f"rows [{k!r}, {v!r}] and [{prev[0]!r}, {prev[1]!r}] cannot be ordered"
+        prev = kv
+        observed[kv] = observed.get(kv, 0) + d
+    return issue
 
 
 def describe_update(g_key: str, g_val: str, u: Update) -> str:

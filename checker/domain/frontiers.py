@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checker.domain.append import AppendHistory
+from checker.domain.append import AppendHistory, gc_paused
 from checker.domain.report import finish
 from checker.history import History, Op
 from checker.result import Anomaly, Result
@@ -127,6 +127,10 @@ class FrontierMonotonic:
     name = "frontiers"
 
     def check(self, history: History) -> Result:
+        with gc_paused():
+            return self._check(history)
+
+    def _check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         found = _Found()
         observations = 0
@@ -170,6 +174,10 @@ class SealsSeen:
     name = "seals"
 
     def check(self, history: History) -> Result:
+        with gc_paused():
+            return self._check(history)
+
+    def _check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         found = _Found()
         acks = 0
