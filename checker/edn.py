@@ -165,9 +165,9 @@ class _Reader:
                     op = stack[-1]
                     raise EdnError(
                         f"end of input inside {op[0]!r} opened on line {self.line_of(op[2])}; expected {_CLOSE_FOR[op[0]]!r}",
-                        self.line_of(len(self.text)),
+                        self.line_of(len(self.text.rstrip())),
                     )
-                raise EdnError("end of input; expected an EDN form", self.line_of(len(self.text)))
+                raise EdnError("end of input; expected an EDN form", self.line_of(len(self.text.rstrip())))
             kind, text, pos = toks[self.i]
             self.i += 1
             if kind == "open":

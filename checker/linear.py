@@ -43,6 +43,7 @@ turn into ``valid="unknown"`` with the reason.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -494,11 +495,16 @@ def check_ops(
                 failures.append(f)
                 linear.append({"partition": _jsonable(label), "failed_op": bad_op.index, "prefix": [], "refuted": True})
                 continue
+        gc_was = gc.isenabled()
+        gc.disable()  # millions of small tuples, no cycles: collections only cost time
         try:
             out = ALGORITHMS[algorithm](m, entries, deadline, max_configs)
         except _GiveUp as g:
             gave_up = f"{g.reason} after {time.monotonic() - t0:.2f}s" + (f" (key {show(label)})" if label is not None else "")
             break
+        finally:
+            if gc_was:
+                gc.enable()
         stats["configurations"] += out.stats.get("configurations", 0)
         if out.valid is False:
             f = out.failure
