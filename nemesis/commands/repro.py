@@ -1,0 +1,73 @@
+"""``persist-nemesis repro RUN_DIR``: run a stored run again.
+
+Reads ``RUN_DIR/config.json`` and runs the same configuration (workload,
+nemeses, seed, time limit, concurrency, operation limit, mutant) into a new
+run directory of the same store (or ``--store``). The seed fixes the
+generated operations and the nemesis schedule; timing does not repeat
+exactly, so a failure caused by a race may need a few tries
+(``--attempts N`` stops at the first run with the original verdict).
+Exit code as for ``run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from nemesis.cli import EXIT_USAGE
+
+
+def load_config(run_dir: str):
+    from nemesis.commands.run import build_config
+
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise click.BadParameter(f"{run_dir} is not a run directory (no config.json); pass a directory under the "
+                                 "store, e.g. runs/latest", param_hint="RUN_DIR")
+    try:
+        with open(path, encoding="utf-8") as f:
+            c = json.load(f)
+        nemeses = c["nemesis"]
+        cfg = build_config(c["workload"], ",".join(nemeses) if isinstance(nemeses, list) else nemeses,
+                           int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
+                           int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)))
+    except (ValueError, KeyError, TypeError) as e:
+        raise click.BadParameter(f"{path} is not a readable run configuration: {e}", param_hint="RUN_DIR") from None
+    if c.get("interval"):
+        cfg.interval = tuple(c["interval"])
+    return cfg, c
+
+
+@click.command("repro")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--store", default=None, help="where the new run goes (default: the original run's store)")
+@click.option("--attempts", type=int, default=1, show_default=True,
+              help="run up to N times, stopping at the first run that reproduces the original verdict")
+@click.option("--quiet", is_flag=True)
+def repro(run_dir: str, store: str | None, attempts: int, quiet: bool) -> int:
+    """Reproduce a stored run from its directory."""
+    from nemesis.commands.run import execute
+
+    run_dir = os.path.realpath(run_dir)
+    if not os.path.isdir(run_dir):
+        raise click.BadParameter(f"no such directory: {run_dir}", param_hint="RUN_DIR")
+    if attempts < 1:
+        raise click.BadParameter(f"must be >= 1, got {attempts}", param_hint="--attempts")
+    cfg, raw = load_config(run_dir)
+    store = store or raw.get("store") or os.path.dirname(os.path.dirname(run_dir))
+    original = None
+    res = os.path.join(run_dir, "results.json")
+    if os.path.isfile(res):
+        with open(res, encoding="utf-8") as f:
+            original = json.load(f).get("valid")
+    click.echo(f"reproducing {run_dir} (seed {cfg.seed}; original verdict {original})")
+    code = EXIT_USAGE
+    for i in range(attempts):
+        code = execute(cfg, store, quiet)
+        if code == EXIT_USAGE or original is None or code == {True: 0, False: 1}.get(original, 2):
+            break
+        if i + 1 < attempts:
+            click.echo(f"attempt {i + 1} did not reproduce the verdict; trying again")
+    return code
