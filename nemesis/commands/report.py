@@ -3,7 +3,7 @@ reports.
 
 With run directories: each run's ``timeline.html``, ``latency.png`` and
 ``throughput.png``, then the index of the store they belong to (``--store``,
-else the directory two levels up when it is a store). Without: the store's
+else the directory two levels up when it is a store: it has ``latest`` or an ``index.html``). Without: the store's
 ``index.html`` (and, with ``--all``, every run's reports first). Prints the
 path of every file written. Exit 0, or 3 when an input is not what it should
 be (the message says what is expected).
@@ -27,7 +27,7 @@ def report(run_dirs: tuple[Path, ...], store: Path | None, all_runs: bool, no_pl
     """Write a run's timeline.html, latency.png and throughput.png, and the
     store's index.html."""
     from nemesis.report import ReportError, check_store, write_index, write_reports
-    from nemesis.report.index import find_runs
+    from nemesis.report.index import find_runs, is_store_root
 
     try:
         runs = list(run_dirs)
@@ -41,12 +41,9 @@ def report(run_dirs: tuple[Path, ...], store: Path | None, all_runs: bool, no_pl
                 click.echo(str(path))
             if store is None:
                 guess = Path(r).resolve().parent.parent
-                try:
-                    check_store(guess)
-                except ReportError:
+                if not (is_store_root(guess) and guess not in stores):
                     continue
-                if guess not in stores:
-                    stores.append(guess)
+                stores.append(guess)
         for s in stores:
             click.echo(str(write_index(s)))
     except ReportError as e:

@@ -57,6 +57,15 @@ def check_store(store: str | Path) -> Path:
     return p
 
 
+def is_store_root(path: Path) -> bool:
+    """A directory the harness made a store: it has ``latest`` or an index.
+    (A guess from a run's path must not write an index anywhere else.)"""
+    try:
+        return (path / "latest").is_symlink() or (path / "latest").exists() or (path / INDEX).is_file()
+    except OSError:
+        return False
+
+
 def _when(s: dict[str, Any], run: Path) -> float:
     text = str(s.get("started") or "")
     for parse in (

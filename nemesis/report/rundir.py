@@ -316,7 +316,7 @@ def load_run(run_dir: str | Path) -> Run:
         raise ReportError(f"{path}: no such run directory (expected <store>/<workload>/<UTC time>-seed<N>/ holding {HISTORY})")
     hist = path / HISTORY
     if not hist.is_file():
-        raise ReportError(f"{path}: not a run directory: {HISTORY} is missing (a run directory holds config.json, {HISTORY}, results.json)")
+        raise ReportError(f"{path}: not a run directory: {HISTORY} is missing (expected a run directory, <store>/<workload>/<UTC time>-seed<N>/, holding config.json, {HISTORY}, results.json)")
     config = read_json(path / CONFIG)
     if not isinstance(config, dict):
         config = {}
