@@ -127,9 +127,12 @@ def make_app():
     """moto's dispatcher wrapped in the middleware (import cost: moto)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from nemesis.s3.injector import install
     from nemesis.s3.middleware import NemesisMiddleware
 
-    return NemesisMiddleware(DomainDispatcherApplication(create_backend_app))
+    app = NemesisMiddleware(DomainDispatcherApplication(create_backend_app))
+    install(app)  # S3 fault rules at /_nemesis/rules (nemesis.s3.injector)
+    return app
 
 
 def _watch_parent(parent: int) -> None:
