@@ -68,6 +68,7 @@ _TOKEN = re.compile(
     |(?P<tag>\#\#?[A-Za-z][^\s,\[\]\(\)\{\}"]*)
     |(?P<char>\\(?:newline|space|tab|return|formfeed|backspace|u[0-9a-fA-F]{4}|.))
     |(?P<atom>[^\s,\[\]\(\)\{\}";\\\#][^\s,\[\]\(\)\{\}";]*)
+    |(?P<bad>.)
     """,
     re.X | re.S,
 )
@@ -129,24 +130,25 @@ class _Reader:
 
     def __init__(self, text: str):
         self.text = text
-        self.toks: list[tuple[str, str, int]] = []
-        pos, n = 0, len(text)
-        match = _TOKEN.match
-        append = self.toks.append
-        while pos < n:
-            m = match(text, pos)
-            if m is None:
-                ch = text[pos]
-                what = "an unterminated string" if ch == '"' else f"an unexpected character {ch!r}"
+        self._line_pos = 0
+        self._line_no = 1
+        self.toks: list[tuple[str, str, int]] = [
+            (m.lastgroup, m.group(), m.start()) for m in _TOKEN.finditer(text) if m.lastgroup != "ws"  # type: ignore[misc]
+        ]
+        for kind, tok, pos in self.toks:
+            if kind == "bad":
+                what = "an unterminated string" if tok == '"' else f"an unexpected character {tok!r}"
                 raise EdnError(f"{what}; expected an EDN form", self.line_of(pos))
-            kind = m.lastgroup
-            if kind != "ws":
-                append((kind, m.group(), pos))  # type: ignore[arg-type]
-            pos = m.end()
         self.i = 0
 
     def line_of(self, pos: int) -> int:
-        return self.text.count("\n", 0, pos) + 1
+        """1-based line of ``pos``; incremental when asked in order."""
+        if pos >= self._line_pos:
+            self._line_no += self.text.count("\n", self._line_pos, pos)
+        else:
+            self._line_no = self.text.count("\n", 0, pos) + 1
+        self._line_pos = pos
+        return self._line_no
 
     def at_end(self) -> bool:
         return self.i >= len(self.toks)
@@ -155,35 +157,42 @@ class _Reader:
         return self.toks[self.i] if self.i < len(self.toks) else None
 
     def read(self) -> Any:
-        """Read one form; iterative, so deep nesting cannot overflow."""
+        """Read one form (``_DISCARDED`` for a top-level ``#_ form``);
+        iterative, so deep nesting cannot overflow."""
         toks = self.toks
-        # stack of [opener, items, opener position, pending-tag]
+        n = len(toks)
+        i = self.i
+        kw = _KEYWORDS
+        # stack of [opener, items, opener position]; "#_" and "#tag" entries
+        # wait for the one form they apply to
         stack: list[list[Any]] = []
         while True:
-            if self.i >= len(toks):
+            if i >= n:
+                self.i = i
+                end = self.line_of(len(self.text.rstrip()))
                 if stack:
                     op = stack[-1]
-                    raise EdnError(
-                        f"end of input inside {op[0]!r} opened on line {self.line_of(op[2])}; expected {_CLOSE_FOR[op[0]]!r}",
-                        self.line_of(len(self.text.rstrip())),
-                    )
-                raise EdnError("end of input; expected an EDN form", self.line_of(len(self.text.rstrip())))
-            kind, text, pos = toks[self.i]
-            self.i += 1
-            if kind == "open":
+                    if op[0] in ("#_", "#tag"):
+                        raise EdnError(f"end of input after {op[1] or '#_'!r}; expected a form", end)
+                    raise EdnError(f"end of input inside {op[0]!r} opened on line {self.line_of(op[2])}; expected {_CLOSE_FOR[op[0]]!r}", end)
+                raise EdnError("end of input; expected an EDN form", end)
+            kind, text, pos = toks[i]
+            i += 1
+            if kind == "atom":
+                value = kw.get(text, _MISSING)
+                if value is _MISSING:
+                    value = _atom(text, pos, self)
+                    if type(value) is Keyword and len(kw) < 100_000:
+                        kw[text] = value
+            elif kind == "str":
+                body = text[1:-1]
+                value = _ESC.sub(_unescape, body) if "\\" in body else body
+            elif kind == "open":
                 stack.append([text, [], pos])
                 continue
-            if kind == "disc":
-                stack.append(["#_", None, pos])
-                continue
-            if kind == "tag":
-                if text in _SPECIAL_TAGS:
-                    value: Any = _SPECIAL_TAGS[text]
-                else:
-                    stack.append(["#tag", text, pos])
-                    continue
             elif kind == "close":
                 if not stack or stack[-1][0] in ("#_", "#tag"):
+                    self.i = i
                     raise EdnError(f"unexpected {text!r}; expected an EDN form", self.line_of(pos))
                 opener, items, opos = stack.pop()
                 if _CLOSE_FOR[opener] != text:
@@ -194,39 +203,46 @@ class _Reader:
                 if opener == "{":
                     if len(items) % 2:
                         raise EdnError(f"map opened on line {self.line_of(opos)} has an odd number of forms; expected key/value pairs", self.line_of(pos))
+                    it = iter(items)
                     value = {}
-                    for k in range(0, len(items), 2):
-                        key = items[k]
-                        if isinstance(key, (list, dict, set)):
+                    for key in it:
+                        if isinstance(key, list | dict | set):
                             key = freeze(key)
-                        value[key] = items[k + 1]
+                        value[key] = next(it)
                 elif opener == "#{":
                     value = frozenset(freeze(x) for x in items)
                 else:
                     value = items
-            elif kind == "str":
-                body = text[1:-1]
-                value = _ESC.sub(_unescape, body) if "\\" in body else body
-            elif kind == "char":
+            elif kind == "disc":
+                stack.append(["#_", None, pos])
+                continue
+            elif kind == "tag":
+                if text in _SPECIAL_TAGS:
+                    value = _SPECIAL_TAGS[text]
+                else:
+                    stack.append(["#tag", text, pos])
+                    continue
+            else:  # char
                 c = text[1:]
                 value = _CHARS.get(c) or (chr(int(c[1:], 16)) if len(c) == 5 and c[0] == "u" else c)
-            else:
-                value = _atom(text, pos, self)
             # deliver the value to the enclosing construct(s)
-            while True:
-                if not stack:
-                    return value
+            while stack:
                 top = stack[-1]
-                if top[0] == "#_":
+                opener = top[0]
+                if opener == "#tag":
+                    stack.pop()  # a tagged form is read as the form itself
+                    continue
+                if opener == "#_":
                     stack.pop()
-                    value = _DISCARDED
-                    break
-                if top[0] == "#tag":
-                    stack.pop()
-                    continue  # a tagged form is read as the form itself
-                top[1].append(value)
-                value = _DISCARDED
+                    if not stack:
+                        self.i = i
+                        return _DISCARDED
+                else:
+                    top[1].append(value)
                 break
+            else:
+                self.i = i
+                return value
 
     def read_form(self) -> Any:
         """The next form that is not discarded by ``#_``."""
@@ -241,6 +257,9 @@ class _Discarded:
 
 
 _DISCARDED = _Discarded()
+_MISSING = object()
+#: atoms read so far that are cached by text (keywords; nil/true/false)
+_KEYWORDS: dict[str, Any] = {"nil": None, "true": True, "false": False}
 
 
 def loads(text: str) -> Any:
@@ -257,9 +276,9 @@ def loads_all(text: str) -> list[Any]:
     return [v for _, v in iter_forms(text)]
 
 
-def iter_forms(text: str) -> Iterator[tuple[int, Any]]:
+def iter_forms(text: str, r: _Reader | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, form)`` for each top-level form."""
-    r = _Reader(text)
+    r = r or _Reader(text)
     while not r.at_end():
         pos = r.peek()[2]  # type: ignore[index]
         v = r.read()
@@ -297,4 +316,4 @@ def iter_items(text: str) -> Iterator[tuple[int, Any]]:
             t = r.peek()
             raise EdnError(f"{t[1]!r} after the history's closing {close!r}; expected end of input", r.line_of(t[2]))  # type: ignore[index]
         return
-    yield from iter_forms(text)
+    yield from iter_forms(text, r)

@@ -66,6 +66,8 @@ def show(v: Any) -> str:
         return "nil"
     if v is UNKNOWN:
         return "?"
+    if v is True or v is False:
+        return "true" if v else "false"
     if isinstance(v, str):
         return repr(str(v))
     if isinstance(v, tuple):
