@@ -144,10 +144,10 @@ def _row(store: Path, run: Path, s: dict[str, Any]) -> str:
     word = verdict_word(s.get("valid"))
     dur = s.get("duration_s")
     return (
-        f'<tr class="run v-{word}" data-text="{esc(" ".join(map(str, [s.get("workload"), s.get("seed"), *(s.get("nemeses") or []), run.name, word])))}">'
+        f'<tr class="run v-{word}" data-text="{esc(" ".join(map(str, [s.get("workload"), s.get("seed"), *(s.get("nemeses") or []), run.name, word, s.get("mutant") or ""])))}">'
         f"<td>{badge(s.get('valid'))}{note}</td>"
         f'<td class="mono"><a href="{esc(rel)}{"timeline.html" if (run / "timeline.html").exists() else ""}" title="{esc(run.name)}">{esc(when_text(s, run))}</a></td>'
-        f"<td>{esc(s.get('workload'))}</td><td>{esc(s.get('seed'))}</td>"
+        f"<td>{esc(s.get('workload'))}" + (f'<div class="muted" title="a planted bug">mutant {esc(s["mutant"])}</div>' if s.get("mutant") else "") + f"</td><td>{esc(s.get('seed'))}</td>"
         f"<td>{esc(', '.join(s.get('nemeses') or []) or 'none')}</td>"
         f"<td>{'' if dur is None else esc(f'{dur:.1f} s')}</td>"
         f"<td>{ops.get('ok', 0) + ops.get('fail', 0) + ops.get('info', 0)}"

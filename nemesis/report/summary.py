@@ -26,7 +26,7 @@ from nemesis.report.periods import Period, periods_of
 from nemesis.report.rundir import CONFIG, HISTORY, RESULTS, Run, code_of, load_run, read_json, read_status, started_of, verdicts_of
 
 SUMMARY = "report.json"
-VERSION = 2
+VERSION = 3
 
 
 def summarize(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:
@@ -41,6 +41,7 @@ def summarize(run: Run, periods: list[Period] | None = None) -> dict[str, Any]:
         "nemeses": run.nemeses,
         "started": started_of(run.config, run.status, run.path),
         "code": code_of(run.config),
+        "mutant": Path(str(run.config["mutant"])).name if run.config.get("mutant") else None,
         "duration_s": round(run.end / 1e9, 3),
         "events": run.events,
         "ops": {k: c.get(k, 0) for k in ("ok", "fail", "info")},

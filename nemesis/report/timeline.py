@@ -183,6 +183,7 @@ def _summary(run: Run, periods: list[Period]) -> str:
     c = Counter(op.type for op in run.ops)
     faults = Counter(p.f for p in periods)
     cfg = run.config
+    cats = {v.category for v in run.verdicts}
     rows = [
         ("workload", esc(run.workload)),
         ("seed", esc(run.seed)),
@@ -200,14 +201,17 @@ def _summary(run: Run, periods: list[Period]) -> str:
             badge(run.valid)
             + " "
             + " ".join(
-                badge(v.valid, v.checker + (f" ({v.category})" if v.category else ""), title=f"{verdict_word(v.valid)}" + (f": {v.reason}" if v.reason else ""))
+                badge(v.valid, v.checker + (f" ({v.category})" if v.category and len(cats) > 1 else ""), title=f"{verdict_word(v.valid)}" + (f": {v.reason}" if v.reason else ""))
                 for v in run.verdicts
-            ),
+            )
+            + (f' <span class="muted">category: {esc(next(iter(cats)))}</span>' if len(cats) == 1 and None not in cats else ""),
         ),
     ]
     code = code_of(cfg)
     if code:
         rows.append(("code", f"<code>{esc(code)}</code>"))
+    if cfg.get("mutant"):
+        rows.append(("mutant", f"<code>{esc(cfg['mutant'])}</code> (a planted bug)"))
     if cfg.get("command"):
         rows.append(("command", f"<code>{esc(cfg['command'])}</code>"))
     return "<table class=summary>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
