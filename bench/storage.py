@@ -11,7 +11,8 @@
    including building the table from Python lists (what a caller pays when
    its data is not columnar to begin with).
 
-Figures are medians over ``--repeat`` runs. This is a shared 2-core virtual
+Figures are medians over ``--repeat`` rounds; each round measures the anchor
+and its subjects one after the other, so noise hits them alike. This is a shared 2-core virtual
 machine whose disk may not honour flushes: read ratios, not absolute rates.
 """
 
@@ -116,10 +117,6 @@ def pickle_round_trip(tuples) -> float:
     return dt
 
 
-def median_of(r: int, f, *args):
-    return statistics.median(f(*args) for _ in range(r))
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", default=None, help="where to put files (default: a temp dir)")
@@ -130,18 +127,19 @@ def main(argv: list[str] | None = None) -> None:
     d = tempfile.mkdtemp(prefix="bench-storage-", dir=a.dir)
     r = a.repeat
     try:
-        floor = median_of(r, fsync_floor, d, a.appends)
-        one = [wal_appends(d, a.appends, 1) for _ in range(r)]
-        eight = [wal_appends(d, a.appends, 8) for _ in range(r)]
-        one_rate, one_per = statistics.median(x[0] for x in one), statistics.median(x[1] for x in one)
-        eight_rate, eight_per = statistics.median(x[0] for x in eight), statistics.median(x[1] for x in eight)
+        # interleaved rounds, so that noise from other jobs hits anchor and subject alike
+        wal_rounds = [(fsync_floor(d, a.appends), wal_appends(d, a.appends, 1), wal_appends(d, a.appends, 8))
+                      for _ in range(r)]
+        floor = statistics.median(x[0] for x in wal_rounds)
+        one_rate, one_per = (statistics.median(x[1][i] for x in wal_rounds) for i in (0, 1))
+        eight_rate, eight_per = (statistics.median(x[2][i] for x in wal_rounds) for i in (0, 1))
 
         cols = updates(a.rows)
         table = table_from_lists(*cols)
         tuples = list(zip(*cols))
-        arrow = median_of(r, arrow_round_trip, table)
-        arrow_lists = median_of(r, arrow_from_lists, cols)
-        pick = median_of(r, pickle_round_trip, tuples)
+        arrow_round_trip(table)  # warm-up: first touches of large allocations
+        codec_rounds = [(pickle_round_trip(tuples), arrow_round_trip(table), arrow_from_lists(cols)) for _ in range(r)]
+        pick, arrow, arrow_lists = (statistics.median(x[i] for x in codec_rounds) for i in range(3))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
