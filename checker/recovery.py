@@ -4,9 +4,10 @@ restarted, the final reads (operations whose invoke value has
 reopen its own data after a crash has lost it, even if no read shows which
 write is gone.
 
-In the ``corruption`` category (runs with media faults) a final read that
-fails with a corruption error is allowed: refusing damaged data is the
-required behaviour. Pure: a history in, a :class:`Result` out.
+In the ``corruption`` category (runs with media faults), once persist has
+reported corruption (some operation failed with a ``Corrupt...`` error),
+final reads may fail (``fail``, not ``info``): refusing damaged data, and
+what can no longer be done without it, is the required behaviour. Pure: a history in, a :class:`Result` out.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ class Recovery:
         if not finals:
             return Result(self.name, "unknown", reason="no final reads in the history (the run stopped early?)",
                           category=self.category)
+        reported = self.category == "corruption" and any(op.error and "Corrupt" in op.error for op in history.ops)
         bad = []
         for op in finals:
             if op.type == "ok":
                 continue
-            if self.category == "corruption" and op.error and "Corrupt" in op.error:
-                continue
+            if reported and op.type == "fail":
+                continue  # persist refused damaged data (and what depends on it): required behaviour
             bad.append(op)
         if not bad:
             return Result(self.name, True, stats={"final_reads": len(finals)}, category=self.category)

@@ -157,8 +157,8 @@ class Controller:
         if (slot, incarnation) in self._killed or incarnation != w.incarnation:
             return
         was_ready = w.ready
+        code = w.exit_code()
         w.kill()  # reap (the process is gone or going)
-        code = w.proc.returncode if w.proc else None
         self._settle_worker(slot, f"worker exited unexpectedly (exit code {code})")
         if was_ready:
             note = f"worker {slot} ({w.spec.role}) exited unexpectedly with code {code}; restarting it"
@@ -313,7 +313,10 @@ class Controller:
             if now >= deadline or (cfg.op_limit and self.outcome.ops >= cfg.op_limit):
                 break
             self._check_aborted()
-            while faults and start + faults[0].at <= now:
+            # A fault is due at its scheduled time, but never while a worker is
+            # still (re)starting from the previous one: the schedule's content
+            # is the seed's, only its timing stretches.
+            while faults and start + faults[0].at <= now and self._settled():
                 self._inject(faults.pop(0))
             self._run_pending(now)
             wake = deadline
@@ -342,6 +345,9 @@ class Controller:
         self.outcome.elapsed = time.monotonic() - start
         self._finish()
         return self.outcome
+
+    def _settled(self) -> bool:
+        return not self._pending and all(w.ready for w in self.workers.values())
 
     def _progress(self, elapsed: float) -> dict[str, Any]:
         ok = sum(n for (f, t), n in self.rec.counts.items() if t == "ok")

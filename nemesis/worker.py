@@ -120,8 +120,12 @@ class Worker:
         if self.proc is None:
             return None
         pid = self.proc.pid
+        try:
+            family = psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            family = []
         self.signal(signal.SIGKILL)
-        self._reap()
+        self._reap(family)
         self.ready = False
         self.paused = False
         return pid
@@ -133,6 +137,15 @@ class Worker:
     def resume(self) -> None:
         self.signal(signal.SIGCONT)
         self.paused = False
+
+    def exit_code(self, timeout: float = 2.0) -> int | None:
+        """The exit code of a process that is ending (None if it lingers)."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close stdin (the worker closes persist and exits); kill if it lingers."""
@@ -151,19 +164,18 @@ class Worker:
             self.kill()
         self._reap()
 
-    def _reap(self) -> None:
+    def _reap(self, family: list | None = None) -> None:
+        """Wait for the process (keeping its exit code) and, with psutil, for
+        any descendants it had (they were in its process group)."""
         proc = self.proc
         if proc is None:
             return
         try:
-            p = psutil.Process(proc.pid)
-            p.wait(timeout=10)
-        except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
-            pass
-        try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if family:
+            psutil.wait_procs(family, timeout=5)
         if proc.stdin:
             try:
                 proc.stdin.close()
