@@ -170,3 +170,60 @@ def test_a_real_browser_draws_it_and_shows_the_hover_text(tmp_path: Path) -> Non
     # the range shown zoomed in on it
     rng = re.search(r'<span id="range"[^>]*>(.*?)</span>', dom, re.S).group(1)
     assert "ms shown" in rng
+
+
+PROBE = r"""<script>
+window.addEventListener("load", () => {
+  const cv = document.getElementById("tl"), out = {};
+  const rng = () => document.getElementById("range").textContent;
+  const r = cv.getBoundingClientRect(), y = r.top + 80;
+  out.start = rng();
+  cv.dispatchEvent(new WheelEvent("wheel", {deltaY: -800, clientX: r.left + r.width / 2, clientY: y, bubbles: true, cancelable: true}));
+  out.wheel = rng();
+  cv.dispatchEvent(new MouseEvent("mousedown", {clientX: r.left + 600, clientY: y, bubbles: true}));
+  cv.dispatchEvent(new MouseEvent("mousemove", {clientX: r.left + 400, clientY: y, bubbles: true}));
+  window.dispatchEvent(new MouseEvent("mouseup", {bubbles: true}));
+  out.drag = rng();
+  cv.dispatchEvent(new MouseEvent("dblclick", {bubbles: true}));
+  out.reset = rng();
+  out.hover = "";
+  for (let py = r.top + 60; py < r.bottom && !out.hover; py += 5)
+    for (let px = r.left + 100; px < r.right && !out.hover; px += 9) {
+      cv.dispatchEvent(new MouseEvent("mousemove", {clientX: px, clientY: py, bubbles: true}));
+      const tip = document.getElementById("tip");
+      if (tip.style.display === "block" && tip.textContent.startsWith("op ")) out.hover = tip.textContent;
+    }
+  const pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_zoom_pan_reset_and_hover_work_in_a_real_browser(tmp_path: Path) -> None:
+    path = write_run(tmp_path / "r", ops=1000)
+    write_reports(path, plots=False)
+    probe = path / "probe.html"
+    probe.write_text((path / "timeline.html").read_text().replace("</body>", PROBE))
+    with tempfile.TemporaryDirectory() as profile:
+        out = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--window-size=1400,900", "--virtual-time-budget=3000", "--dump-dom",
+             f"file://{probe}"],
+            capture_output=True, text=True, timeout=90,
+        )
+    m = re.search(r'<pre id="probe">(.*?)</pre>', out.stdout, re.S)
+    assert m, out.stderr[-2000:]
+    import html as html_mod
+
+    res = json.loads(html_mod.unescape(m.group(1)))
+
+    def shown(s: str) -> float:
+        num, unit = re.search(r"\(([\d.]+) (s|ms) shown", s).groups()
+        return float(num) * (1 if unit == "s" else 1e-3)
+
+    assert shown(res["wheel"]) < shown(res["start"]) / 2  # wheel zoomed in around the cursor
+    assert res["drag"] != res["wheel"] and shown(res["drag"]) == pytest.approx(shown(res["wheel"]), rel=1e-3)  # panned
+    assert res["reset"] == res["start"]  # double-click reset
+    assert re.match(r"op \d+ · p\d+ w\d+ · \w+ → (ok|fail|info)\ninvoke at", res["hover"]) and "value: " in res["hover"]
