@@ -2,13 +2,14 @@
 
 Serves the store read-only on 127.0.0.1 (never another interface: runs hold
 logs and data). ``--port 0`` picks a free port. Prints the URL, then serves
-until Ctrl-C, which stops it cleanly (exit 0). A store that does not exist
+until Ctrl-C (or SIGTERM), which stops it cleanly (exit 0). A store that does not exist
 or is not a store, or a port already in use, exits 3 with a message saying
 what is expected.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -33,11 +34,16 @@ def serve(store: Path, port: int, quiet: bool) -> int:
     except OSError as e:
         click.echo(f"persist-nemesis serve: cannot listen on 127.0.0.1:{port}: {e.strerror or e}; choose another --port (0 picks a free one)", err=True)
         return EXIT_BAD_INPUT
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)  # `kill` stops it as cleanly as Ctrl-C
     click.echo(f"serving {store.resolve()} at {url_of(server)}  (read-only; Ctrl-C stops)", err=False)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
-        click.echo("\nstopped", err=True)
+        click.echo("stopped", err=True)
     finally:
         server.server_close()
+        signal.signal(signal.SIGTERM, previous)
     return 0

@@ -15,7 +15,8 @@ from nemesis.cli import main
 from tests.nemesis.report.test_index import make_store
 
 
-def test_serves_on_a_free_port_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serves_on_a_free_port_and_stops_on_ctrl_c(tmp_path: Path, sig: int) -> None:
     store, _ = make_store(tmp_path)
     p = subprocess.Popen(
         [sys.executable, "-m", "nemesis.cli", "serve", "--store", str(store), "--port", "0", "--quiet"],
@@ -27,7 +28,7 @@ def test_serves_on_a_free_port_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert m, line + p.stderr.read()
         with urllib.request.urlopen(m.group(0), timeout=10) as r:
             assert r.status == 200 and b"3 runs" in r.read()
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         assert p.wait(timeout=10) == 0
         assert "Traceback" not in p.stderr.read()
     finally:
