@@ -20,8 +20,16 @@ from typing import Any
 OUTCOME_COLORS = {"ok": "#6DB6FE", "fail": "#FEB5DA", "info": "#FFAA26"}
 ANOMALY_COLOR = "#E00000"
 #: fault kind colours, assigned in order of first appearance
-FAULT_PALETTE = ["#8E44AD", "#7F8C8D", "#16A085", "#C0392B", "#2C3E50", "#D35400", "#27AE60", "#B7950B"]
-FAULT_COLORS = {"kill": "#C0392B", "lose-unsynced": "#7B241C", "pause": "#8E44AD", "corrupt": "#000000", "s3": "#D35400", "failpoint": "#16A085"}
+FAULT_PALETTE = ["#7F8C8D", "#16A085", "#2C3E50", "#D35400", "#A93226", "#5B2C6F", "#0E6251", "#784212"]
+FAULT_COLORS = {
+    "kill": "#C0392B",
+    "crash": "#E74C3C",
+    "lose-unsynced": "#1E8449",
+    "pause": "#8E44AD",
+    "corrupt": "#000000",
+    "s3": "#B7950B",
+    "failpoint": "#2471A3",
+}
 
 CSS = """
 *{box-sizing:border-box}
