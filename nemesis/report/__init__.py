@@ -8,6 +8,9 @@ The harness calls two functions at the end of a run::
     write_reports(run_dir)   # the run's pages and plots
     write_index(store_dir)   # the store's index page
 
+or ``update_reports(run_dir, store_dir)``, which does both and never raises
+(a report that cannot be made must not fail the run; it logs why).
+
 Both read only the directories they are given (a run stored years ago, or
 one that died half-way, gets its reports too) and import neither ``persist``
 nor ``workloads``. Layout of the files: ``docs/runs.md``, section Reports.
@@ -25,7 +28,7 @@ from nemesis.report.rundir import ReportError, load_run
 from nemesis.report.summary import write_summary
 from nemesis.report.timeline import render_timeline
 
-__all__ = ["ReportError", "write_reports", "write_index", "render_index", "check_store"]
+__all__ = ["ReportError", "write_reports", "write_index", "render_index", "check_store", "update_reports"]
 
 TIMELINE = "timeline.html"
 PLOTS = ("latency.png", "throughput.png")
@@ -56,4 +59,21 @@ def write_reports(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
     write_atomic(path, render_timeline(run, periods, plots=drawn))
     out.insert(0, path)
     write_summary(run, periods)
+    return out
+
+
+def update_reports(run_dir: str | Path, store_dir: str | Path | None = None) -> list[Path]:
+    """:func:`write_reports` then :func:`write_index`, for the end of a run:
+    never raises; what could not be written is logged (``nemesis.report``)
+    and missing from the returned paths."""
+    out: list[Path] = []
+    try:
+        out += write_reports(run_dir)
+    except Exception as e:  # noqa: BLE001 - reports never fail a run
+        log.warning("reports of %s not written: %s: %s", run_dir, type(e).__name__, e)
+    if store_dir is not None:
+        try:
+            out.append(write_index(store_dir))
+        except Exception as e:  # noqa: BLE001
+            log.warning("index of %s not written: %s: %s", store_dir, type(e).__name__, e)
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nemesis.report import ReportError, write_reports
+from nemesis.report import ReportError, update_reports, write_reports
 from tests.nemesis.report.synthetic import write_run
 
 
@@ -58,3 +58,12 @@ def test_cheap_for_a_ten_thousand_event_history(tmp_path: Path) -> None:
     took = time.monotonic() - t
     # ~0.6 s on an idle core here; generous for a shared 2-core machine
     assert took < 4.0, f"write_reports took {took:.2f} s for 10k events"
+
+
+def test_update_reports_does_both_and_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = tmp_path / "store"
+    run = write_run(store / "append" / "20261123T190000.000000Z-seed1", ops=50)
+    paths = update_reports(run, store)
+    assert [p.name for p in paths] == ["timeline.html", "latency.png", "throughput.png", "index.html"]
+    assert update_reports(tmp_path / "nope", tmp_path / "nostore") == []
+    assert "reports of" in caplog.text and "index of" in caplog.text
