@@ -27,8 +27,23 @@ from checker.edn import EdnError, loads
 from checker.formats.jepsen_edn import _plain
 from checker.history import History, HistoryError, pair
 
+_INT = re.compile(r"-?\d+\Z")
+_PAIR = re.compile(r"\[\s*(-?\d+|nil)\s+(-?\d+|nil)\s*\]\Z")
 _LINE = re.compile(r"^\s*(?:\S+\s+)?jepsen\.util\s+-\s+(\S+)\s+:(\S+)\s+:(\S+)(?:\s+(.*?))?\s*$")
 EXPECTED = "expected 'INFO jepsen.util - <process> :<invoke|ok|fail|info> :<f> <value>'"
+
+
+def _value(s: str | None) -> object:
+    """The value field: the shapes the etcd logs hold without the general
+    EDN reader (nil, ints, [a b]), anything else through it."""
+    if not s or s == "nil":
+        return None
+    if _INT.match(s):
+        return int(s)
+    m = _PAIR.match(s)
+    if m:
+        return [None if x == "nil" else int(x) for x in m.groups()]
+    return _plain(loads(s))
 
 
 def history_from_log(text: str, name: str = "<log>") -> History:
@@ -48,7 +63,7 @@ def history_from_log(text: str, name: str = "<log>") -> History:
         if kind not in ("invoke", "ok", "fail", "info"):
             raise HistoryError(f"{name}:{lineno}: type :{kind} is not one of :invoke :ok :fail :info")
         try:
-            value = _plain(loads(val_s)) if val_s else None
+            value = _value(val_s)
         except EdnError as ex:
             raise HistoryError(f"{name}:{lineno}: value {val_s!r} is not EDN ({ex.detail}); {EXPECTED}") from None
         pos = len(events)
