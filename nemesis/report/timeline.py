@@ -51,6 +51,12 @@ from nemesis.report.rundir import Op, Run, code_of, started_of
 
 OUTCOMES = ("ok", "fail", "info")
 VALUE_CHARS = 140  # per field in the hover text
+BIG = 50_000  # operations; beyond this the hover fields shrink so the page stays under ~10 MB
+
+
+def value_chars(n_ops: int) -> int:
+    """Characters kept per hover field for a history of ``n_ops`` operations."""
+    return VALUE_CHARS if n_ops <= BIG else max(32, VALUE_CHARS * BIG // n_ops)
 
 
 def lane_key(op: Op) -> tuple[Any, ...]:
@@ -64,15 +70,15 @@ def lane_label(op: Op) -> str:
     return f"p{op.process}" + (f" w{op.worker}" if op.worker is not None else "")
 
 
-def details(op: Op) -> tuple[str, str | None, str | None]:
+def details(op: Op, chars: int = VALUE_CHARS) -> tuple[str, str | None, str | None]:
     """The variable part of an operation's hover text: its argument, its
     result (when it differs from the argument) and its error, each cut to
-    :data:`VALUE_CHARS`."""
-    value = short_json(op.value, VALUE_CHARS)
+    ``chars``."""
+    value = short_json(op.value, chars)
     result = None
     if op.type == "ok" and op.result is not None and op.result != op.value:
-        result = short_json(op.result, VALUE_CHARS)
-    error = op.error[:VALUE_CHARS] if op.error else None
+        result = short_json(op.result, chars)
+    error = op.error[:chars] if op.error else None
     return value, result, error
 
 
@@ -147,6 +153,7 @@ def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, An
     anomalous = run.anomalous_ops
     rows: list[list[Any]] = []
     strs: dict[str, int] = {}
+    chars = value_chars(len(run.ops))
 
     def intern(x: str | None) -> int:
         return -1 if x is None else strs.setdefault(x, len(strs))
@@ -156,7 +163,7 @@ def timeline_data(run: Run, periods: list[Period] | None = None) -> dict[str, An
             labels[lane] = lane_label(op)
         fi = fs.setdefault(op.f, len(fs))
         done = -1 if op.done is None else op.done // 1000
-        v, r, e = details(op)
+        v, r, e = details(op, chars)
         rows.append([lane, op.call // 1000, done, OUTCOMES.index(op.type), fi, op.index, 1 if op.index in anomalous else 0, intern(v), intern(r), intern(e)])
     colors = fault_colors([p.f for p in periods])
     kinds = list(colors)
