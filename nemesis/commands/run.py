@@ -70,7 +70,7 @@ def command_line(cfg) -> str:
     return shlex.join(parts)
 
 
-def execute(cfg, store: str, quiet: bool = False) -> int:
+def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     """Run ``cfg`` into a new run directory under ``store``, judge it, print
     the summary; returns the exit code."""
     from rich.console import Console
@@ -121,12 +121,39 @@ def execute(cfg, store: str, quiet: bool = False) -> int:
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes})
+    if cfg.keep_data:
+        results["fsck"] = _fsck(ctl.url)
     st.write_json(os.path.join(run_dir, "results.json"), results)
     if not cfg.keep_data:
         st.drop_data(run_dir)
     st.set_status(run_dir, "finished", valid=results["valid"])
     _summary(out, ctl, outcome, results, run_dir, cfg)
+    if reports:
+        _reports(out, run_dir, store)
     return exit_code(results["valid"])
+
+
+def _fsck(url: str) -> dict[str, Any]:
+    """``persist.check`` of the kept data (for the post-mortem; not a verdict)."""
+    try:
+        import persist
+
+        rep = persist.check(url)
+        return {"ok": rep.ok, "problems": [str(p) for p in rep.problems][:100]}
+    except Exception as e:  # the data may be damaged on purpose (corrupt)
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+
+
+def _reports(out, run_dir: str, store: str) -> None:
+    """timeline.html, plots and the store's index (nemesis/report), if present."""
+    try:
+        from nemesis.report import update_reports
+    except ImportError:
+        return
+    paths = update_reports(run_dir, store)
+    timeline = [p for p in paths if str(p).endswith("timeline.html")]
+    if timeline:
+        out.print(f"timeline: {timeline[0]}")
 
 
 def _progress(err, cfg, quiet: bool):
@@ -169,6 +196,8 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
               f"({acked / max(outcome.elapsed, 1e-9):.0f}/s)")
     faults = {k: v for k, v in ctl.rec.faults.items() if k != "start"}
     out.print("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))
+    if "fsck" in results:
+        out.print(f"persist.check of the kept data: {'ok' if results['fsck'].get('ok') else results['fsck']}")
     for note in outcome.notes:
         out.print(f"note: {note}")
     v = Table(title="verdicts" + (f" (category: {results['category']})" if results.get("category") else ""),
@@ -198,13 +227,14 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 @click.option("--nemesis", "nemesis", required=True, help="comma-separated: none, kill, pause, lose-unsynced, corrupt")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="client processes")
+@click.option("--concurrency", type=int, default=8, show_default=True, help="client processes")
 @click.option("--op-limit", type=int, default=0, help="stop after this many operations (0: none)")
 @click.option("--store", default=DEFAULT_STORE, show_default=True, help="where runs are stored")
 @click.option("--keep-data", is_flag=True, help="keep the persist data directory in the run")
 @click.option("--mutant", type=str, default=None, help="a FILE.py imported in every worker before persist starts")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet) -> int:
+@click.option("--no-report", is_flag=True, help="skip timeline.html, the plots and the store index")
+def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""
     cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data)
-    return execute(cfg, store, quiet)
+    return execute(cfg, store, quiet, reports=not no_report)

@@ -3,7 +3,7 @@ valid, and its history shows the faults it injected."""
 
 from __future__ import annotations
 
-import pytest
+import os
 
 from tests.nemesis.harness import events, explain, nemesis_infos, results, run_test
 
@@ -13,8 +13,10 @@ def _restarts(run_dir):
 
 
 def test_append_none(tmp_path):
-    code, run = run_test(tmp_path, nemesis="none", time_limit=3)
+    code, run = run_test(tmp_path, nemesis="none", time_limit=3, keep_data=True, reports=True)
     assert code == 0, explain(run)
+    assert results(run)["fsck"]["ok"], results(run)["fsck"]
+    assert os.path.isdir(os.path.join(run, "data"))
     r = results(run)
     assert r["ops"] > 50
     assert not nemesis_infos(run, "kill")
