@@ -1,0 +1,340 @@
+"""A Hypothesis state machine against a plain in-memory model of BRIEF §2
+(issue 3, "Must show" 1).
+
+The system under test is a real writer on file:// storage (FileWal,
+FileBlob, real fsyncs) in a temporary directory. Steps: writes, multi-stream
+writes, refused writes, seals, compaction frontiers, compaction + GC,
+drains, snapshots, listens, arrangements, clean restarts, and crashes. A
+crash drops the handle without a drain (releasing the Wal lock as the kernel
+would), then cuts every Wal file back to a random point at or after the
+length its last fsync covered (known from FileWal's ``on_fsync`` hook) and
+may leave garbage after it (a torn write). A crash may also strike inside a
+write, seal, drain or compaction through a failpoint; the model knows which
+side of the effect each failpoint sits on. After every step the frontiers
+and the contents at ``upper - 1`` are compared with the model.
+
+CI runs a bounded number of examples; set PERSIST_HYPOTHESIS_PROFILE=thorough
+(or HYPOTHESIS_PROFILE=thorough) for many more.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import Counter, defaultdict
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+import persist
+from persist import errors, failpoints
+
+THOROUGH = "thorough" in (os.environ.get("PERSIST_HYPOTHESIS_PROFILE", ""), os.environ.get("HYPOTHESIS_PROFILE", ""))
+NAMES = ["a", "b", "c"]
+keys = st.sampled_from([b"k0", b"k1", b"k2", b"k3"])
+vals = st.sampled_from([b"", b"x", b"y"])
+diffs = st.sampled_from([1, 1, 2, -1])
+
+# failpoint -> does the interrupted operation take effect?
+WRITE_POINTS = {"write.before_wal": False, "write.after_wal": True}
+SEAL_POINTS = {
+    "seal.before_blob": False,
+    "seal.before_metadata": False,
+    "metadata.before_cas": False,
+    "metadata.after_cas": True,
+    "seal.after_metadata": True,
+}
+MAINT_POINTS = [
+    "drain.before_blob", "drain.before_metadata", "drain.after_metadata", "drain.after_truncate",
+    "compaction.before_blob", "compaction.before_metadata", "compaction.after_metadata",
+    "gc.before_delete", "gc.after_delete",
+]
+
+
+class ModelStream:
+    def __init__(self) -> None:
+        self.upper = 0
+        self.since = 0
+        self.updates: list[tuple[bytes, bytes, int, int]] = []
+
+    def contents(self, as_of: int) -> list[tuple[bytes, bytes, int]]:
+        acc: Counter = Counter()
+        for k, v, t, d in self.updates:
+            if t <= as_of:
+                acc[(k, v)] += d
+        return sorted((k, v, d) for (k, v), d in acc.items() if d != 0)
+
+
+def consolidate(rows) -> list[tuple[bytes, bytes, int]]:
+    acc: Counter = Counter()
+    for k, v, d in rows:
+        acc[(k, v)] += d
+    return sorted((k, v, d) for (k, v), d in acc.items() if d != 0)
+
+
+class PersistMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.mkdtemp(prefix="persist-model-")
+        self.url = f"file://{self.dir}/loc"
+        self.model: dict[str, ModelStream] = {}
+        self.synced: dict[str, int] = {}
+        self.listeners: dict[str, tuple] = {}
+        self.p = None
+
+    # --- plumbing ---------------------------------------------------------
+
+    def _on_fsync(self, path: str, length: int) -> None:
+        self.synced[path] = length
+
+    def _open(self, drain_bytes: int = 2**20) -> None:
+        self.p = persist.open(
+            self.url, background=False, debug=True, drain_bytes=drain_bytes,
+            wal_options={"on_fsync": self._on_fsync, "segment_bytes": 700},
+        )
+        self.listeners.clear()
+
+    def _crash(self, data) -> None:
+        self.p.crash()
+        wal_dir = os.path.join(self.dir, "loc", "wal")
+        segs = sorted(n for n in os.listdir(wal_dir) if n.endswith(".wal"))
+        for i, name in enumerate(segs):
+            path = os.path.join(wal_dir, name)
+            size = os.path.getsize(path)
+            synced = min(self.synced.get(path, 0), size)
+            cut = data.draw(st.integers(synced, size), label=f"cut {name}")
+            os.truncate(path, cut)
+            if i == len(segs) - 1 and data.draw(st.booleans(), label="torn garbage"):
+                with open(path, "ab") as f:
+                    f.write(data.draw(st.binary(min_size=1, max_size=40), label="garbage"))
+        self._open(drain_bytes=data.draw(st.sampled_from([1, 300, 2**20]), label="drain_bytes"))
+
+    def _stream(self, name: str):
+        s = self.p.stream(name)
+        self.model.setdefault(name, ModelStream())
+        return s
+
+    def _updates(self, data, name: str, allow_below: bool = False):
+        m = self.model.setdefault(name, ModelStream())
+        lo = 0 if allow_below else m.upper
+        ts = st.integers(lo, m.upper + 4)
+        return data.draw(st.lists(st.tuples(keys, vals, ts, diffs), min_size=1, max_size=5), label=f"updates {name}")
+
+    @initialize()
+    def start(self) -> None:
+        self._open()
+
+    def teardown(self) -> None:
+        try:
+            if self.p is not None:
+                self.p.close()
+                report = persist.check(self.url)
+                assert report.ok, str(report)
+        finally:
+            failpoints.disarm_all()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- rules --------------------------------------------------------------
+
+    @rule(name=st.sampled_from(NAMES), data=st.data())
+    def write(self, name, data):
+        s = self._stream(name)
+        ups = self._updates(data, name)
+        s.write(ups)
+        self.model[name].updates += ups
+
+    @rule(data=st.data())
+    def write_multi(self, data):
+        names = data.draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True), label="names")
+        batch = {}
+        for n in names:
+            self._stream(n)
+            batch[n] = self._updates(data, n)
+        self.p.write_multi(batch)
+        for n, ups in batch.items():
+            self.model[n].updates += ups
+
+    @precondition(lambda self: any(m.upper > 0 for m in self.model.values()))
+    @rule(data=st.data())
+    def write_below_upper_is_refused(self, data):
+        name = data.draw(st.sampled_from(sorted(n for n, m in self.model.items() if m.upper > 0)))
+        m = self.model[name]
+        ups = self._updates(data, name) + [(b"k0", b"", data.draw(st.integers(0, m.upper - 1)), 1)]
+        try:
+            self.p.stream(name).write(ups)
+        except errors.WriteBelowUpperError as e:
+            assert f"upper={m.upper}" in str(e)
+        else:
+            raise AssertionError("a write below upper was accepted")
+
+    @rule(name=st.sampled_from(NAMES), step=st.integers(-2, 4))
+    def seal(self, name, step):
+        s = self._stream(name)
+        m = self.model[name]
+        t = max(0, m.upper + step)
+        if t < m.upper:
+            try:
+                s.seal(t)
+            except errors.SealBackwardsError:
+                return
+            raise AssertionError("a backwards seal was accepted")
+        s.seal(t)
+        m.upper = t
+
+    @rule(name=st.sampled_from(NAMES), data=st.data())
+    def allow_compaction(self, name, data):
+        s = self._stream(name)
+        m = self.model[name]
+        target = data.draw(st.integers(max(0, m.since - 1), m.upper + 1), label="since")
+        if not m.since <= target <= m.upper:
+            try:
+                s.allow_compaction(target)
+            except errors.SinceError:
+                return
+            raise AssertionError("allow_compaction outside [since, upper] was accepted")
+        s.allow_compaction(target)
+        m.since = target
+
+    @rule()
+    def compact_and_gc(self):
+        self.p.compact()
+        self.p.gc()
+
+    @rule()
+    def drain(self):
+        self.p.drain()
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def snapshot(self, data):
+        name = data.draw(st.sampled_from(sorted(self.model)))
+        m = self.model[name]
+        as_of = data.draw(st.integers(max(0, m.since - 1), m.upper), label="as_of")
+        s = self.p.stream(name)
+        if not m.since <= as_of < m.upper:
+            try:
+                s.snapshot(as_of)
+            except errors.AsOfError:
+                return
+            raise AssertionError(f"snapshot at {as_of} outside [{m.since}, {m.upper}) was accepted")
+        assert s.snapshot(as_of).to_list() == m.contents(as_of)
+        arr = s.arrange(as_of)
+        k = data.draw(keys)
+        assert arr.get(k) == [(v, d) for kk, v, d in m.contents(as_of) if kk == k]
+
+    @precondition(lambda self: any(m.since < m.upper for m in self.model.values()))
+    @rule(data=st.data())
+    def listen_start(self, data):
+        name = data.draw(st.sampled_from(sorted(n for n, m in self.model.items() if m.since < m.upper)))
+        m = self.model[name]
+        as_of = data.draw(st.integers(m.since, m.upper - 1), label="listen as_of")
+        s = self.p.stream(name)
+        base = s.snapshot(as_of).to_list()
+        self.listeners[name] = (s.listen(as_of), base, [])
+
+    @precondition(lambda self: self.listeners)
+    @rule(data=st.data())
+    def listen_poll(self, data):
+        name = data.draw(st.sampled_from(sorted(self.listeners)))
+        lis, base, got = self.listeners[name]
+        try:
+            events = lis.poll()
+        except errors.AsOfError:  # fell behind compaction: allowed, documented
+            del self.listeners[name]
+            return
+        for e in events:
+            if e.kind == "data":
+                got += [(k, v, d) for k, v, _, d in e.rows()]
+            else:
+                assert e.upper == self.model[name].upper
+        if lis.frontier > 0:
+            assert consolidate(base + got) == self.model[name].contents(lis.frontier - 1)
+
+    @rule()
+    def restart(self):
+        self.p.close()
+        self._open()
+
+    @rule(data=st.data())
+    def crash(self, data):
+        self._crash(data)
+
+    @rule(name=st.sampled_from(NAMES), point=st.sampled_from(sorted(WRITE_POINTS)), data=st.data())
+    def crash_inside_write(self, name, point, data):
+        s = self._stream(name)
+        ups = self._updates(data, name)
+        failpoints.arm(point, "error")
+        try:
+            s.write(ups)
+            raise AssertionError(f"failpoint {point} did not fire")
+        except errors.FailpointError:
+            pass
+        finally:
+            failpoints.disarm_all()
+        if WRITE_POINTS[point]:
+            self.model[name].updates += ups
+        self._crash(data)
+
+    @rule(name=st.sampled_from(NAMES), point=st.sampled_from(sorted(SEAL_POINTS)), step=st.integers(1, 3), data=st.data())
+    def crash_inside_seal(self, name, point, step, data):
+        s = self._stream(name)
+        m = self.model[name]
+        failpoints.arm(point, "error")
+        try:
+            s.seal(m.upper + step)
+            raise AssertionError(f"failpoint {point} did not fire")
+        except errors.FailpointError:
+            pass
+        finally:
+            failpoints.disarm_all()
+        if SEAL_POINTS[point]:
+            m.upper += step
+        self._crash(data)
+
+    @rule(point=st.sampled_from(MAINT_POINTS), data=st.data())
+    def crash_inside_maintenance(self, point, data):
+        failpoints.arm(point, "error")
+        try:
+            if point.startswith("drain"):
+                self.p.drain()
+            else:
+                self.p.compact()
+                self.p.gc()
+        except errors.FailpointError:
+            pass
+        finally:
+            failpoints.disarm_all()
+        self._crash(data)
+
+    @rule(data=st.data())
+    def destroy(self, data):
+        if not self.model:
+            return
+        name = data.draw(st.sampled_from(sorted(self.model)))
+        self.p.destroy(name)
+        del self.model[name]
+        self.listeners.pop(name, None)
+
+    # --- compared after every step -------------------------------------------
+
+    @invariant()
+    def frontiers_and_contents_match(self):
+        if self.p is None:
+            return
+        assert sorted(self.p.streams()) == sorted(self.model)
+        for name, m in self.model.items():
+            s = self.p.stream(name)
+            assert (s.upper, s.since) == (m.upper, m.since), name
+            if m.since < m.upper:
+                assert s.snapshot(m.upper - 1).to_list() == m.contents(m.upper - 1), name
+
+
+PersistMachine.TestCase.settings = settings(
+    max_examples=400 if THOROUGH else 20,
+    stateful_step_count=60 if THOROUGH else 30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+TestPersistModel = PersistMachine.TestCase
