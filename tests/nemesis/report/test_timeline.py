@@ -127,10 +127,10 @@ def test_a_value_cannot_break_out_of_the_page(tmp_path: Path) -> None:
 
 def test_ten_thousand_ops_fast_and_small(tmp_path: Path) -> None:
     path = write_run(tmp_path / "r", ops=10_000)
-    t = time.monotonic()
+    t = time.process_time()  # CPU time: the machine may be shared by many test runs
     run = load_run(path)
     html = render_timeline(run)
-    took = time.monotonic() - t
+    took = time.process_time() - t
     assert len(run.ops) >= 10_000
     assert took < 3.0, f"timeline of 10k ops took {took:.2f} s"
     assert len(html) < 2_500_000, f"timeline of 10k ops is {len(html)} bytes"

@@ -53,10 +53,10 @@ def test_not_a_run(tmp_path: Path) -> None:
 def test_cheap_for_a_ten_thousand_event_history(tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", ops=5_000)  # ~10k events
     write_reports(run)  # warm: matplotlib's import and font cache are paid once per process
-    t = time.monotonic()
+    t = time.process_time()  # CPU time: the machine may be shared by many test runs
     write_reports(run)
-    took = time.monotonic() - t
-    # ~0.6 s on an idle core here; generous for a shared 2-core machine
+    took = time.process_time() - t
+    # ~0.8 s here; generous for a slower machine
     assert took < 4.0, f"write_reports took {took:.2f} s for 10k events"
 
 
