@@ -38,7 +38,7 @@ class StoreHandler(http.server.SimpleHTTPRequestHandler):
     server_version = "persist-nemesis-serve"
     extensions_map = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".jsonl": "application/x-ndjson; charset=utf-8",
+        ".jsonl": "text/plain; charset=utf-8",  # readable in the browser, not a download
         ".json": "application/json; charset=utf-8",
         ".log": "text/plain; charset=utf-8",
         ".edn": "text/plain; charset=utf-8",

@@ -61,6 +61,10 @@ def test_serves_index_and_run_files(served: tuple[Path, list[Path], int]) -> Non
     assert status == 200 and body.startswith(b"<!doctype html>")
     status, body = get(port, f"/{rel}/history.jsonl")
     assert status == 200 and body == (runs[1] / "history.jsonl").read_bytes()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("HEAD", f"/{rel}/history.jsonl")
+    assert c.getresponse().getheader("Content-Type").startswith("text/plain")  # shown, not downloaded
+    c.close()
     status, body = get(port, "/latest/config.json")  # a link inside the store is followed
     assert status == 200 and b'"workload": "upsert"' in body
     assert not (store / "index.html").exists()  # the index is rendered, not written

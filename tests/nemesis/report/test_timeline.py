@@ -54,6 +54,8 @@ def test_fault_periods_are_shaded_with_their_times(tmp_path: Path) -> None:
     for row, p in zip(data["periods"], periods):
         assert kinds[row[0]] == p.f and row[1] == p.start // 1000
         assert row[2] == (-1 if p.end is None else p.end // 1000)
+    kill = next(row for row in data["periods"] if kinds[row[0]] == "kill")
+    assert kill[3].startswith("kill worker ") and "(ended by restart)" in kill[4] and '"pid"' in kill[4]
     # overlapping periods never share a row of the nemesis lane
     for i, a in enumerate(data["periods"]):
         for b in data["periods"][i + 1 :]:
