@@ -274,13 +274,16 @@ class _Plan:
     returning entry, its bit, the other open determinate entries with their
     bits, and, per class of indeterminate entries, those invoked so far."""
 
-    __slots__ = ("r", "rb", "others", "classes")
+    __slots__ = ("r", "rb", "others", "classes", "reads", "writers", "r_ro")
 
     def __init__(self, r: Entry, rb: int, others: list[tuple[Entry, int]], classes: list[tuple[list[Entry], int]]):
         self.r, self.rb, self.others, self.classes = r, rb, others, classes
+        self.reads: list[tuple[Entry, int]] = []
+        self.writers: list[tuple[Entry, int]] = []
+        self.r_ro = False
 
 
-def _plan(entries: list[Entry]) -> tuple[list[_Plan], list[int]]:
+def _plan(entries: list[Entry], model: Model | None = None) -> tuple[list[_Plan], list[int]]:
     events: list[tuple[Any, int, int]] = []
     for e in entries:
         events.append((e.call, 0, e.id))
@@ -308,7 +311,14 @@ def _plan(entries: list[Entry]) -> tuple[list[_Plan], list[int]]:
                 open_det.append(e)
             continue
         open_det.remove(e)
-        plans.append(_Plan(e, bit[eid], [(x, bit[x.id]) for x in open_det], [(lst, len(lst)) for lst in classes.values()]))
+        plan = _Plan(e, bit[eid], [(x, bit[x.id]) for x in open_det], [(lst, len(lst)) for lst in classes.values()])
+        if model is not None:
+            for x, xb in plan.others:
+                (plan.reads if model.readonly(x.f, x.arg) else plan.writers).append((x, xb))
+            plan.r_ro = model.readonly(e.f, e.arg)
+        else:
+            plan.writers = plan.others
+        plans.append(plan)
         free_slots.append(bit[eid].bit_length() - 1)
     return plans, bit
 
@@ -325,9 +335,16 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
 
     The failing op is the return at the deepest position reached: there no
     configuration, in any order, lets it take effect (the same op the sweep
-    names)."""
+    names).
+
+    Reads are linearized greedily: a read-only op that is open and whose
+    result matches the current state is linearized at once, without
+    branching (it changes nothing and only discharges an obligation, so the
+    configuration with it linearized dominates the one without); and when
+    the returning op is such a read, taking it at once is the only successor
+    tried from that configuration."""
     step = model.step
-    plans, bit = _plan(entries)
+    plans, bit = _plan(entries, model)
     P = len(plans)
     if P == 0:
         return Outcome(True, stats={"configurations": 0})
@@ -360,6 +377,14 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
     best = [0, -1, None]  # position, prefix length, path at the deepest point reached
     ticks = [0]
 
+    def norm(reads: list[tuple[Entry, int]], state: Any, det: int, path: Any) -> tuple[int, Any]:
+        """Linearize every open read that the state satisfies."""
+        for x, xb in reads:
+            if not det & xb and step(state, x.f, x.arg, x.out) is not INVALID:
+                det |= xb
+                path = (x.id, path, (path[2] if path is not None else 0) + 1)
+        return det, path
+
     def expand(p: int, state: Any, det: int, inf: int, path: Any):
         """Configurations right after r_p reachable from this one."""
         plan = plans[p]
@@ -371,7 +396,7 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
             yield (state, det ^ rb, inf, path)
             return
         rid, rf, rarg, rout = r.id, r.f, r.arg, r.out
-        others, classes = plan.others, plan.classes
+        others, classes, reads, r_ro = plan.writers, plan.classes, plan.reads, plan.r_ro
         buckets: list[list[tuple[Any, int, int, Any]]] = [[(state, det, inf, path)]]
         level = 0
         while level < len(buckets):
@@ -392,12 +417,16 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
             s2 = step(state, rf, rarg, rout)
             if s2 is not INVALID:
                 yield (s2, det, inf, (rid, path, plen + 1))
+                if r_ro:
+                    continue  # a read taken now dominates every other way on
             for x, xb in others:
                 if det & xb:
                     continue
                 s2 = step(state, x.f, x.arg, x.out)
-                if s2 is not INVALID and admit(p, s2, det | xb, inf):
-                    stack.append((s2, det | xb, inf, (x.id, path, plen + 1)))
+                if s2 is not INVALID:
+                    d2, p2 = norm(reads, s2, det | xb, (x.id, path, plen + 1))
+                    if admit(p, s2, d2, inf):
+                        stack.append((s2, d2, inf, p2))
             up = None
             for lst, n in classes:
                 for i in range(n):
@@ -410,16 +439,18 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
                 s2 = step(state, x.f, x.arg, UNKNOWN)
                 if s2 is INVALID or s2 == state:
                     continue
-                if admit(p, s2, det, inf | xb):
+                d2, p2 = norm(reads, s2, det, (x.id, path, plen + 1))
+                if admit(p, s2, d2, inf | xb):
                     if up is None:
                         if len(buckets) == level + 1:
                             buckets.append([])
                         up = buckets[level + 1]
-                    up.append((s2, det, inf | xb, (x.id, path, plen + 1)))
+                    up.append((s2, d2, inf | xb, p2))
 
     init = model.init()
-    admit(0, init, 0, 0)
-    stack = [(0, expand(0, init, 0, 0, None))]
+    d0, p0 = norm(plans[0].reads, init, 0, None)
+    admit(0, init, d0, 0)
+    stack = [(0, expand(0, init, d0, 0, p0))]
     while stack:
         p, gen = stack[-1]
         nxt = next(gen, None)
@@ -429,6 +460,7 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
         if p + 1 == P:
             return Outcome(True, stats={"configurations": counter[0]})
         s2, det, inf, path = nxt
+        det, path = norm(plans[p + 1].reads, s2, det, path)
         if admit(p + 1, s2, det, inf):
             stack.append((p + 1, expand(p + 1, s2, det, inf, path)))
     fp = best[0]
