@@ -125,11 +125,15 @@ def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]]
     return h
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """The events of a JSON Lines history; ``lines``, if given, receives the
+    line number of each event yielded (before it is yielded)."""
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            if lines is not None:
+                lines.append(lineno)
             try:
                 e = json.loads(line)
             except json.JSONDecodeError as ex:
@@ -138,5 +142,7 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def read_jsonl(path: str | Path) -> History:
-    """Read the project's own history format (``docs/history.md``)."""
-    return pair(iter_jsonl(Path(path)))
+    """Read the project's own history format (``docs/history.md``); errors
+    name ``path:line``."""
+    lines: list[int] = []
+    return pair(iter_jsonl(Path(path), lines), where=lambda pos, e: f"{path}:{lines[pos]}")

@@ -51,6 +51,8 @@ def test_log_conventions(tmp_path: Path) -> None:
         ("f.edn", "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :invoke, :f :read}\n", 2, "still outstanding"),
         ("g.edn", "{:process 0, :type :invoke, :f :read}\n\n{:process 0, :type :done, :f :read", 3, "malformed EDN"),
         ("h.jsonl", '{"process": 0, "type": "invoke", "f": "r"}\n{oops\n', 2, "not JSON"),
+        ("i.jsonl", '{"process": 0, "type": "invoke", "f": "r"}\n\n{"process": 0, "type": "invoke", "f": "r"}\n', 3, "still outstanding"),
+        ("j.jsonl", '{"process": 0, "type": "begin", "f": "r"}\n', 1, "is not one of"),
     ],
 )
 def test_malformed_names_line(tmp_path: Path, name: str, text: str, line: int, words: str) -> None:
