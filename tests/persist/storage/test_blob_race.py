@@ -16,7 +16,7 @@ from persist.storage import FileBlob, S3Blob
 CHILD = os.path.join(os.path.dirname(__file__), "race_child.py")
 PROCS = 8
 ROUNDS = 12
-INCS = 4
+INCS = 3
 
 
 def race(kind: str, spec: dict) -> list[dict]:
