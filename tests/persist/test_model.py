@@ -252,6 +252,21 @@ class PersistMachine(RuleBasedStateMachine):
         if lis.frontier > 0:
             assert consolidate(base + got) == self.model[name].contents(lis.frontier - 1)
 
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def reader_snapshot(self, data):
+        name = data.draw(st.sampled_from(sorted(self.model)))
+        m = self.model[name]
+        r = persist.open_reader(self.url)
+        try:
+            rs = r.stream(name)
+            assert (rs.upper, rs.since) == (m.upper, m.since)
+            if m.since < m.upper:
+                as_of = data.draw(st.integers(m.since, m.upper - 1), label="reader as_of")
+                assert rs.snapshot(as_of).to_list() == m.contents(as_of)
+        finally:
+            r.close()
+
     @rule()
     def restart(self):
         self.p.close()
