@@ -21,7 +21,12 @@ running again::
     anything {"phase"|"action"|"state": "start"|"arm"|"on"...}
                          .. the same f with "stop"|"disarm"|"off"...
     s3 {"rules": [..]}   .. s3 {"rules": []}   (a new rule set replaces the old)
+    anything {"added": [..]} / {"armed": ..}  .. the same f {"cleared": ..} / {"disarmed": ..}
     heal                 .. ends every open period
+
+A fault switched on with nothing recorded to switch it off, or an action
+that neither opens nor closes, lasts its scheduled ``duration`` (the
+schedule's entry is the invoke's value) when it has one.
 
 A fault still open when the history ends lasts to the end (``end`` None). An
 action that neither opens nor closes (``corrupt`` without a kill, a fault
@@ -51,6 +56,7 @@ START_WORDS = ("start", "begin", "on", "arm", "set", "enable", "inject", "open")
 STOP_WORDS = ("stop", "end", "off", "disarm", "clear", "disable", "heal", "close")
 PHASE_KEYS = ("phase", "action", "state", "mode")
 ALL = "*"  # every worker
+INSTANT = ("corrupt",)  # a point in time even when scheduled with a duration (the damage stays)
 
 
 @dataclass
@@ -149,19 +155,39 @@ def phase_of(value: Any) -> str | None:
                 return "stop"
     if "rules" in value:
         return "start" if value["rules"] else "stop"
+    if "cleared" in value or "disarmed" in value:
+        return "stop"
+    if value.get("added") or value.get("armed"):
+        return "start"
     return None
 
 
+def name_of(value: Any) -> Any:
+    """What a switchable fault is called (a failpoint's name), if anything."""
+    return (value.get("name") or value.get("failpoint")) if isinstance(value, dict) else None
+
+
+def scheduled_ns(value: Any) -> int | None:
+    """The fault's scheduled duration (``duration`` seconds, as the schedule
+    records it), in ns; None when there is none."""
+    d = value.get("duration") if isinstance(value, dict) else None
+    return int(d * 1e9) if isinstance(d, (int, float)) and d > 0 else None
+
+
 def describe(f: str, value: Any, workers: set[Any]) -> str:
+    """A period's label: the fault, what it is called, whom it hit."""
     if isinstance(value, dict) and value.get("skipped"):
         return f"{f} (skipped)"
-    if not workers:
-        name = value.get("name") or value.get("failpoint") if isinstance(value, dict) else None
-        return f"{f} {name}" if isinstance(name, str) else f
+    parts = [f]
+    name = name_of(value)
+    if isinstance(name, str):
+        parts.append(name)
     if ALL in workers:
-        return f"{f} all"
-    ws = sorted(workers, key=str)
-    return f"{f} worker{'s' if len(ws) > 1 else ''} {','.join(map(str, ws))}"
+        parts.append("all")
+    elif workers:
+        ws = sorted(workers, key=str)
+        parts.append(f"worker{'s' if len(ws) > 1 else ''} {','.join(map(str, ws))}")
+    return " ".join(parts)
 
 
 def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Period]:
@@ -178,10 +204,6 @@ def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Per
         p.pending.clear()
         open_.remove(p)
 
-    def key(p: Period) -> tuple[Any, ...]:
-        v = p.value if isinstance(p.value, dict) else {}
-        return (v.get("name"), v.get("failpoint"), v.get("target") if not p.pending else None)
-
     for a in actions_of(events):
         ws = workers_of(a.value)
         phase = phase_of(a.value)
@@ -190,11 +212,13 @@ def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Per
             for p in list(open_):
                 close(p, a)
             continue
-        if phase == "stop":  # the same f, switched off
-            mine = Period(a.f, a.start, None, value=a.value)
-            hits = [p for p in open_ if p.f == a.f and (key(p) == key(mine) or not isinstance(a.value, dict))]
-            for p in hits or [p for p in open_ if p.f == a.f][:1]:
+        if phase == "stop":  # the same f switched off: the one it names, or all of them
+            name = name_of(a.value)
+            for p in [p for p in open_ if p.f == a.f and (name is None or name_of(p.value) == name)]:
                 close(p, a)
+                span = scheduled_ns(p.value)
+                if span and p.start + span < a.start:  # it ran out on schedule before the clear
+                    p.end, p.closed_by = p.start + span, "schedule"
             continue
         if a.f in ALL_CLOSERS and phase != "start":
             for p in list(open_):
@@ -224,12 +248,21 @@ def periods_of(events: list[dict[str, Any]], end: int | None = None) -> list[Per
         if phase == "start" and not skipped:
             p = Period(a.f, a.start, None, label, [a.index], a.value)
             if isinstance(a.value, dict) and "rules" in a.value:
-                for q in [q for q in open_ if q.f == a.f and key(q) == key(p)]:
+                for q in [q for q in open_ if q.f == a.f and name_of(q.value) == name_of(a.value)]:
                     close(q, a)  # a rule set is the whole state: a new one replaces the old
             periods.append(p)
             open_.append(p)
             continue
+        span = scheduled_ns(a.value)
+        if span and not skipped and a.f not in INSTANT:
+            # nothing says when it ended: trust the schedule's duration
+            periods.append(Period(a.f, a.start, max(a.end, a.start + span), label, [a.index], a.value, closed_by="schedule"))
+            continue
         periods.append(Period(a.f, a.start, a.end, label, [a.index], a.value))
+    for p in open_:  # switched on and never off: the schedule's duration, if it says
+        span = scheduled_ns(p.value)
+        if span and not p.closers:
+            p.end, p.closed_by = p.start + span, "schedule"
     periods.sort(key=lambda p: (p.start, p.actions[0] if p.actions else 0))
     if end is not None:
         for p in periods:

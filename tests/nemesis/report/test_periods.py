@@ -126,3 +126,22 @@ def test_workers_of_reads_every_spelling() -> None:
     assert workers_of({"target": 1}) == {1}
     assert workers_of({"target": -1}) == {"*"}
     assert workers_of(None) == set()
+
+
+def test_faults_without_a_recorded_end_last_their_scheduled_duration() -> None:
+    events = [
+        ev(100, "invoke", "s3", fault("s3", -1)),  # duration 0.3 s
+        ev(101, "info", "s3", {"added": [{"mode": "error-after", "method": "PUT", "id": 1}]}),
+        ev(500, "invoke", "s3", fault("s3", -1)),
+        ev(501, "info", "s3", {"added": [{"mode": "latency", "id": 2}]}),
+        ev(600, "info", "s3", {"cleared": [{"id": 2}]}),
+        ev(900, "invoke", "failpoint", fault("failpoint", 0)),
+        ev(901, "info", "failpoint", {"name": "wal.append", "hit": 3}),
+        ev(1000, "invoke", "corrupt", fault("corrupt", 0)),
+        ev(1001, "info", "corrupt", {"file": "wal/1.log", "kind": "flip"}),
+    ]
+    a, b, fp, c = periods_of(events, 5000 * MS)
+    assert (a.start, a.end, a.closed_by) == (100 * MS, 400 * MS, "schedule")  # never cleared
+    assert (b.start, b.end, b.closed_by) == (500 * MS, 600 * MS, "s3")  # cleared
+    assert (fp.label, fp.end) == ("failpoint wal.append worker 0", 1200 * MS)
+    assert c.end == 1001 * MS  # corrupt: its own action only, not the schedule (the damage stays)
