@@ -141,7 +141,8 @@ def started_of(config: dict[str, Any], status: dict[str, Any], path: Path) -> st
                 return v
             if isinstance(v, (int, float)) and v > 1e9:
                 return datetime.fromtimestamp(v, timezone.utc).isoformat()
-    return path.name.split("-seed")[0]
+    stamp = path.name.split("-seed")[0]
+    return stamp if re.match(r"\d{8}T\d{6}", stamp) else "-"
 
 
 def code_of(config: dict[str, Any]) -> str | None:
