@@ -103,25 +103,71 @@ def consolidate_updates(table: pa.Table, advance_to: int = 0) -> pa.Table:
     if advance_to:
         ts = table.column("ts")
         table = table.set_column(2, "ts", pc.max_element_wise(ts, pa.scalar(advance_to, pa.uint64())))
-    g = table.group_by(["key", "val", "ts"], use_threads=False).aggregate([("diff", "sum")])
-    g = g.filter(pc.not_equal(g.column("diff_sum"), 0))
-    g = g.sort_by([("key", "ascending"), ("val", "ascending"), ("ts", "ascending")])
-    return pa.Table.from_arrays(
-        [g.column("key"), g.column("val"), g.column("ts"), g.column("diff_sum")], schema=UPDATE_SCHEMA
-    )
+    cols = _consolidate_sorted(table, ["key", "val", "ts"])
+    return pa.Table.from_arrays(cols, schema=UPDATE_SCHEMA)
 
 
 def snapshot_of(tables: list[pa.Table], as_of: int) -> pa.Table:
     """Contents at ``as_of`` of the given update tables: rows with ts <= as_of,
     diffs summed per (key, val), zeros dropped, sorted by (key, val)."""
-    tables = [t for t in tables if len(t)]
-    if not tables:
+    parts = []
+    for t in tables:
+        if not len(t):
+            continue
+        ts = t.column("ts")
+        if pc.max(ts).as_py() > as_of:  # most batches lie wholly at or below as_of: no copy
+            t = t.filter(pc.less_equal(ts, pa.scalar(as_of, pa.uint64())))
+        if len(t):
+            parts.append(t.select(["key", "val", "diff"]))
+    if not parts:
         return SNAPSHOT_SCHEMA.empty_table()
-    t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    t = t.filter(pc.less_equal(t.column("ts"), pa.scalar(as_of, pa.uint64())))
-    if not len(t):
-        return SNAPSHOT_SCHEMA.empty_table()
-    g = t.group_by(["key", "val"], use_threads=False).aggregate([("diff", "sum")])
-    g = g.filter(pc.not_equal(g.column("diff_sum"), 0))
-    g = g.take(pc.sort_indices(g, sort_keys=[("key", "ascending"), ("val", "ascending")]))
-    return pa.Table.from_arrays([g.column("key"), g.column("val"), g.column("diff_sum")], schema=SNAPSHOT_SCHEMA)
+    t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    return pa.Table.from_arrays(_consolidate_sorted(t, ["key", "val"]), schema=SNAPSHOT_SCHEMA)
+
+
+def _consolidate_sorted(table: pa.Table, by: list[str]) -> list[pa.Array]:
+    """``by`` columns and the summed ``diff`` of ``table``, one row per
+    distinct ``by`` tuple with a non-zero sum, sorted by ``by``.
+
+    Sort first, then sum runs of equal neighbours: a sort plus a linear pass,
+    instead of a hash aggregation followed by a sort of its (unordered)
+    output. Input that is already sorted (a single consolidated batch) is not
+    sorted again; input without repeated tuples is not aggregated at all."""
+    table = table.combine_chunks()
+    cols = [table.column(c).chunk(0) if table.column(c).num_chunks == 1 else table.column(c).combine_chunks() for c in by]
+    diff = table.column("diff")
+    diff = diff.chunk(0) if diff.num_chunks == 1 else diff.combine_chunks()
+    n = len(diff)
+    if n > 1 and not _is_sorted(cols):
+        idx = pc.sort_indices(pa.Table.from_arrays(cols, names=by), sort_keys=[(c, "ascending") for c in by])
+        cols = [c.take(idx) for c in cols]
+        diff = diff.take(idx)
+    if n > 1:
+        same = pc.equal(cols[0][1:], cols[0][:-1])
+        for c in cols[1:]:
+            same = pc.and_(same, pc.equal(c[1:], c[:-1]))
+        if pc.any(same).as_py():
+            import numpy as np
+
+            starts = np.flatnonzero(np.concatenate([[True], ~same.to_numpy(zero_copy_only=False)]))
+            sums = np.add.reduceat(diff.to_numpy(zero_copy_only=False), starts)
+            take = pa.array(starts, type=pa.int64())
+            cols = [c.take(take) for c in cols]
+            diff = pa.array(sums, type=pa.int64())
+    nonzero = pc.not_equal(diff, 0)
+    if not pc.all(nonzero).as_py():
+        cols = [c.filter(nonzero) for c in cols]
+        diff = diff.filter(nonzero)
+    return cols + [diff]
+
+
+def _is_sorted(cols: list[pa.Array]) -> bool:
+    """Whether the rows of ``cols`` are in ascending lexicographic order."""
+    ok = None  # rows i, i+1 in order, decided by the columns seen so far
+    tied = None  # rows i, i+1 equal in the columns seen so far
+    for c in cols:
+        a, b = c[:-1], c[1:]
+        lt, eq = pc.less(a, b), pc.equal(a, b)
+        ok = lt if ok is None else pc.or_(ok, pc.and_(tied, lt))
+        tied = eq if tied is None else pc.and_(tied, eq)
+    return pc.all(pc.or_(ok, tied)).as_py()
