@@ -86,9 +86,13 @@ class _Stale(Exception):
     """A plan was made on a record that a late-landing commit replaced: redo it."""
 
 
-class _MissingBlob(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
+class _MissingBlob(CorruptionError):
+    """A batch blob named by the metadata is not in the store. Readers retry
+    with fresh metadata (compaction may have replaced it); elsewhere it is
+    corruption."""
+
+    def __init__(self, key: str, where: str = "") -> None:
+        super().__init__(f"{where}: batch blob {key} named by the metadata is missing; run persist.check")
         self.key = key
 
 
@@ -381,7 +385,7 @@ class Persister:
         def load() -> pa.Table:
             data = self.blob.get(key)
             if data is None:
-                raise _MissingBlob(key)
+                raise _MissingBlob(key, self.url)
             return decode_batch(data, f"{self.url} {key}")
 
         return self.cache.get_or_load(self.location.id, key, load)
@@ -745,6 +749,10 @@ class Persister:
                 log.warning("persist background work on %s failed: %s", self.url, e)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+            except Exception as e:  # a bug: keep it visible, stop background work
+                self.bg_errors.append(e)
+                log.exception("persist background thread of %s stopped on a bug", self.url)
+                break
 
     def wait_for_change(self, version: int, timeout: float | None) -> bool:
         """Block until the writer's metadata version exceeds ``version``."""
@@ -777,6 +785,7 @@ class Persister:
         Idempotent. Later calls raise ClosedError."""
         if self._closed:
             return
+        self._stop_background()
         if not self.read_only and self._fenced is None:
             try:
                 with self._commit_lock, self._drain_lock:
@@ -785,12 +794,17 @@ class Persister:
                 log.warning("drain on close of %s failed: %s", self.url, e)
         self._shutdown()
 
-    def _shutdown(self) -> None:
-        self._closed = True
+    def _stop_background(self) -> None:
+        """Let background work finish its step (no orphan from a half-done
+        compaction) and stop it."""
         self._bg_stop.set()
         self._bg_wake.set()
         if self._bg is not None and self._bg is not threading.current_thread():
             self._bg.join()
+
+    def _shutdown(self) -> None:
+        self._stop_background()
+        self._closed = True
         with self._changed:
             self._changed.notify_all()
         if self._wal is not None:
