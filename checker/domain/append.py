@@ -24,9 +24,10 @@ An operation's *arguments* are its invoke value, its *result* the ok value.
 
 from __future__ import annotations
 
+import functools
 import gc
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,19 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def paused(check: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run a checker's ``check`` with the GC paused (see
+    :func:`gc_paused`); otherwise the collection deferred by an earlier
+    pause lands on whichever check allocates next."""
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with gc_paused():
+            return check(*args, **kwargs)
+
+    return run
 
 
 def parse(history: History) -> AppendHistory:

@@ -16,7 +16,7 @@ and the writes that could produce it.
 
 from __future__ import annotations
 
-from checker.domain.append import AppendHistory
+from checker.domain.append import AppendHistory, paused
 from checker.domain.contents import analyse
 from checker.domain.report import finish, ops_of
 from checker.history import History
@@ -26,6 +26,7 @@ from checker.result import Anomaly, Result
 class Duplicates:
     name = "duplicates"
 
+    @paused
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)

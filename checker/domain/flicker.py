@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 
-from checker.domain.append import AppendHistory, Snap
+from checker.domain.append import AppendHistory, Snap, paused
 from checker.domain.contents import analyse
 from checker.domain.report import finish
 from checker.history import History
@@ -36,6 +36,7 @@ from checker.result import Anomaly, Result
 class Flicker:
     name = "flicker"
 
+    @paused
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)

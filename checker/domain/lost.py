@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 
-from checker.domain.append import AppendHistory
+from checker.domain.append import AppendHistory, gc_paused, paused
 from checker.domain.contents import analyse
 from checker.domain.report import finish, upd
 from checker.history import History
@@ -32,6 +32,7 @@ from checker.result import Anomaly, Result
 class LostWrites:
     name = "lost-writes"
 
+    @paused
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)
@@ -64,7 +65,8 @@ class LostWrites:
                     ops,
                 )
             )
-        covered, total = _coverage(ah)
+        with gc_paused():
+            covered, total = _coverage(ah)
         stats = {"acknowledged_updates": total, "checked_updates": covered, "snapshots": len(ah.snapshots)}
         if c.truncated:
             stats["truncated"] = True

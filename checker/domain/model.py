@@ -17,7 +17,7 @@ showing up to three of its differing rows.
 
 from __future__ import annotations
 
-from checker.domain.append import AppendHistory
+from checker.domain.append import AppendHistory, paused
 from checker.domain.contents import Discrepancy, analyse
 from checker.domain.report import finish, ops_of
 from checker.history import History
@@ -37,6 +37,7 @@ def _row(d: Discrepancy) -> str:
 class SnapshotModel:
     name = "snapshot-model"
 
+    @paused
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)

@@ -15,7 +15,7 @@ it, how many do, and the writes that were excluded and why.
 
 from __future__ import annotations
 
-from checker.domain.append import AppendHistory
+from checker.domain.append import AppendHistory, paused
 from checker.domain.contents import AFTER, FAILED, LATER, analyse
 from checker.domain.report import finish, ops_of
 from checker.history import History
@@ -27,6 +27,7 @@ _WHY = {FAILED: "failed", LATER: "has a later ts", AFTER: "was invoked after the
 class Phantoms:
     name = "phantoms"
 
+    @paused
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)
