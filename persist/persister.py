@@ -338,6 +338,7 @@ class Persister:
                 try:
                     token = self.blob.compare_and_set(md.META_KEY, self._token, data)
                 except ConflictError:
+                    self._resync = True  # stays set if the re-read fails
                     self._adopt_or_fence()
                     continue  # one of our earlier attempts landed: redo on top of it
                 except StorageIndeterminateError:
@@ -371,7 +372,11 @@ class Persister:
         data = encode_batch(table)
         with self._state_lock:
             self._inflight.add(key)
-        self.blob.set(key, data)
+        try:
+            self.blob.set(key, data)
+        except BaseException:
+            self._abandon([key])  # no metadata can name it: it is garbage now
+            raise
         self.cache.put(self.location.id, key, decode_batch(data, key))
         return key, len(data)
 
@@ -591,6 +596,7 @@ class Persister:
                 seq_range[sid] = (min(lo, p.seqno), max(hi, p.seqno))
         written: list[str] = []
         replaced: list[str] = []
+        attempted = False
         # per sid: (new trace batch or None, unsealed tuple replacing or appended, replace?)
         plans: dict[int, tuple[md.TraceBatch | None, tuple[md.UnsealedBatch, ...], bool, int | None]] = {}
         try:
@@ -664,9 +670,12 @@ class Persister:
                     streams[name] = md.StreamMeta(sm.id, upper, sm.since, new_trace, new_unsealed)
                 return cur.successor(wal_absorbed=max(absorbed, cur.wal_absorbed), streams=streams)
 
+            attempted = True
             self._commit(transform)
         except StorageIndeterminateError:
-            raise  # the batches may be live: leave them in flight
+            if not attempted:  # a blob write failed: nothing names them
+                self._abandon(written)
+            raise  # else the batches may be live: leave them in flight
         except BaseException:
             self._abandon(written)
             raise
