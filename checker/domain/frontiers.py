@@ -61,6 +61,14 @@ def _stream(op: Op) -> Any:
     return r.get("stream", a.get("stream"))
 
 
+def _as_of(op: Op) -> int | None:
+    """A snapshot's as_of: the ok value's (the workload may invoke with
+    ``"as_of": null``, meaning ``upper - 1``), else the invoke's."""
+    r = op.result if isinstance(op.result, dict) else {}
+    a = op.value if isinstance(op.value, dict) else {}
+    return _int(r.get("as_of", a.get("as_of")))
+
+
 def _observed(op: Op) -> tuple[int | None, int | None]:
     r = op.result if isinstance(op.result, dict) else {}
     return _int(r.get("upper")), _int(r.get("since"))
@@ -195,21 +203,21 @@ class SealsSeen:
                     acks += 1
                     bounds.append((op.ret, "since-ack", a["since"], op))
                     bounds.append((op.ret, "since-known", a["since"], op))
-                elif op.f == "snapshot" and _int(a.get("as_of")) is not None:
-                    bounds.append((op.ret, "upper-ack", a["as_of"] + 1, op))
-                    bounds.append((op.ret, "upper-known", a["as_of"] + 1, op))
+                elif op.f == "snapshot" and _as_of(op) is not None:
+                    bounds.append((op.ret, "upper-ack", _as_of(op) + 1, op))
+                    bounds.append((op.ret, "upper-known", _as_of(op) + 1, op))
                 if op.f in _OBSERVERS:
                     u, s = _observed(op)
                     if u is not None:
                         bounds.append((op.ret, "upper-known", u, op))
                     if s is not None:
                         bounds.append((op.ret, "since-known", s, op))
-                        if op.f == "snapshot" and _int(a.get("as_of")) is not None and a["as_of"] < s:
+                        if op.f == "snapshot" and _as_of(op) is not None and _as_of(op) < s:
                             found.add(
                                 "read-below-since",
                                 op,
                                 op,
-                                f"snapshot op {op.index} of {stream} succeeded at as_of {a['as_of']} below the since {s} it read just before",
+                                f"snapshot op {op.index} of {stream} succeeded at as_of {_as_of(op)} below the since {s} it read just before",
                             )
 
             def visit(b: Op, best: dict[str, tuple[int, Op]], stream: Any = stream) -> None:
@@ -256,12 +264,12 @@ class SealsSeen:
                         f"seal({a['ts']}) op {b.index} on {stream} succeeded though upper was already >= {uk[0]} "
                         f"(op {uk[1].index}, {uk[1].f}): a seal below upper must be refused",
                     )
-                elif b.f == "snapshot" and sk is not None and _int(a.get("as_of")) is not None and a["as_of"] < sk[0]:
+                elif b.f == "snapshot" and sk is not None and _as_of(b) is not None and _as_of(b) < sk[0]:
                     found.add(
                         "read-below-since",
                         sk[1],
                         b,
-                        f"snapshot op {b.index} of {stream} succeeded at as_of {a['as_of']} though since was already >= {sk[0]} "
+                        f"snapshot op {b.index} of {stream} succeeded at as_of {_as_of(b)} though since was already >= {sk[0]} "
                         f"(op {sk[1].index}, {sk[1].f}): reads below since must be refused",
                     )
                 elif b.f == "compact" and sk is not None and _int(a.get("since")) is not None and a["since"] < sk[0]:

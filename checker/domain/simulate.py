@@ -19,6 +19,8 @@ It keeps the engine's contract (BRIEF §2) exactly, in memory, and runs
   completion at all;
 * a snapshot reads ``upper``/``since`` when invoked (before it snapshots, as
   the harness does) and returns the consolidated rows at ``as_of``, sorted;
+  a third are invoked with ``"as_of": null`` (the workload's "at
+  ``upper - 1``"), the ok value carrying the ``as_of`` used;
 * every update ``(key, val)`` is unique, with diff 1;
 * a stream is retired after ``writes_per_stream`` writes (a fresh one takes
   its place, so histories of any length keep snapshots small); on
@@ -138,7 +140,9 @@ def simulate(
         if f == "compact":
             return {"stream": s.name, "since": rng.randint(s.since, s.upper)}
         if f == "snapshot" and s.upper > s.since:
-            return {"stream": s.name, "as_of": rng.randint(s.since, s.upper - 1), "_seen": (s.upper, s.since)}
+            # as the workload does a third of the time: "as_of": null = upper - 1 (upper read when invoked)
+            as_of = None if rng.random() < 0.3 else rng.randint(s.since, s.upper - 1)
+            return {"stream": s.name, "as_of": as_of, "_seen": (s.upper, s.since)}
         return {"stream": s.name, "_frontiers": True}
 
     def linearize(slot: _Slot) -> None:
@@ -183,11 +187,12 @@ def simulate(
             slot.outcome = "info" if info else "ok"
             slot.result = {**v, "upper": st.upper, "since": st.since}
         elif f == "snapshot":
-            if not (st.since <= v["as_of"] < st.upper) or fail:
+            as_of = slot.seen[0] - 1 if v["as_of"] is None else v["as_of"]
+            if not (st.since <= as_of < st.upper) or fail:
                 slot.outcome = "fail"
                 return
             slot.outcome = "info" if info else "ok"
-            slot.result = {"stream": st.name, "as_of": v["as_of"], "upper": slot.seen[0], "since": slot.seen[1], "rows": st.rows(v["as_of"])}
+            slot.result = {"stream": st.name, "as_of": as_of, "upper": slot.seen[0], "since": slot.seen[1], "rows": st.rows(as_of)}
         else:
             slot.outcome = "info" if info else "ok"
             slot.result = {"stream": st.name, "upper": st.upper, "since": st.since}
