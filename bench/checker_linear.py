@@ -10,7 +10,10 @@ those figures are quoted, not measured; and the shared directory holds 50 of
 the 102 etcd histories and the 1- and 10-client kv histories (not the
 50-client one), so the total is compared with Porcupine's total pro-rated
 to the files present (0.36 s x 50/102). In-run anchors: the breadth-first
-sweep and the search without cheap refutations, on the same files.
+sweep and the search without cheap refutations, and ``wgl``: Porcupine's own
+algorithm transcribed to Python (linked list, lift/unlift, cache of
+(bitset, state)), on the same files, which separates the algorithmic gain
+from the language.
 
 Each figure is the best of ``--repeat`` runs (the machine is shared; the
 best is the least disturbed). Parsing is timed apart from checking.
@@ -120,14 +123,15 @@ def main() -> None:
         t_dfs, r = best(lambda: check(h, get_model(model)), args.repeat)
         t_plain, r2 = best(lambda: check(h, get_model(model), refute=False), args.repeat)
         t_sweep, r3 = best(lambda: check(h, get_model(model), refute=False, algorithm="sweep"), args.repeat)
-        ok = all(str(x.valid).lower() == lin for x in (r, r2, r3))
-        rows.append((name, len(h.ops), lin, r.valid, ok, t_parse, t_dfs, t_plain, t_sweep))
+        t_wgl, r4 = best(lambda: check(h, get_model(model), refute=False, algorithm="wgl"), max(1, min(3, args.repeat)))
+        ok = all(str(x.valid).lower() == lin for x in (r, r2, r3, r4))
+        rows.append((name, len(h.ops), lin, r.valid, ok, t_parse, t_dfs, t_plain, t_sweep, t_wgl))
 
     if not args.quiet:
-        print(f"{'file':22} {'ops':>4} {'expect':>6} {'got':>6}  {'parse ms':>8} {'check ms':>8} {'no-refute':>9} {'sweep':>8}")
-        for name, n, lin, got, ok, tp, td, tn, ts in rows:
+        print(f"{'file':22} {'ops':>4} {'expect':>6} {'got':>6}  {'parse ms':>8} {'check ms':>8} {'no-refute':>9} {'sweep':>8} {'wgl ms':>9} {'wgl/check':>9}")
+        for name, n, lin, got, ok, tp, td, tn, ts, tw in rows:
             flag = "" if ok else "  MISMATCH"
-            print(f"{name:22} {n:4} {lin:>6} {str(got).lower():>6}  {tp*1e3:8.2f} {td*1e3:8.2f} {tn*1e3:9.2f} {ts*1e3:8.2f}{flag}")
+            print(f"{name:22} {n:4} {lin:>6} {str(got).lower():>6}  {tp*1e3:8.2f} {td*1e3:8.2f} {tn*1e3:9.2f} {ts*1e3:8.2f} {tw*1e3:9.2f} {tw/td:9.1f}{flag}")
     etcd = [r for r in rows if r[0].startswith("etcd/")]
     kv = [r for r in rows if r[0].startswith("kv/")]
     tot = lambda rs, i: sum(r[i] for r in rs)  # noqa: E731
@@ -141,16 +145,24 @@ def main() -> None:
     print(f"{f'etcd: all {len(etcd)} histories, parse + check':58} {tot(etcd, 5)+tot(etcd, 6):9.3f}s {pro:9.3f}s {(tot(etcd, 5)+tot(etcd, 6))/pro:14.3f}")
     print(f"{f'etcd: all {len(etcd)}, no cheap refutations':58} {tot(etcd, 7):9.3f}s {pro:9.3f}s {tot(etcd, 7)/pro:14.3f}")
     print(f"{f'etcd: all {len(etcd)}, breadth-first sweep, no refutations':58} {tot(etcd, 8):9.3f}s {pro:9.3f}s {tot(etcd, 8)/pro:14.3f}")
+    print(f"{f'etcd: all {len(etcd)}, Porcupine algorithm in Python (wgl)':58} {tot(etcd, 9):9.3f}s {pro:9.3f}s {tot(etcd, 9)/pro:14.3f}")
     print(f"{'etcd_002 (Porcupine slowest)':58} {e2[6]:9.4f}s {PORCUPINE_ETCD_002:9.3f}s {e2[6]/PORCUPINE_ETCD_002:14.3f}")
+    print(f"{'etcd_002, Porcupine algorithm in Python (wgl)':58} {e2[9]:9.4f}s {PORCUPINE_ETCD_002:9.3f}s {e2[9]/PORCUPINE_ETCD_002:14.3f}")
     print(f"{f'our slowest etcd: {slow[0]}':58} {slow[6]:9.4f}s {PORCUPINE_ETCD_002:9.3f}s {slow[6]/PORCUPINE_ETCD_002:14.3f}")
     for r in kv:
         print(f"{f'{r[0]} ({r[1]} ops; Porcupine figure is c50)':58} {r[6]:9.4f}s {PORCUPINE_KV_C50:9.3f}s {r[6]/PORCUPINE_KV_C50:14.3f}")
     print(f"{'all shared histories, check only':58} {tot(rows, 6):9.3f}s")
+    print(f"{'all shared histories, Porcupine algorithm in Python (wgl)':58} {tot(rows, 9):9.3f}s   in-run anchor; wgl/ours = {tot(rows, 9)/tot(rows, 6):.1f}")
     for corrupt in (False, True):
         h = synthetic_kv(corrupt=corrupt)
         t_syn, r = best(lambda: check(h, get_model("kv")), args.repeat)
         label = f"synthetic 50-client kv, {len(h.ops)} ops, {'one stale get' if corrupt else 'linearizable'} -> {str(r.valid).lower()}"
         print(f"{label:58} {t_syn:9.4f}s {PORCUPINE_KV_C50:9.3f}s {t_syn/PORCUPINE_KV_C50:14.3f}")
+        t = time.perf_counter()
+        rw = check(h, get_model("kv"), algorithm="wgl", time_limit=10)
+        t_w = time.perf_counter() - t
+        label = f"  the same, Porcupine algorithm in Python (wgl) -> {str(rw.valid).lower()}"
+        print(f"{label:58} {t_w:9.4f}s {'':>10} {'':>14}  {rw.reason or ''}")
     print(f"verdicts as expected.tsv: {sum(r[4] for r in rows)}/{len(rows)}")
 
     # a history that must come back unknown under a 1 s time limit

@@ -476,7 +476,113 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
     return Outcome(False, fail, stats={"configurations": counter[0]})
 
 
-ALGORITHMS = {"dfs": search_dfs, "sweep": search_sweep}
+class _Node:
+    __slots__ = ("e", "match", "prev", "next")
+
+    def __init__(self, e: Entry | None, match: _Node | None):
+        self.e, self.match = e, match
+        self.prev: _Node | None = None
+        self.next: _Node | None = None
+
+
+def search_wgl(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS) -> Outcome:
+    """Porcupine's algorithm, transcribed: Wing & Gong's search over a doubly
+    linked list of call and return entries sorted by time (calls first at
+    equal times), *lift*ing an op out of the list when it is linearized and
+    *unlift*ing it on backtrack, with Lowe's cache of (linearized bitset,
+    state). Indeterminate ops return at +infinity; the search succeeds once
+    every determinate op is linearized. No just-in-time linearization, no
+    classes, no greedy reads: kept as the in-run anchor for the benchmark
+    and as a third opinion for the tests."""
+    step = model.step
+    events: list[tuple[Any, int, int]] = []
+    for e in entries:
+        events.append((e.call, 0, e.id))
+        events.append((e.ret, 1, e.id))
+    events.sort(key=lambda t: (t[0], t[1]))
+    head = _Node(None, None)
+    calls_of: dict[int, _Node] = {}
+    rets_of: dict[int, _Node] = {}
+    prev = head
+    for _t, kind, eid in events:
+        if kind == 1:
+            node = _Node(entries[eid], None)
+            rets_of[eid] = node
+        else:
+            node = _Node(entries[eid], None)
+            calls_of[eid] = node
+        prev.next, node.prev = node, prev
+        prev = node
+    for eid, c in calls_of.items():
+        c.match = rets_of[eid]
+
+    def lift(c: _Node) -> None:
+        c.prev.next = c.next  # type: ignore[union-attr]
+        if c.next is not None:
+            c.next.prev = c.prev
+        r = c.match
+        r.prev.next = r.next  # type: ignore[union-attr]
+        if r.next is not None:
+            r.next.prev = r.prev
+
+    def unlift(c: _Node) -> None:
+        r = c.match
+        r.prev.next = r  # type: ignore[union-attr]
+        if r.next is not None:
+            r.next.prev = r
+        c.prev.next = c  # type: ignore[union-attr]
+        if c.next is not None:
+            c.next.prev = c
+
+    det_left = sum(1 for e in entries if e.ret != INF)
+    state = model.init()
+    lin = 0
+    cache: set[tuple[int, Any]] = set()
+    calls: list[tuple[_Node, Any]] = []
+    node = head.next
+    best_len, best_prefix, best_op = -1, [], None
+    ticks = 0
+    while det_left:
+        ticks += 1
+        if not ticks & 0x3FFF:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _GiveUp("time limit reached")
+            if len(cache) > max_configs:
+                raise _GiveUp(f"search-space limit of {max_configs} configurations reached")
+        if node is not None and node.match is not None:  # a call entry
+            e = node.e
+            s2 = step(state, e.f, e.arg, e.out)
+            if s2 is not INVALID:
+                nl = lin | (1 << e.id)
+                k = (nl, s2)
+                if k not in cache:
+                    cache.add(k)
+                    calls.append((node, state))
+                    state, lin = s2, nl
+                    if e.ret != INF:
+                        det_left -= 1
+                    lift(node)
+                    node = head.next
+                    continue
+            node = node.next
+        else:  # a return entry: every op that could go first failed
+            if len(calls) > best_len and node is not None:
+                best_len, best_prefix, best_op = len(calls), [c.e.op for c, _ in calls], node.e
+            if not calls:
+                fail_e = best_op or (node.e if node is not None else entries[0])
+                fail = Failure(fail_e.op, best_prefix, [], [], model=model)
+                return Outcome(False, fail, stats={"configurations": len(cache)})
+            node, state = calls.pop()
+            e = node.e
+            lin ^= 1 << e.id
+            if e.ret != INF:
+                det_left += 1
+            unlift(node)
+            node = node.next
+    return Outcome(True, stats={"configurations": len(cache)})
+
+
+ALGORITHMS = {"dfs": search_dfs, "sweep": search_sweep, "wgl": search_wgl}
 search = search_dfs
 
 

@@ -37,7 +37,7 @@ def test_verdict_matches_expected_tsv(name: str, fmt: str, model: str, expected:
         assert a.ops and f"op {a.ops[0]}" in a.message
 
 
-@pytest.mark.parametrize("algorithm", ["dfs", "sweep"])
+@pytest.mark.parametrize("algorithm", ["dfs", "sweep", "wgl"])
 @pytest.mark.parametrize("name,fmt,model,expected", cases())
 def test_verdict_without_refutations_or_partitions(name: str, fmt: str, model: str, expected: bool, algorithm: str) -> None:
     """The search alone (no cheap refutation; no partitioning by key, which

@@ -1,7 +1,8 @@
 """The search agrees with a brute-force oracle (every real-time-respecting
 order) on thousands of small random concurrent histories with crashed
 (info), failed and never-completed operations, for register, cas-register
-and kv. Examples per model: CHECKER_EXAMPLES (default 1500)."""
+and kv; so do the breadth-first sweep and the transcription of Porcupine's
+algorithm. Examples per model: CHECKER_EXAMPLES (default 1500)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ def agree(h: History, model_name: str, oracle: bool) -> None:
     assert r2.valid is oracle, (r2.summary(), h.ops)
     r3 = check(h, get_model(model_name), refute=False, algorithm="sweep")
     assert r3.valid is oracle, (r3.summary(), h.ops)
+    r4 = check(h, get_model(model_name), refute=False, algorithm="wgl")
+    assert r4.valid is oracle, (r4.summary(), h.ops)
     if oracle is False and r.stats["linear"][0].get("refuted") is None:
         # both searches name the same op as the one where every order failed
         assert r3.stats["linear"][0]["failed_op"] == r.stats["linear"][0]["failed_op"]
