@@ -24,7 +24,7 @@ failed starts in a row, in both cases quoting the worker's log.
 from __future__ import annotations
 
 import os
-import queue
+import selectors
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -94,12 +94,12 @@ class Controller:
         os.makedirs(self.data_dir, exist_ok=True)
         self.reports_dir = os.path.join(run_dir, "reports")
         self.url = "file://" + self.data_dir
-        self.events: queue.Queue = queue.Queue()
+        self.sel = selectors.DefaultSelector()
         specs = self.wl.workers(cfg.concurrency)
         assign = self.wl.assign(cfg.concurrency)
         per_worker = {s.slot: assign.count(s.slot) for s in specs}
         self.workers: dict[int, Worker] = {
-            s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=self.events,
+            s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=None,
                            threads=max(1, per_worker[s.slot]) + 1, options={}, mutant=cfg.mutant,
                            watch_root=self.data_dir)
             for s in specs
@@ -126,6 +126,7 @@ class Controller:
         self._start_failures: dict[int, int] = {}
         self._pending: list[tuple[float, str, dict[str, Any]]] = []  # (at, action, value)
         self._aborted: str | None = None
+        self._last_ready = 0.0
 
     # --- worker lifecycle --------------------------------------------------
 
@@ -134,9 +135,21 @@ class Controller:
         was_alive = w.alive
         pid = w.kill()
         self._killed.add((slot, w.incarnation))
+        self._forget_pipe(w)
         self._settle_worker(slot, "worker killed by the nemesis")
         self._restarting.pop(slot, None)
         return {"worker": slot, "pid": pid, **({} if was_alive else {"note": "was not running"})}
+
+    def _forget_pipe(self, w: Worker) -> None:
+        """Stop listening to a dead incarnation (what it still says is moot)."""
+        fd, w.out_fd = w.out_fd, None
+        if fd is not None:
+            try:
+                self.sel.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+            os.close(fd)
+            w._bufs.pop(fd, None)
 
     def _settle_worker(self, slot: int, why: str) -> None:
         """Every operation in flight on ``slot`` becomes ``info``."""
@@ -149,6 +162,7 @@ class Controller:
         if w.alive:
             return
         w.start()
+        self.sel.register(w.out_fd, selectors.EVENT_READ, (slot, w.incarnation))
         self._restarting[slot] = time.monotonic()
         self.rec.record("nemesis", "invoke", "restart" if w.incarnation > 1 else "start", {"worker": slot})
 
@@ -178,6 +192,7 @@ class Controller:
     def _on_ready(self, slot: int, msg: dict[str, Any]) -> None:
         w = self.workers[slot]
         w.ready = True
+        self._last_ready = time.monotonic()
         w.open_error = msg.get("open_error")
         self._start_failures[slot] = 0
         began = self._restarting.pop(slot, None)
@@ -233,17 +248,21 @@ class Controller:
             self._complete(p, msg)
 
     def _pump(self, timeout: float) -> None:
-        try:
-            item = self.events.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return
-        self._handle(item)
-        while True:
-            try:
-                item = self.events.get_nowait()
-            except queue.Empty:
-                return
-            self._handle(item)
+        """Wait up to ``timeout`` for worker messages and handle them all."""
+        for key, _ in self.sel.select(max(0.0, timeout)):
+            slot, incarnation = key.data
+            w = self.workers[slot]
+            msgs = w.read_messages(key.fd)
+            if msgs is None:
+                if w.out_fd == key.fd:
+                    self._forget_pipe(w)
+                else:
+                    self.sel.unregister(key.fd)
+                    os.close(key.fd)
+                self._handle((slot, incarnation, None))
+                continue
+            for msg in msgs:
+                self._handle((slot, incarnation, msg))
 
     def _check_aborted(self) -> None:
         if self._aborted:
@@ -297,6 +316,8 @@ class Controller:
             for w in self.workers.values():
                 if w.alive:
                     w.kill()
+                self._forget_pipe(w)
+            self.sel.close()
             self.rec.close()
 
     def _run(self) -> Outcome:
@@ -346,8 +367,12 @@ class Controller:
         self._finish()
         return self.outcome
 
+    #: seconds a fault waits after the last worker became ready (let work resume)
+    SETTLE = 0.3
+
     def _settled(self) -> bool:
-        return not self._pending and all(w.ready for w in self.workers.values())
+        return (not self._pending and all(w.ready for w in self.workers.values())
+                and time.monotonic() - self._last_ready >= self.SETTLE)
 
     def _progress(self, elapsed: float) -> dict[str, Any]:
         ok = sum(n for (f, t), n in self.rec.counts.items() if t == "ok")

@@ -5,9 +5,11 @@ at most one live process at a time: ``python -m workloads.worker_main`` in
 its own session (``start_new_session=True``, so ``os.killpg`` reaches it and
 nothing else), ``close_fds=True`` so no sibling inherits its pipes (a pipe
 held open by a sibling would hide this worker's EOF). Operations go down its
-stdin; completions come back on a dedicated pipe, read by one thread that
-puts ``(slot, incarnation, message)`` on the controller's queue, and
-``(slot, incarnation, None)`` at EOF (the process is gone). Its stdout and
+stdin; completions come back on a dedicated pipe (``out_fd``), which the
+controller polls with a selector (:meth:`read_messages`), or, when an
+``events`` queue is given, one thread per incarnation reads and puts
+``(slot, incarnation, message)`` on it, and ``(slot, incarnation, None)`` at
+EOF (the process is gone). Its stdout and
 stderr are appended to ``<run>/workers/<slot>.log``.
 """
 
@@ -28,7 +30,7 @@ from workloads.base import WorkerSpec
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue,
+    def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue | None,
                  threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None):
         self.spec = spec
         self.slot = spec.slot
@@ -41,6 +43,8 @@ class Worker:
         self.mutant = mutant
         self.watch_root = watch_root
         self.incarnation = 0
+        self.out_fd: int | None = None
+        self._bufs: dict[int, bytes] = {}  # completion pipe -> bytes of a partial line
         self.proc: subprocess.Popen | None = None
         self.ready = False
         self.paused = False
@@ -84,18 +88,41 @@ class Worker:
                 pass_fds=(w,), close_fds=True, start_new_session=True, env=env, cwd=os.getcwd(),
             )
         os.close(w)
-        threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
-                         name=f"worker-{self.slot}-{self.incarnation}").start()
+        self.out_fd = r
+        self._bufs[r] = b""
+        if self.events is not None:
+            threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
+                             name=f"worker-{self.slot}-{self.incarnation}").start()
+
+    def read_messages(self, fd: int) -> list[dict[str, Any]] | None:
+        """What one ``os.read`` of the completion pipe ``fd`` brought: whole
+        messages (a line torn by SIGKILL is dropped at EOF); None at EOF (the
+        caller closes ``fd``). For a caller that polls ``out_fd`` itself."""
+        data = os.read(fd, 1 << 16)
+        if not data:
+            self._bufs.pop(fd, None)
+            return None
+        *lines, self._bufs[fd] = (self._bufs.get(fd, b"") + data).split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
 
     def _read(self, fd: int, incarnation: int) -> None:
-        with os.fdopen(fd, "rb") as fh:
-            for line in fh:
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue  # a line torn by SIGKILL
-                self.events.put((self.slot, incarnation, msg))
-        self.events.put((self.slot, incarnation, None))
+        """Thread mode (``events`` given): forward messages to the queue."""
+        try:
+            while True:
+                msgs = self.read_messages(fd)
+                if msgs is None:
+                    break
+                for msg in msgs:
+                    self.events.put((self.slot, incarnation, msg))
+        finally:
+            os.close(fd)
+            self.events.put((self.slot, incarnation, None))
 
     def send(self, msg: dict[str, Any]) -> bool:
         """Send one operation; False when the process is gone (its EOF follows)."""

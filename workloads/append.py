@@ -56,7 +56,7 @@ class AppendGenerator:
             if x < 0.5:
                 return {"f": "snapshot", "value": {"stream": stream, "as_of": None}}
             return {"f": "frontiers", "value": {"stream": stream}}
-        if x < 0.92:
+        if x < 0.95:
             names = [stream] if r.random() < 0.9 else r.sample(STREAMS, 2)
             writes: dict[str, list] = {}
             for j, name in enumerate(names):
@@ -67,9 +67,9 @@ class AppendGenerator:
                     ups.append([f"p{self.process}.{k}.{j}{i}", "v", ts, 1])
                 writes[name] = ups
             return {"f": "write", "value": {"writes": writes}}
-        if x < 0.935:
+        if x < 0.965:
             return {"f": "seal", "value": {"stream": stream, "ts": k // 2}}
-        if x < 0.94:
+        if x < 0.97:
             return {"f": "compact", "value": {"stream": stream, "since": k // 4}}
         return {"f": "snapshot", "value": {"stream": stream, "as_of": None}}
 
@@ -111,7 +111,7 @@ class AppendWorkload:
 
     def pace(self, role: str) -> float:
         """Seconds a client process of ``role`` waits between operations."""
-        return 0.005 if role == READER else 0.0
+        return 0.02 if role == READER else 0.0
 
 
 WORKLOAD = AppendWorkload()

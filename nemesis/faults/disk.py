@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import time
 from typing import Any
 
 from nemesis.faults.base import Fault, RunContext
@@ -24,7 +25,9 @@ class LoseUnsynced:
     """``lose-unsynced``: stands for a power loss (every process on the
     machine dies, the page cache is gone, the disk keeps what was fsynced).
 
-    Kills every worker, then, for each file under the data directory:
+    Freezes the workers (SIGSTOP) at a moment when, per the fsync reports,
+    something written is not yet durable (it looks up to 40 times, 20 ms
+    apart), kills every worker, then, for each file under the data directory:
     a name created or renamed in since its directory's last reported fsync is
     dropped; a file written since its last reported fsync is cut back to a
     random point at or after its fsynced length (or after the point it was
@@ -43,12 +46,46 @@ class LoseUnsynced:
     def start(self, ctx: RunContext) -> None:
         self.ctx = ctx
 
+    #: how often, and how far apart, to look for a moment with unsynced data
+    AIM_TRIES, AIM_GAP = 40, 0.02
+
+    def _at_risk(self, root: str) -> bool:
+        """Would a power loss now lose anything (per the reports so far)?"""
+        durable = self.ctx.durable
+        for dirpath, dirnames, filenames in os.walk(root):
+            names = durable.dirs.get(dirpath, set())
+            if any(n not in names for n in dirnames + filenames):
+                return True
+            for f in filenames:
+                st = durable.file(os.path.join(dirpath, f))
+                if os.path.getsize(os.path.join(dirpath, f)) > (st.low if st else 0):
+                    return True
+        return False
+
+    def _aim(self, root: str) -> int:
+        """Freeze the workers (SIGSTOP) at a moment when something written is
+        not yet durable, so the power loss has something to take; a frozen
+        machine is a moment a real power loss could hit. Gives up after
+        ``AIM_TRIES`` looks (then the loss happens anyway). Returns the tries."""
+        live = [w for w in self.ctx.workers.values() if w.alive]
+        for i in range(1, self.AIM_TRIES + 1):
+            for w in live:
+                w.pause()
+            self.ctx.durable.apply_reports(self.ctx.reports_dir)
+            if self._at_risk(root) or i == self.AIM_TRIES:
+                return i
+            for w in live:
+                w.resume()
+            time.sleep(self.AIM_GAP)
+        return self.AIM_TRIES
+
     def invoke(self, fault: Fault) -> dict[str, Any]:
         ctx = self.ctx
+        root = os.path.realpath(ctx.data_dir)
+        tries = self._aim(root)
         killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
         ctx.durable.apply_reports(ctx.reports_dir)
         rng = fault.rng()
-        root = os.path.realpath(ctx.data_dir)
         cut: list[dict[str, Any]] = []
         dropped: list[str] = []
         for dirpath, dirnames, filenames in os.walk(root, topdown=True):
@@ -82,7 +119,7 @@ class LoseUnsynced:
                         fh.write(rng.randbytes(garbage))
                 cut.append({"file": rel, "size": size, "fsynced": low, "cut_to": point, "garbage": garbage})
         ctx.durable.settle(root)
-        return {"killed": killed, "cut": cut, "dropped": dropped,
+        return {"killed": killed, "aimed_tries": tries, "cut": cut, "dropped": dropped,
                 "bytes_lost": sum(c["size"] - c["cut_to"] for c in cut)}
 
     def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
