@@ -200,6 +200,11 @@ class FileWal:
     fsync covers returns (a harness uses it to know what a power loss may
     cut). Failed fsyncs poison the Wal: every later call raises, because
     after a failed fsync the kernel may have dropped the dirty pages.
+
+    ``recovered_cut`` is ``(path, kept_length, old_length)`` when opening cut
+    a torn tail, else None. The lock's file descriptor is close-on-exec, so
+    children started with ``subprocess`` do not hold the lock; a child made
+    by a bare ``fork`` does, until it exits.
     """
 
     def __init__(
@@ -269,6 +274,8 @@ class FileWal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if self._on_fsync is not None:
+                self._on_fsync(path, good_end)
         if seal is not None:  # crashed between sealing the newest segment and creating its successor
             path = self._create_segment(seal)
             segments.append(_Segment(seal, path, 0, 0))
