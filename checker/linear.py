@@ -2,25 +2,33 @@
 real time, in which the model explains every result?
 
 The search is Wing & Gong's, as Lowe improved it (memoisation of
-*configurations*: the set of operations linearized so far and the model
-state) and in Lowe's *just-in-time* form: the history is swept in time
-order, and the set of configurations that explain everything up to now is
-carried forward; an operation is linearized only when some return forces
-it. Each configuration is the pair ``(state, bits)``:
+*configurations*: the operations linearized so far and the model state) and
+in Lowe's *just-in-time* form: events are taken in time order and an
+operation is linearized only when some return forces it. A configuration is
+``(state, det, inf)``:
 
-- ``state``: the model's state (hashable);
-- ``bits``: an int bitset of the *open* operations already linearized
-  (determinate ones invoked but not returned, and indeterminate ones, which
-  never return). Slots are reused: when a determinate operation returns,
-  every surviving configuration has linearized it, so its bit is cleared
-  and its slot freed. Keys stay small ints however long the history.
+- ``state``: the model's state (hashable, compared by value);
+- ``det``: an int bitset of the *open* determinate operations (invoked, not
+  returned) already linearized. Slots are reused: once an operation has
+  returned every surviving configuration has linearized it, so its bit is
+  dropped and its slot freed; keys stay small ints however long the history;
+- ``inf``: an int bitset of the indeterminate operations consumed.
 
-At the return of a determinate operation ``r``, each configuration is
-closed under "linearize one more open operation" (depth-first, memoised
-over the whole event) until ``r`` itself can be linearized; the
-configurations right after ``r`` form the next set. If that set is empty,
-``r`` is the operation where every order failed; the longest sequence
-linearized on the way is the *longest linearizable prefix*.
+At the return of a determinate operation ``r``, the configurations right
+after ``r`` are those reached by linearizing open operations until ``r``
+itself can be. Three searches share this model of the problem:
+
+- :func:`search_dfs` (the default): depth-first over returns, lazily, with
+  every configuration admitted at a position remembered (so none is
+  explored twice) and reads linearized greedily;
+- :func:`search_sweep`: breadth-first, carrying every surviving
+  configuration from return to return; a second opinion for the tests;
+- :func:`search_wgl`: Porcupine's algorithm transcribed (no just-in-time
+  step); the benchmark's in-run anchor and a third opinion.
+
+The operation where every order failed is the return no configuration
+could get past; the longest sequence linearized on the way is the *longest
+linearizable prefix*.
 
 Semantics of the history (``[call, ret]`` closed: touching intervals are
 concurrent):
@@ -31,8 +39,10 @@ concurrent):
   search succeeds once every determinate operation is linearized. Those
   with the same ``(f, input)`` are interchangeable once invoked, so only the
   earliest unconsumed one of each class is tried, and only when it changes
-  the state (linearizing it otherwise only loses options). Read-only ones
-  are dropped outright, as are ``ok`` read-only ones with an unknown result.
+  the state (linearizing it otherwise only loses options); a configuration
+  that consumed a superset of another's (same state, same ``det``) is
+  pruned. Read-only ones are dropped outright, as are ``ok`` read-only ones
+  with an unknown result.
 - Models that partition (P-compositionality, e.g. kv by key) are checked
   part by part; the history is linearizable iff every part is.
 
@@ -589,6 +599,11 @@ search = search_dfs
 def _message(model: Model, fail: Failure, label: Any) -> str:
     op = fail.op
     where = f" for key {show(label)}" if label is not None else ""
+    if not fail.states:
+        return (
+            f"op {op.index} ({model.describe(op)}){where} cannot be linearized: no order of the operations before "
+            f"and concurrent with it explains its result (longest linearizable prefix: {len(fail.prefix)} op{'s' if len(fail.prefix) != 1 else ''})"
+        )
     states = ", ".join(model.show_state(s) for s in fail.states[:6]) + (" ..." if len(fail.states) > 6 else "")
     return (
         f"op {op.index} ({model.describe(op)}){where} cannot be linearized: in every order of the operations "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from checker.history import Op
-from checker.models.base import DEFAULT, INVALID, UNKNOWN, Model, freeze, show
+from checker.models.base import DEFAULT, INVALID, Model, freeze, show
 
 
 class MultiRegister(Model):
