@@ -12,6 +12,9 @@ process group takes nothing else down) and talks to it over two pipes:
   with that error), then one ``{"id": 7, "type": "ok"|"fail"|"info",
   "value": ..., "error": "Class: message"}`` per operation.
 
+A line ``{"failpoint": {...}}`` instead of an operation arms (or disarms) an
+engine failpoint in this process (the ``failpoint`` nemesis).
+
 stdout and stderr go to the worker's log file. Operations run on a thread
 pool (one thread per concurrent client process), so several writes share the
 Wal's group commit. EOF on stdin closes persist and exits 0.
@@ -72,6 +75,21 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+def _failpoint_control(spec: dict) -> None:
+    """``{"name", "mode", "at"[, "arg"]}`` arms an engine failpoint in this
+    process (hits counted from now); ``{"disarm": name}`` disarms it."""
+    from persist import failpoints
+
+    try:
+        if "disarm" in spec:
+            failpoints.disarm(spec["disarm"])
+        else:
+            failpoints.arm(spec["name"], spec["mode"], at=int(spec.get("at", 0)), arg=spec.get("arg"))
+        print(f"worker: failpoint {spec}", file=sys.stderr, flush=True)
+    except Exception as e:  # a bad request must not take the worker down
+        print(f"worker: failpoint request {spec!r} refused: {_error_text(e)}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     out = Out(args.out_fd)
@@ -128,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     pool = ThreadPoolExecutor(max_workers=max(1, args.threads), thread_name_prefix="client")
     for line in sys.stdin:
         if line.strip():
-            pool.submit(run, json.loads(line))
+            msg = json.loads(line)
+            if "failpoint" in msg:  # from the failpoint nemesis: armed before any later operation runs
+                _failpoint_control(msg["failpoint"])
+                continue
+            pool.submit(run, msg)
     pool.shutdown(wait=True)
     if open_error is None:
         try:
