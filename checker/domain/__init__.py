@@ -14,7 +14,8 @@ view of it:
 ``phantoms``        a row nobody could have written (:mod:`.phantom`)
 ``duplicates``      a row with more copies than its writes make (:mod:`.duplicates`)
 ``flicker``         an indeterminate write seen by one snapshot and not by
-                    another covering its time (:mod:`.flicker`)
+                    another covering its time, or seen in part only: a torn
+                    write (:mod:`.flicker`)
 ``frontiers``       ``upper``/``since`` going back in real time (:mod:`.frontiers`)
 ``seals``           an acknowledged seal or compaction not seen later, or a
                     later write/read/seal it should have refused (:mod:`.frontiers`)

@@ -43,6 +43,7 @@ TWINS = {
     "snapshot_model.jsonl": ["snapshot_model_fixed.jsonl", "snapshot_model_fixed_info.jsonl"],
     "snapshot_format.jsonl": ["snapshot_format_fixed.jsonl"],
     "corruption.jsonl": ["corruption_fixed.jsonl"],
+    "torn_write.jsonl": ["torn_write_fixed.jsonl", "torn_write_fixed_unseen.jsonl"],
 }
 
 

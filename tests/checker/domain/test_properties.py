@@ -144,7 +144,7 @@ def test_unseen_indeterminate_write_flickers(p, data):
     for s in _snaps(h):
         for i, row in enumerate(s.result["rows"]):
             g = (s.result["stream"], row[0], row[1])
-            if w[g].type == "info":
+            if w[g].type == "info" and sum(map(len, w[g].value["writes"].values())) == 1:  # (several: torn-write below)
                 seen.setdefault(g, []).append((s, i))
     sites = [(g, v) for g, v in seen.items() if len(v) >= 2]
     assume(sites)
@@ -154,6 +154,24 @@ def test_unseen_indeterminate_write_flickers(p, data):
     res = run(ev)
     assert _caught(res, "flicker", "flicker", {w[g].index, s.index})
     assert res["lost-writes"].valid is True and res["snapshot-model"].valid is True  # an indeterminate write may be absent
+
+
+@SETTINGS
+@given(PLANT, st.data())
+def test_half_seen_indeterminate_write_is_torn(p, data):
+    ev, h = _history(p)
+    w = _writers(h)
+    sites = []
+    for s in _snaps(h):
+        rows = {(r[0], r[1]): i for i, r in enumerate(s.result["rows"])}
+        for (k, v), i in rows.items():
+            op = w[(s.result["stream"], k, v)]
+            if op.type == "info" and sum((u[0], u[1]) in rows for u in op.value["writes"].get(s.result["stream"], [])) >= 2:
+                sites.append((s, i, op))
+    assume(sites)
+    s, i, op = data.draw(st.sampled_from(sites))
+    s.result["rows"] = s.result["rows"][:i] + s.result["rows"][i + 1 :]
+    assert _caught(run(ev), "flicker", "torn-write", {op.index, s.index})
 
 
 def _observers(h: History) -> list[Op]:
