@@ -84,9 +84,10 @@ def segment_name(base: int) -> str:
     return f"{base:020d}.wal"
 
 
-def encode_record(seqno: int, payload: bytes, kind: int = KIND_DATA) -> bytes:
+def encode_record(seqno: int, payload: bytes, kind: int = KIND_DATA, payload_crc: int | None = None) -> bytes:
     """The framed bytes of one record (see the layout above)."""
-    head = HEADER.pack(MAGIC, VERSION, kind, seqno, len(payload), zlib.crc32(payload))
+    pcrc = zlib.crc32(payload) if payload_crc is None else payload_crc
+    head = HEADER.pack(MAGIC, VERSION, kind, seqno, len(payload), pcrc)
     return head + struct.pack("<I", zlib.crc32(head)) + payload
 
 
@@ -310,10 +311,11 @@ class FileWal:
                 self._check()
                 if self._segments[-1].size >= self._segment_bytes:
                     self._roll(self._next)
+        pcrc = zlib.crc32(payload)  # outside the lock: appenders checksum in parallel
         with self._write_lock:
             self._check()
             seqno = self._next
-            frame = encode_record(seqno, payload)
+            frame = encode_record(seqno, payload, payload_crc=pcrc)
             active = self._segments[-1]
             try:
                 n = os.write(self._fd, frame)
