@@ -280,6 +280,11 @@ class Controller:
             self._pending.append((at, action, v))
 
     def _act(self, action: str, value: dict[str, Any]) -> None:
+        if action not in ("restart", "resume") and "nemesis" in value:  # a nemesis's own step (s3, failpoint)
+            done = self.nemeses[value["nemesis"]].act(action, value)
+            if done is not None:
+                self.rec.record("nemesis", "info", value["nemesis"], done)
+            return
         slot = value["worker"]
         w = self.workers[slot]
         if action == "restart":

@@ -23,6 +23,8 @@ NEMESES: dict[str, str] = {
     "pause": "nemesis.faults.process:Pause",
     "lose-unsynced": "nemesis.faults.disk:LoseUnsynced",
     "corrupt": "nemesis.faults.disk:Corrupt",
+    "s3": "nemesis.faults.s3:S3Faults",  # needs --blob s3
+    "failpoint": "nemesis.faults.failpoint:Failpoints",
 }
 
 #: (min, max) seconds each fault lasts before recovery.
@@ -31,6 +33,8 @@ DURATION = {
     "pause": (0.2, 1.0),
     "lose-unsynced": (0.05, 0.3),
     "corrupt": (0.05, 0.2),
+    "s3": (0.5, 2.5),
+    "failpoint": (0.3, 1.5),
 }
 #: at most this many faults of the kind per run
 LIMIT = {"corrupt": 1}
@@ -70,7 +74,7 @@ def schedule(seed: int, names: list[str], time_limit: float, slots: list[int], w
     while t < time_limit - 0.3:
         allowed = [n for n in names if counts.get(n, 0) < LIMIT.get(n, 1 << 30)]
         name = rng.choice(allowed or names)
-        if name == "lose-unsynced":
+        if name in ("lose-unsynced", "s3"):
             target = -1
         elif name == "corrupt" or len(slots) == 1 or rng.random() < 0.7:
             target = writer_slot

@@ -53,6 +53,8 @@ class RunContext:
     durable: "DurableState"
     writer_slot: int = 0
     notes: list[str] = field(default_factory=list)
+    #: a run on S3 (``--blob s3``): {"endpoint_url", "bucket", "prefix", "read_timeout", "rules"}
+    s3: dict[str, Any] | None = None
 
     def kill(self, slot: int) -> dict[str, Any]:
         """Hook the controller replaces: kill a worker and settle its operations."""
@@ -71,7 +73,10 @@ class Nemesis(Protocol):
 
     def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
         """What to do when the fault's duration is over: a list of
-        ``(action, value)`` the controller performs (``restart``/``resume``)."""
+        ``(action, value)`` the controller performs (``restart``/``resume``).
+        Any other action whose value names ``"nemesis"`` is handed back to
+        that nemesis's ``act(action, value)``; what it returns (unless None)
+        is recorded as ``info <nemesis>``."""
         ...
 
     def heal(self) -> None: ...
