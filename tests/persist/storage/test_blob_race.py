@@ -66,3 +66,22 @@ def test_s3_blob_race(moto_server, s3_bucket):
     opts = moto_server.client_options()
     blob = S3Blob(s3_bucket, **opts)
     check(race("s3", {"bucket": s3_bucket, "options": opts}), blob)
+
+
+def test_the_check_catches_a_double_winner_and_a_lost_update():
+    """The race checker bites: two winners of one round, or two processes
+    that installed the same counter value (a lost update), fail it."""
+    from persist.storage import MemBlob
+
+    blob = MemBlob()
+    for r in range(ROUNDS):
+        blob.set(f"round-{r}", b"1")
+    blob.set("counter", f"{PROCS * INCS}:1".encode())
+    good = [{"pid": "1", "wins": list(range(ROUNDS)), "incs": list(range(1, PROCS * INCS + 1))}]
+    check(good, blob)
+    double = good + [{"pid": "2", "wins": [0], "incs": []}]
+    with pytest.raises(AssertionError, match="round 0"):
+        check(double, blob)
+    lost = [{"pid": "1", "wins": list(range(ROUNDS)), "incs": [1, 1] + list(range(3, PROCS * INCS + 1))}]
+    with pytest.raises(AssertionError):
+        check(lost, blob)
