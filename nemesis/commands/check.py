@@ -193,7 +193,7 @@ def _line(v: dict[str, Any]) -> str:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="History format; by default from the extension (.jsonl, .edn, .log).")
 @click.option("--model", "model", default=None, help="Linearizability model: register, cas-register, multi-register, mutex, kv, upsert.")
 @click.option("--initial", default=None, metavar="EDN", help="The model's initial value, in EDN (a map for per-key kv values).")
-@click.option("--time-limit", type=float, default=None, metavar="S", help="Seconds per PATH; past it the verdict is unknown.")
+@click.option("--time-limit", type=float, default=None, metavar="S", help="Seconds per PATH for the linearizability search; past it the verdict is unknown. (A run's domain checkers are linear in the history and not bounded.)")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per PATH per line.")
 @click.option("--html", "html_dir", default=None, metavar="DIR", help="Write a picture of each linearizability failure to DIR.")
 @click.option("--write-results", is_flag=True, help="For a run directory: rewrite its results.json with this verdict (default: read-only).")
