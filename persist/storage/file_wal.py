@@ -246,6 +246,8 @@ class FileWal:
         return sorted(found)
 
     def _recover(self) -> list[_Segment]:
+        #: (path, good length, length before) of a torn tail cut on open, or None
+        self.recovered_cut: tuple[str, int, int] | None = None
         found = self._list_segments()
         if not found:
             self._create_segment(1)
@@ -265,7 +267,6 @@ class FileWal:
             if good_end < len(data):
                 cut = (path, good_end, len(data))
             segments.append(_Segment(base, path, len(recs), good_end))
-        #: (path, good length, length before) of a torn tail cut on open, or None
         self.recovered_cut = cut
         if cut is not None:  # only the newest segment, and only after everything verified
             path, good_end, _ = cut
