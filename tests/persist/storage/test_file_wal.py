@@ -204,3 +204,31 @@ def test_damage_in_an_older_segment_is_corruption(tmp_path):
     with pytest.raises(CorruptionError, match=segs[0]):
         FileWal(d)
     assert open(segs[0], "rb").read() == bytes(data)
+
+
+def test_crash_between_seal_and_new_segment(tmp_path):
+    """The newest segment ends in a seal (the roll crashed before creating
+    its successor): open creates the successor the seal names."""
+    from persist.storage.file_wal import KIND_SEAL
+
+    d = tmp_path / "wal"
+    (seg,) = write_wal(d, [b"one", b"two"])
+    with open(seg, "ab") as f:
+        f.write(encode_record(40, b"", KIND_SEAL))
+    with FileWal(d) as w:
+        assert seg_files(d) == [segment_name(1), segment_name(40)]
+        assert [p for _, p in w.records()] == [b"one", b"two"]
+        assert w.append(b"three") == 40
+    with FileWal(d) as w:
+        assert [s for s, _ in w.records()] == [1, 2, 40]
+
+
+def test_a_lost_older_segment_tail_at_a_record_boundary_is_detected(tmp_path):
+    """Cutting an older segment exactly after a whole record leaves valid
+    records only; the missing seal still gives it away."""
+    d = tmp_path / "wal"
+    segs = write_wal(d, [bytes(50)] * 6, segment_bytes=100)
+    data = open(segs[0], "rb").read()
+    open(segs[0], "wb").write(data[: HEADER_SIZE + 50])  # first record only, no seal
+    with pytest.raises(CorruptionError, match="without its seal"):
+        FileWal(d)
