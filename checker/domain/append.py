@@ -145,6 +145,8 @@ def _parse(history: History) -> AppendHistory:
                         k, val, ts, diff = u
                     except (TypeError, ValueError):
                         raise _shape(op, f"expected an update [key, val, ts, diff], got {u!r}") from None
+                    if ts.__class__ is not int or diff.__class__ is not int:
+                        raise _shape(op, f"expected an update [key, val, ts, diff] with integer ts and diff, got {u!r}")
                     g = (stream, k, val)
                     lst = groups.get(g)
                     if lst is None:
