@@ -133,15 +133,25 @@ def _consolidate_sorted(table: pa.Table, by: list[str]) -> list[pa.Array]:
     instead of a hash aggregation followed by a sort of its (unordered)
     output. Input that is already sorted (a single consolidated batch) is not
     sorted again; input without repeated tuples is not aggregated at all."""
-    table = table.combine_chunks()
-    cols = [table.column(c).chunk(0) if table.column(c).num_chunks == 1 else table.column(c).combine_chunks() for c in by]
-    diff = table.column("diff")
-    diff = diff.chunk(0) if diff.num_chunks == 1 else diff.combine_chunks()
-    n = len(diff)
-    if n > 1 and not _is_sorted(cols):
-        idx = pc.sort_indices(pa.Table.from_arrays(cols, names=by), sort_keys=[(c, "ascending") for c in by])
-        cols = [c.take(idx) for c in cols]
-        diff = diff.take(idx)
+    chunked = [table.column(c) for c in by] + [table.column("diff")]
+    if all(c.num_chunks == 1 for c in chunked):
+        arrays = [c.chunk(0) for c in chunked]
+        presorted = _is_sorted(arrays[:-1])
+    else:  # several batches: never taken as sorted
+        arrays, presorted = None, False
+    n = len(table)
+    if n > 1 and not presorted:
+        # Sort on contiguous copies of the sort columns (about twice as fast
+        # as on chunks), drop them, then gather each column from the input:
+        # peak memory stays near one copy of the data.
+        keys = pa.Table.from_arrays([c.combine_chunks() for c in chunked[:-1]], names=by)
+        idx = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in by])
+        del keys
+        arrays = [_one_chunk(c.take(idx)) for c in chunked]
+        del idx
+    elif arrays is None:
+        arrays = [_one_chunk(c) for c in chunked]
+    cols, diff = arrays[:-1], arrays[-1]
     if n > 1:
         same = pc.equal(cols[0][1:], cols[0][:-1])
         for c in cols[1:]:
@@ -159,6 +169,10 @@ def _consolidate_sorted(table: pa.Table, by: list[str]) -> list[pa.Array]:
         cols = [c.filter(nonzero) for c in cols]
         diff = diff.filter(nonzero)
     return cols + [diff]
+
+
+def _one_chunk(c: pa.ChunkedArray) -> pa.Array:
+    return c.chunk(0) if c.num_chunks == 1 else c.combine_chunks()
 
 
 def _is_sorted(cols: list[pa.Array]) -> bool:
