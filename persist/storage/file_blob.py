@@ -98,24 +98,31 @@ def encode_entry(token: bytes, value: bytes) -> bytes:
 def decode_entry(data: bytes, name: str) -> tuple[bytes, str]:
     """Check an entry's frame; return ``(value, token hex)``."""
     view = memoryview(data)
-    if len(view) < HEADER_SIZE:
-        raise CorruptionError(f"blob file {name}: {len(view)} bytes, shorter than the {HEADER_SIZE}-byte header")
-    magic, version, reserved, token, length, vcrc = HEADER.unpack_from(view, 0)
+    return _decode_parts(view[:HEADER_SIZE], view[HEADER_SIZE:], name)
+
+
+def _decode_parts(head, value, name: str) -> tuple[bytes, str]:
+    """:func:`decode_entry` on an entry read as its header and its value
+    (a ``bytes`` value is returned as is, without a copy)."""
+    if len(head) < HEADER_SIZE:
+        raise CorruptionError(
+            f"blob file {name}: {len(head) + len(value)} bytes, shorter than the {HEADER_SIZE}-byte header"
+        )
+    magic, version, reserved, token, length, vcrc = HEADER.unpack_from(head, 0)
     if magic != MAGIC:
         raise CorruptionError(f"blob file {name}: bad magic {bytes(magic)!r} at offset 0 (expected {MAGIC!r}); not a FileBlob entry")
-    (hcrc,) = struct.unpack_from("<I", view, HEADER.size)
-    if zlib.crc32(view[: HEADER.size]) != hcrc:
+    (hcrc,) = struct.unpack_from("<I", head, HEADER.size)
+    if zlib.crc32(head[: HEADER.size]) != hcrc:
         raise CorruptionError(f"blob file {name}: header checksum mismatch at offset {HEADER.size}")
     if version != VERSION or reserved != 0:
         raise CorruptionError(
             f"blob file {name}: entry format version {version} at offset 4 is not supported (this build reads {VERSION})"
         )
-    if len(view) - HEADER_SIZE != length:
-        raise CorruptionError(f"blob file {name}: value is {len(view) - HEADER_SIZE} bytes but the header at offset 24 says {length}")
-    value = view[HEADER_SIZE:]
+    if len(value) != length:
+        raise CorruptionError(f"blob file {name}: value is {len(value)} bytes but the header at offset 24 says {length}")
     if zlib.crc32(value) != vcrc:
-        raise CorruptionError(f"blob file {name}: value checksum mismatch (bytes {HEADER_SIZE}..{len(view)})")
-    return bytes(value), token.hex()
+        raise CorruptionError(f"blob file {name}: value checksum mismatch (bytes {HEADER_SIZE}..{HEADER_SIZE + len(value)})")
+    return (value if isinstance(value, bytes) else bytes(value)), token.hex()
 
 
 class FileBlob:
@@ -148,10 +155,11 @@ class FileBlob:
         path = os.path.join(self.root, escape_key(key))
         try:
             with open(path, "rb") as f:
-                data = f.read()
+                head = f.read(HEADER_SIZE)  # read apart, so that the value needs no copy
+                value = f.read()
         except FileNotFoundError:
             return None
-        return decode_entry(data, path)
+        return _decode_parts(head, value, path)
 
     def get(self, key: str) -> bytes | None:
         self._check()
