@@ -1,0 +1,76 @@
+"""The ``failpoint`` nemesis: the failpoint, mode and hit come from the seed;
+it arms the live writer through its pipe and disarms it at the end; a
+writer that restarted meanwhile is not touched. End to end: a short run
+under it on the correct engine is valid and shows the faults fired."""
+
+from __future__ import annotations
+
+from nemesis.faults.base import Fault, RunContext
+from nemesis.faults.failpoint import NAMES, Failpoints, choose
+from persist import failpoints
+from tests.nemesis.harness import events, explain, nemesis_infos, run_test
+
+
+class FakeWorker:
+    def __init__(self):
+        self.alive, self.ready, self.incarnation, self.pid = True, True, 1, 1234
+        self.sent = []
+
+    def send(self, msg):
+        self.sent.append(msg)
+        return True
+
+
+def ctx_with(worker):
+    return RunContext(workers={0: worker}, data_dir="/x", reports_dir="/x", durable=None)  # type: ignore[arg-type]
+
+
+def test_choice_is_seeded_and_only_names_the_engine_knows():
+    picks = [choose(Fault(0, "failpoint", 0, 1, s)) for s in range(300)]
+    assert picks == [choose(Fault(0, "failpoint", 0, 1, s)) for s in range(300)]
+    assert {p["name"] for p in picks} <= set(failpoints.NAMES) and set(NAMES) <= set(failpoints.NAMES)
+    assert {p["mode"] for p in picks} == {"crash", "error", "stall"}
+    assert all(1 <= p["at"] <= 4 for p in picks)
+    assert all(0 < p["arg"] <= 1.0 for p in picks if p["mode"] == "stall")
+    for p in picks:  # the worker's arm() accepts every pick
+        failpoints.arm(p["name"], p["mode"], at=p["at"], arg=p.get("arg"))
+    failpoints.disarm_all()
+
+
+def test_arm_then_disarm_through_the_pipe():
+    w = FakeWorker()
+    nem = Failpoints()
+    nem.start(ctx_with(w))
+    fault = Fault(0, "failpoint", 0, 1, 5)
+    v = nem.invoke(fault)
+    assert v["action"] == "arm" and v["worker"] == 0 and v["pid"] == 1234
+    assert w.sent == [{"failpoint": choose(fault)}]
+    (action, value), = nem.recover(fault)
+    assert nem.act(action, value) == {"action": "disarm", "worker": 0, "name": v["name"]}
+    assert w.sent[-1] == {"failpoint": {"disarm": v["name"]}}
+
+
+def test_a_restarted_writer_is_not_disarmed_and_a_dead_one_is_skipped():
+    w = FakeWorker()
+    nem = Failpoints()
+    nem.start(ctx_with(w))
+    fault = Fault(0, "failpoint", 0, 1, 5)
+    nem.invoke(fault)
+    w.incarnation = 2  # it crashed (the failpoint fired) and came back
+    (action, value), = nem.recover(fault)
+    out = nem.act(action, value)
+    assert out["action"] == "disarm" and "restarted" in out["note"] and len(w.sent) == 1
+    w.alive = False
+    skipped = nem.invoke(fault)
+    assert skipped["action"] == "skip" and nem.recover(fault) == []
+
+
+def test_append_under_failpoints_is_valid_and_they_fire(tmp_path):
+    code, run = run_test(tmp_path, nemesis="failpoint", seed=1, time_limit=8)
+    assert code == 0, explain(run)
+    arms = [v for v in nemesis_infos(run, "failpoint") if v.get("action") == "arm"]
+    assert len(arms) >= 3
+    evs = events(run)
+    crashes = nemesis_infos(run, "crash")
+    failpoint_errors = [e for e in evs if "FailpointError" in (e.get("error") or "")]
+    assert crashes or failpoint_errors, "no failpoint fired: the test tested nothing"
