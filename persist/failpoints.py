@@ -24,6 +24,8 @@ Modes:
   page cache survives, as it does for a real SIGKILL).
 - ``error``: raise :class:`~persist.errors.FailpointError` (indeterminate).
 - ``stall``: sleep ``arg`` seconds (default 3600: stop until killed).
+- ``wait``: block until ``release(name)`` is called from another thread (or
+  ``arg`` seconds pass); for in-process tests that need an exact interleaving.
 
 The names (``NAMES``) are the places listed in the engine's write, drain,
 seal, compaction, GC and open paths; arming an unknown name is refused so a
@@ -37,7 +39,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from persist.errors import FailpointError, InvalidArgumentError
 
@@ -64,7 +66,7 @@ NAMES: dict[str, str] = {
     "open.after_epoch": "open bumped the epoch, nothing replayed yet",
 }
 
-MODES = ("crash", "error", "stall")
+MODES = ("crash", "error", "stall", "wait")
 
 
 @dataclass
@@ -74,6 +76,8 @@ class _Spec:
     every_after: bool = False
     arg: float | None = None
     hits: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+    reached: threading.Event = field(default_factory=threading.Event)
 
 
 _ARMED: dict[str, _Spec] = {}
@@ -102,6 +106,9 @@ def _hit(name: str) -> None:
         raise FailpointError(f"failpoint {name!r} armed in error mode fired at hit {n}")
     elif spec.mode == "stall":
         time.sleep(3600.0 if spec.arg is None else spec.arg)
+    elif spec.mode == "wait":
+        spec.reached.set()
+        spec.released.wait(3600.0 if spec.arg is None else spec.arg)
 
 
 def arm(name: str, mode: str, *, at: int = 0, every_after: bool = False, arg: float | None = None) -> None:
@@ -117,14 +124,36 @@ def arm(name: str, mode: str, *, at: int = 0, every_after: bool = False, arg: fl
         _ARMED[name] = _Spec(mode=mode, at=at, every_after=every_after, arg=arg)
 
 
+def wait_reached(name: str, timeout: float | None = 60.0) -> bool:
+    """Block until a thread is held at ``name`` (armed in ``wait`` mode)."""
+    with _LOCK:
+        spec = _ARMED.get(name)
+    if spec is None:
+        raise InvalidArgumentError(f"failpoint {name!r} is not armed")
+    return spec.reached.wait(timeout)
+
+
+def release(name: str) -> None:
+    """Let every thread held at ``name`` (``wait`` mode) go on."""
+    with _LOCK:
+        spec = _ARMED.get(name)
+    if spec is not None:
+        spec.released.set()
+
+
 def disarm(name: str) -> None:
     with _LOCK:
-        _ARMED.pop(name, None)
+        spec = _ARMED.pop(name, None)
+    if spec is not None:
+        spec.released.set()
 
 
 def disarm_all() -> None:
     with _LOCK:
+        specs = list(_ARMED.values())
         _ARMED.clear()
+    for spec in specs:
+        spec.released.set()
 
 
 def hits(name: str) -> int:

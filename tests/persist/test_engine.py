@@ -319,13 +319,13 @@ def test_gc_spares_a_batch_being_written(loc):
     p = persist.open(loc, background=False)
     s = p.stream("s")
     s.write([(b"a", b"", 5, 1)])
-    failpoints.arm("drain.before_metadata", "stall", arg=1.0)
+    failpoints.arm("drain.before_metadata", "wait")
     try:
         t = threading.Thread(target=p.drain)
         t.start()
-        while failpoints.hits("drain.before_metadata") == 0:
-            time.sleep(0.005)
-        assert p.gc() == []  # the stalled drain's batch is in flight, not garbage
+        assert failpoints.wait_reached("drain.before_metadata")
+        assert len(p.blob.list_keys(md.BATCH_PREFIX)) == 1
+        assert p.gc() == []  # the held drain's batch is in flight, not garbage
     finally:
         failpoints.disarm_all()
         t.join()
@@ -390,3 +390,39 @@ def test_concurrent_writers_share_fsyncs(loc):
     assert len(s.snapshot(0)) == 400
     assert len(fsyncs) - before <= 400 and len(set(seqnos)) <= 400
     p.close()
+
+
+def test_writer_stopped_between_batch_blob_and_metadata_is_fenced_and_its_batch_is_an_orphan(loc, tmp_path):
+    old = persist.open(loc, wal_dir=tmp_path / "w1", background=False)
+    s = old.stream("s")
+    s.write([(b"early", b"", 0, 1)])
+    s.seal(1)
+    s.write([(b"stalled", b"", 1, 1)])
+    failpoints.arm("seal.before_metadata", "wait")
+    outcome = []
+
+    def sealer():
+        try:
+            s.seal(2)
+            outcome.append("sealed")
+        except errors.FencedError as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=sealer)
+    t.start()
+    try:
+        assert failpoints.wait_reached("seal.before_metadata")
+        stray = set(old.blob.list_keys(md.BATCH_PREFIX)) - old.current_meta().batch_keys()
+        assert stray  # the old writer's trace batch is written, not yet named
+        new = persist.open(loc, wal_dir=tmp_path / "w2", background=False)
+    finally:
+        failpoints.disarm_all()
+        t.join()
+    assert isinstance(outcome[0], errors.FencedError)
+    assert set(new.gc()) == stray
+    ns = new.stream("s")
+    ns.seal(5)
+    assert ns.snapshot(4).to_list() == [(b"early", b"", 1)]
+    new.close()
+    old.close()
+    assert persist.check(loc).problems == []
