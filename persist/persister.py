@@ -768,6 +768,25 @@ class Persister:
         with self._changed:
             return self._changed.wait_for(lambda: self._meta.version > version or self._closed, timeout)
 
+    def stats(self) -> dict:
+        """Counters for tools and harnesses (no I/O for a writer)."""
+        meta = self._meta
+        with self._state_lock:
+            pending, pending_bytes, inflight = len(self._pending), self._pending_bytes, len(self._inflight)
+        return {
+            "url": self.url,
+            "read_only": self.read_only,
+            "epoch": getattr(self, "epoch", None),
+            "metadata_version": meta.version,
+            "wal_absorbed": meta.wal_absorbed,
+            "pending_records": pending,
+            "pending_bytes": pending_bytes,
+            "inflight_blobs": inflight,
+            "fenced": self._fenced is not None,
+            "background_errors": len(self.bg_errors),
+            "cache": self.cache.stats(),
+        }
+
     def pending_count(self) -> int:
         with self._state_lock:
             return len(self._pending)
