@@ -57,11 +57,15 @@ class RunConfig:
     keep_data: bool = False
     interval: tuple[float, float] = (0.4, 1.2)
     faults: list[Fault] | None = None  # None: the seeded schedule
+    blob: str = "file"  # "s3": on a moto server the controller starts (nemesis.s3.runstore)
+    s3_faults: list[str] = field(default_factory=list)  # rules the s3 nemesis draws from (default: its catalogue)
+    s3_port: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"workload": self.workload, "nemesis": self.nemeses, "seed": self.seed,
                 "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,
-                "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval)}
+                "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval),
+                "blob": self.blob, "s3_faults": list(self.s3_faults), "s3_port": self.s3_port}
 
 
 @dataclass
@@ -94,13 +98,38 @@ class Controller:
         os.makedirs(self.data_dir, exist_ok=True)
         self.reports_dir = os.path.join(run_dir, "reports")
         self.url = "file://" + self.data_dir
+        self.s3 = None  # --blob s3: the run's moto server, started before any worker, stopped by close()
+        options: dict[str, Any] = {}
+        if cfg.blob == "s3":
+            from nemesis.s3.runstore import RunS3
+
+            self.s3 = RunS3(port=cfg.s3_port, rules=cfg.s3_faults).start()  # MotoStartError if it cannot
+            self.url = self.s3.url
+            options = {"persist": self.s3.persist_options(os.path.join(self.data_dir, "wal"))}
+        try:
+            self._setup(cfg, run_dir, options)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def fsck_options(self) -> dict[str, Any]:
+        """Keyword arguments ``persist.check(self.url, ...)`` needs."""
+        return self.s3.check_options() if self.s3 is not None else {}
+
+    def close(self) -> None:
+        """Stop the run's moto server (after any ``persist.check`` of its data)."""
+        if self.s3 is not None:
+            self.s3.stop()
+
+    def _setup(self, cfg: RunConfig, run_dir: str, options: dict[str, Any]) -> None:
         self.sel = selectors.DefaultSelector()
         specs = self.wl.workers(cfg.concurrency)
         assign = self.wl.assign(cfg.concurrency)
         per_worker = {s.slot: assign.count(s.slot) for s in specs}
         self.workers: dict[int, Worker] = {
             s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=None,
-                           threads=max(1, per_worker[s.slot]) + 1, options={}, mutant=cfg.mutant,
+                           threads=max(1, per_worker[s.slot]) + 1, options=options, mutant=cfg.mutant,
                            watch_root=self.data_dir)
             for s in specs
         }
@@ -114,6 +143,7 @@ class Controller:
         self.durable.settle(self.data_dir)
         self.ctx = RunContext(self.workers, self.data_dir, self.reports_dir, self.durable, writer_slot=0)
         self.ctx.kill = self.kill_worker  # type: ignore[method-assign]
+        self.ctx.s3 = self.s3.context() if self.s3 is not None else None
         self.nemeses = {n: make(n) for n in cfg.nemeses}
         for n in self.nemeses.values():
             n.start(self.ctx)

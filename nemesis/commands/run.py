@@ -27,7 +27,7 @@ def _fail(msg: str) -> int:
 
 
 def build_config(workload: str, nemesis: str, seed: int, time_limit: float, concurrency: int, op_limit: int,
-                 mutant: str | None, keep_data: bool):
+                 mutant: str | None, keep_data: bool, blob: str = "file", s3_faults=(), s3_port: int = 0):
     """Check every input; returns a RunConfig or raises click.BadParameter."""
     from nemesis.controller import RunConfig
     from nemesis.generator import UnknownNemesis, parse_names
@@ -57,7 +57,41 @@ def build_config(workload: str, nemesis: str, seed: int, time_limit: float, conc
                 compile(f.read(), mutant, "exec")
         except (SyntaxError, UnicodeDecodeError, ValueError) as e:
             raise click.BadParameter(f"{mutant} does not compile: {e}", param_hint="--mutant") from None
-    return RunConfig(workload, names, seed, float(time_limit), concurrency, op_limit, mutant, keep_data)
+    s3_faults = _check_s3(blob, names, list(s3_faults or ()), s3_port)
+    return RunConfig(workload, names, seed, float(time_limit), concurrency, op_limit, mutant, keep_data,
+                     blob=blob, s3_faults=s3_faults, s3_port=s3_port)
+
+
+def _check_s3(blob: str, names: list[str], s3_faults: list[str], s3_port: int) -> list[str]:
+    """``--blob``, ``--s3-fault`` and ``--s3-port``: every rule parses, the s3
+    nemesis has a run on S3, and the moto server can be started at all."""
+    if blob not in ("file", "s3"):
+        raise click.BadParameter(f"unknown blob store {blob!r}; accepted: file, s3", param_hint="--blob")
+    if blob != "s3":
+        if "s3" in names:
+            raise click.BadParameter("the s3 nemesis needs a run on S3: add --blob s3", param_hint="--nemesis")
+        if s3_faults:
+            raise click.BadParameter("S3 fault rules need a run on S3: add --blob s3", param_hint="--s3-fault")
+        return []
+    from nemesis.s3.rules import RuleError, parse
+    from nemesis.s3.runstore import check_available
+    from nemesis.s3.server import MotoStartError
+
+    for text in s3_faults:
+        try:
+            parse(text)
+        except RuleError as e:
+            raise click.BadParameter(str(e), param_hint="--s3-fault") from None
+    if s3_faults and "s3" not in names:
+        raise click.BadParameter("S3 fault rules are drawn by the s3 nemesis: add s3 to --nemesis",
+                                 param_hint="--s3-fault")
+    if not 0 <= s3_port <= 65535:
+        raise click.BadParameter(f"must be a port number (0: any free one), got {s3_port}", param_hint="--s3-port")
+    try:
+        check_available()
+    except MotoStartError as e:
+        raise click.BadParameter(str(e), param_hint="--blob") from None
+    return s3_faults
 
 
 def command_line(cfg) -> str:
@@ -67,6 +101,12 @@ def command_line(cfg) -> str:
         parts += ["--op-limit", str(cfg.op_limit)]
     if cfg.mutant:
         parts += ["--mutant", cfg.mutant]
+    if getattr(cfg, "blob", "file") != "file":
+        parts += ["--blob", cfg.blob]
+        for rule in cfg.s3_faults:
+            parts += ["--s3-fault", rule]
+        if cfg.s3_port:
+            parts += ["--s3-port", str(cfg.s3_port)]
     return shlex.join(parts)
 
 
@@ -79,6 +119,7 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     from nemesis import store as st
     from nemesis.controller import Controller, RunAborted
     from nemesis.judge import judge
+    from nemesis.s3.server import MotoStartError
 
     out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
@@ -100,8 +141,14 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
         ctl = Controller(cfg, run_dir, progress_cb)
         st.write_json(os.path.join(run_dir, "schedule.json"), [f.to_json() for f in ctl.faults])
         outcome = ctl.run()
+    except MotoStartError as e:  # --blob s3 and the server cannot start: nothing ran
+        stop_progress()
+        st.set_status(run_dir, "aborted", reason=str(e))
+        return _fail(f"{e}; nothing was run (run directory: {run_dir})")
     except RunAborted as e:
         stop_progress()
+        if ctl is not None:
+            ctl.close()
         first = ctl is not None and not ctl.outcome.ops
         st.set_status(run_dir, "aborted", reason=str(e))
         err.print(f"[bold red]run stopped:[/] {e}", markup=True)
@@ -109,11 +156,15 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
         return EXIT_USAGE if first else 2
     except KeyboardInterrupt:
         stop_progress()
+        if ctl is not None:
+            ctl.close()
         st.set_status(run_dir, "interrupted")
         err.print(f"interrupted; partial run in {run_dir}")
         return 130
     except BaseException as e:
         stop_progress()
+        if ctl is not None:
+            ctl.close()
         st.set_status(run_dir, "crashed", reason=f"{type(e).__name__}: {e}")
         raise
     stop_progress()
@@ -122,7 +173,8 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes})
     if cfg.keep_data:
-        results["fsck"] = _fsck(ctl.url)
+        results["fsck"] = _fsck(ctl.url, **ctl.fsck_options)
+    ctl.close()  # --blob s3: stop the moto server (its memory was the store)
     st.write_json(os.path.join(run_dir, "results.json"), results)
     if not cfg.keep_data:
         st.drop_data(run_dir)
@@ -133,12 +185,12 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     return exit_code(results["valid"])
 
 
-def _fsck(url: str) -> dict[str, Any]:
+def _fsck(url: str, **options: Any) -> dict[str, Any]:
     """``persist.check`` of the kept data (for the post-mortem; not a verdict)."""
     try:
         import persist
 
-        rep = persist.check(url)
+        rep = persist.check(url, **options)
         return {"ok": rep.ok, "problems": [str(p) for p in rep.problems][:100]}
     except Exception as e:  # the data may be damaged on purpose (corrupt)
         return {"ok": False, "error": f"{type(e).__name__}: {e}"}
@@ -224,7 +276,7 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 
 @click.command("run")
 @click.option("--workload", required=True, help="append | rehydrate")
-@click.option("--nemesis", "nemesis", required=True, help="comma-separated: none, kill, pause, lose-unsynced, corrupt")
+@click.option("--nemesis", "nemesis", required=True, help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, s3 (with --blob s3)")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
 @click.option("--concurrency", type=int, default=8, show_default=True, help="client processes")
@@ -234,7 +286,15 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 @click.option("--mutant", type=str, default=None, help="a FILE.py imported in every worker before persist starts")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.option("--no-report", is_flag=True, help="skip timeline.html, the plots and the store index")
-def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report) -> int:
+@click.option("--blob", type=str, default="file", show_default=True,
+              help="file: the Blob in the run directory; s3: on a moto server the run starts (127.0.0.1, any port)")
+@click.option("--s3-fault", "s3_faults", multiple=True, metavar="RULE",
+              help="with --nemesis s3: a rule it draws from instead of its catalogue (repeatable), e.g. "
+                   "'error-after method=PUT key=*meta p=0.5'; see nemesis/s3/rules.py")
+@click.option("--s3-port", type=int, default=0, help="with --blob s3: the moto server's port (0: any free one)")
+def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report,
+        blob, s3_faults, s3_port) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""
-    cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data)
+    cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data,
+                       blob=blob, s3_faults=s3_faults, s3_port=s3_port)
     return execute(cfg, store, quiet, reports=not no_report)
