@@ -22,11 +22,21 @@ MODELS: dict[str, type[Model]] = {
 }
 
 
+def model_names() -> list[str]:
+    return list(MODELS) + [f"independent-{n}" for n in MODELS]
+
+
 def get_model(name: str, initial: Any = DEFAULT) -> Model:
+    """A model by name; ``independent-<name>`` is one copy of ``<name>``
+    per key (:mod:`checker.models.independent`)."""
+    if name.startswith("independent-") and name[len("independent-"):] in MODELS:
+        from checker.models.independent import Independent
+
+        return Independent(MODELS[name[len("independent-"):]], initial)
     try:
         cls = MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}") from None
+        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)} (or independent-<one of them>)") from None
     return cls(initial)
 
 

@@ -191,7 +191,7 @@ def _line(v: dict[str, Any]) -> str:
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="History format; by default from the extension (.jsonl, .edn, .log).")
-@click.option("--model", "model", default=None, help="Linearizability model: register, cas-register, multi-register, mutex, kv, upsert.")
+@click.option("--model", "model", default=None, help="Linearizability model: register, cas-register, multi-register, mutex, kv, upsert; independent-<model> for Jepsen's [key value] ops.")
 @click.option("--initial", default=None, metavar="EDN", help="The model's initial value, in EDN (a map for per-key kv values).")
 @click.option("--time-limit", type=float, default=None, metavar="S", help="Seconds per PATH for the linearizability search; past it the verdict is unknown. (A run's domain checkers are linear in the history and not bounded.)")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per PATH per line.")
@@ -201,10 +201,10 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
           as_json: bool, html_dir: str | None, write_results: bool) -> int:
     """Check histories or run directories. Exit 0 all valid, 1 any invalid,
     2 any unknown, 3 bad input (a file that cannot be read, named by line)."""
-    from checker.models import MODELS
+    from checker.models import MODELS, model_names
 
-    if model is not None and model not in MODELS:
-        raise click.BadParameter(f"unknown model {model!r}; expected one of {', '.join(MODELS)}", param_hint="--model")
+    if model is not None and model not in model_names():
+        raise click.BadParameter(f"unknown model {model!r}; expected one of {', '.join(MODELS)} (or independent-<one of them>)", param_hint="--model")
     if time_limit is not None and not time_limit > 0:
         raise click.BadParameter(f"must be a number of seconds > 0, got {time_limit:g}", param_hint="--time-limit")
     init = parse_initial(initial)

@@ -41,3 +41,18 @@ def test_read_before_its_write_was_invoked() -> None:
     r = check(hist, get_model("register"))
     assert r.valid is False and "before any write" in r.anomalies[0].message
     assert check(hist, get_model("register"), refute=False).valid is False
+
+
+def test_independent_keys() -> None:
+    hist = h(
+        (0, "invoke", "write", ["a", 1]), (0, "ok", "write", ["a", 1]),
+        (1, "invoke", "cas", ["b", [None, 2]]), (1, "ok", "cas", ["b", [None, 2]]),
+        (0, "invoke", "read", ["a", None]), (0, "ok", "read", ["a", 1]),
+        (1, "invoke", "read", ["b", None]), (1, "ok", "read", ["b", 2]),
+    )
+    r = check(hist, get_model("independent-cas-register"))
+    assert r.valid is True and r.stats["partitions"] == 2
+    hist.ops[3].result = ["b", 3]
+    r = check(hist, get_model("independent-cas-register"))
+    assert r.valid is False and "key 'b'" in r.anomalies[0].message and r.anomalies[0].ops[0] == 6
+    assert hist.ops[0].value == ["a", 1]  # the history itself is not rewritten
