@@ -4,7 +4,8 @@
                           [--initial EDN] [--time-limit S] [--json] PATH...
 
 PATH is a history file or a run directory (``history.jsonl`` +
-``config.json``). A run directory is judged as ``run`` judged it (the
+``config.json``; a Jepsen store directory with ``history.edn`` is read as
+that file). A run directory is judged as ``run`` judged it (the
 workload's domain checkers and the recovery check, via
 :func:`nemesis.judge.judge_history`), plus the linearizability model that
 ``--model`` or the config (``"model"``) names. A file is checked for
@@ -86,10 +87,12 @@ def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any,
     t0 = time.monotonic()
     p = Path(path)
     config: dict[str, Any] | None = None
+    if p.is_dir() and not (p / "history.jsonl").exists() and (p / "history.edn").exists():
+        p = p / "history.edn"  # a Jepsen store directory
     if p.is_dir():
         hist = p / "history.jsonl"
         if not hist.exists():
-            raise BadInput(f"{path}: a directory without history.jsonl; expected a run directory or a history file")
+            raise BadInput(f"{path}: a directory without history.jsonl (or Jepsen's history.edn); expected a run directory or a history file")
         cfg_path = p / "config.json"
         if cfg_path.exists():
             try:

@@ -135,3 +135,14 @@ def test_run_directory_unknown_workload_is_bad_input(capsys, tmp_path: Path) -> 
     d = _run_dir(tmp_path, {"workload": "no-such-workload"}, UPSERTS)
     code, _, err = run(capsys, d)
     assert code == 3 and "no-such-workload" in err
+
+
+def test_jepsen_store_directory(capsys, tmp_path: Path) -> None:
+    d = tmp_path / "jepsen-run"
+    d.mkdir()
+    (d / "history.edn").write_text(INVALID.read_text())
+    code, out, _ = run(capsys, "--model", "register", d)
+    assert code == 1 and "INVALID" in out
+    (tmp_path / "empty-dir").mkdir()
+    code, _, err = run(capsys, tmp_path / "empty-dir")
+    assert code == 3 and "without history.jsonl" in err
