@@ -317,3 +317,59 @@ def iter_items(text: str) -> Iterator[tuple[int, Any]]:
             raise EdnError(f"{t[1]!r} after the history's closing {close!r}; expected end of input", r.line_of(t[2]))  # type: ignore[index]
         return
     yield from iter_forms(text, r)
+
+
+_FAST_ATOM = r'[^\s,\[\]{}()"#;\\]+'
+_FAST_STR = r'"(?:[^"\\]|\\.)*"'
+_FAST_VEC = rf"\[(?:\s*(?:{_FAST_STR}|{_FAST_ATOM})\s*,?)*\s*\]"
+_FAST_KV = re.compile(rf"(:{_FAST_ATOM})\s+({_FAST_STR}|{_FAST_VEC}|{_FAST_ATOM})\s*,?\s*")
+_FAST_LINE = re.compile(rf"\s*\{{\s*(?:(?::{_FAST_ATOM})\s+(?:{_FAST_STR}|{_FAST_VEC}|{_FAST_ATOM})\s*,?\s*)*\}}\s*\Z")
+_FAST_ELEM = re.compile(rf"({_FAST_STR}|{_FAST_ATOM})")
+
+
+class _NoLines:
+    def line_of(self, pos: int) -> int:
+        return 0
+
+
+def _fast_value(v: str, kw: dict[str, Any]) -> Any:
+    c = v[0]
+    if c == '"':
+        body = v[1:-1]
+        return _ESC.sub(_unescape, body) if "\\" in body else body
+    if c == "[":
+        return [_fast_value(x, kw) for x in _FAST_ELEM.findall(v[1:-1])]
+    r = kw.get(v, _MISSING)
+    if r is _MISSING:
+        r = _atom(v, 0, _NoLines())  # type: ignore[arg-type]
+        if type(r) is Keyword and len(kw) < 100_000:
+            kw[v] = r
+    return r
+
+
+def fast_flat_maps(text: str) -> list[tuple[int, dict[str, Any]]] | None:
+    """``(line, map)`` for each line when every non-blank line is one flat
+    map (keyword keys; values atoms, strings or vectors of those): the
+    common shape of a Jepsen history written one op a line, read with
+    regular expressions instead of the general reader. None if any line is
+    another shape; the caller then uses :func:`iter_items`, which also
+    reports errors."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    kw = _KEYWORDS
+    match = _FAST_LINE.match
+    try:
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line or line.isspace():
+                continue
+            if not match(line):
+                return None
+            d = {}
+            for k, v in _FAST_KV.findall(line[line.index("{") + 1 : line.rindex("}")]):
+                key = kw.get(k)
+                if key is None:
+                    key = kw[k] = Keyword(k[1:])
+                d[key] = _fast_value(v, kw)
+            out.append((lineno, d))
+    except EdnError:
+        return None
+    return out

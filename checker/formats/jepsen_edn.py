@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from checker.edn import EdnError, iter_items
+from checker.edn import EdnError, fast_flat_maps, iter_items
 from checker.history import TYPES, History, HistoryError, pair
 
 READS = frozenset({"read", "get", "r"})
@@ -37,7 +37,8 @@ def events_from_edn(text: str, name: str = "<edn>") -> tuple[list[dict[str, Any]
     events: list[dict[str, Any]] = []
     lines: list[int] = []
     try:
-        for line, m in iter_items(text):
+        items = fast_flat_maps(text)
+        for line, m in items if items is not None else iter_items(text):
             if not isinstance(m, dict):
                 raise HistoryError(f"{name}:{line}: expected an operation map {{:process .., :type .., :f ..}}; got {type(m).__name__}")
             e: dict[str, Any] = {}

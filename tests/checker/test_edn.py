@@ -79,3 +79,20 @@ values = st.recursive(
 @given(values)
 def test_round_trip(v) -> None:
     assert edn.loads(_to_edn(v)) == v
+
+
+flat_values = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=6) | st.lists(st.integers(0, 9) | st.text(max_size=3) | st.none(), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.from_regex(r"[a-z][a-z-]{0,5}", fullmatch=True), flat_values, max_size=5), min_size=1, max_size=5))
+def test_fast_flat_maps_agree_with_the_general_reader(maps) -> None:
+    text = "\n".join("{" + ", ".join(f":{k} {_to_edn(v)}" for k, v in m.items()) + "}" for m in maps) + "\n"
+    fast = edn.fast_flat_maps(text)
+    assert fast is not None
+    assert fast == list(edn.iter_items(text))
+
+
+def test_fast_path_declines_other_shapes() -> None:
+    for text in ("{:a {:b 1}}", "{:a #{1}}", "{:a 1} {:b 2}", "{:a [1 [2]]}", "[{:a 1}]", "{:a 1"):
+        assert edn.fast_flat_maps(text) is None
