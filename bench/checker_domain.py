@@ -10,10 +10,11 @@ subprocess so that peak memory is per size:
 3. check it: ``checker.workloads.check_workload("append", h)`` — all seven
    domain checkers (timed: "check", wall and CPU).
 
-Prints one table: events, snapshot rows, parse and check time, check time per
-operation, and the ratio of check time to the previous size's (10x the
-operations should cost ~10x: linear). CPU time is the steadier figure on a
-shared machine.
+Prints one table: events, snapshot rows, parse and check time (wall and
+CPU), check CPU time per operation, the ratio of check CPU time to the
+previous size's (10x the operations should cost ~10x: linear), the memory of
+the parsed History and what the checks add to it at their peak. CPU time is
+the steadier figure on a shared machine.
 
     python bench/checker_domain.py                 # 10k, 100k, 1M
     python bench/checker_domain.py --sizes 10000 100000
@@ -55,11 +56,14 @@ def one(n: int, seed: int) -> dict:
                 fh.write(dumps(e))
                 fh.write("\n")
         size = os.path.getsize(path)
+        m0 = _rss()
         t0, c0 = time.perf_counter(), time.process_time()
         h = read_jsonl(path)
         t1, c1 = time.perf_counter(), time.process_time()
+        m1 = _rss()
         results = check_workload("append", h)
         t2, c2 = time.perf_counter(), time.process_time()
+        m2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # peak, MB
     finally:
         os.unlink(path)
     return {
@@ -74,7 +78,15 @@ def one(n: int, seed: int) -> dict:
         "valid": combine([r.valid for r in results]),
         "per_checker": {r.checker: r.valid for r in results},
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "history_mb": m1 - m0,  # the parsed History in memory
+        "checker_mb": max(0.0, m2 - m1),  # what the checks add on top, at their peak
     }
+
+
+def _rss() -> float:
+    """Resident set size now, in MB (Linux)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def main() -> None:
@@ -86,8 +98,8 @@ def main() -> None:
     if a.one:
         print(json.dumps(one(a.one, a.seed)))
         return
-    print(f"{'ops':>9} {'events':>9} {'rows':>10} {'file MB':>8} {'parse s':>8} {'check s':>8} {'check cpu s':>11} "
-          f"{'us/op (cpu)':>11} {'ratio (cpu)':>11} {'peak RSS MB':>11}  valid")
+    print(f"{'ops':>9} {'events':>9} {'rows':>10} {'file MB':>8} {'parse s':>8} {'parse cpu':>9} {'check s':>8} "
+          f"{'check cpu':>9} {'us/op cpu':>9} {'ratio cpu':>9} {'history MB':>10} {'checks +MB':>10}  valid")
     prev = None
     for n in a.sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(n), "--seed", str(a.seed)], check=True, capture_output=True, text=True)
@@ -95,8 +107,9 @@ def main() -> None:
         ratio = f"{r['check_cpu'] / prev:.1f}x" if prev else "-"
         prev = r["check_cpu"]
         print(
-            f"{r['ops']:>9} {r['events']:>9} {r['rows']:>10} {r['mb']:>8.1f} {r['parse']:>8.2f} {r['check']:>8.2f} "
-            f"{r['check_cpu']:>11.2f} {1e6 * r['check_cpu'] / r['ops']:>11.1f} {ratio:>11} {r['rss_mb']:>11.0f}  {r['valid']}",
+            f"{r['ops']:>9} {r['events']:>9} {r['rows']:>10} {r['mb']:>8.1f} {r['parse']:>8.2f} {r['parse_cpu']:>9.2f} "
+            f"{r['check']:>8.2f} {r['check_cpu']:>9.2f} {1e6 * r['check_cpu'] / r['ops']:>9.1f} {ratio:>9} "
+            f"{r['history_mb']:>10.0f} {r['checker_mb']:>10.0f}  {r['valid']}",
             flush=True,
         )
 
