@@ -89,8 +89,9 @@ flat_values = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(m
 def test_fast_flat_maps_agree_with_the_general_reader(maps) -> None:
     text = "\n".join("{" + ", ".join(f":{k} {_to_edn(v)}" for k, v in m.items()) + "}" for m in maps) + "\n"
     fast = edn.fast_flat_maps(text)
-    assert fast is not None
-    assert fast == list(edn.iter_items(text))
+    if len(text.splitlines()) == len(maps):  # no line break inside a string
+        assert fast is not None
+    assert fast is None or fast == list(edn.iter_items(text))
 
 
 def test_fast_path_declines_other_shapes() -> None:
