@@ -58,7 +58,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.history import History, Op
+from checker.history import History, HistoryError, Op
 from checker.models.base import INVALID, UNKNOWN, Model, show
 from checker.result import UNKNOWN as UNKNOWN_VALID
 from checker.result import Anomaly, Result
@@ -115,6 +115,8 @@ def entries_for(model: Model, ops: list[Op]) -> list[Entry]:
         if op.type == "fail":
             continue
         f, arg, res = model.encode(op)
+        if op.ret is not None and op.ret < op.call:
+            raise HistoryError(f"op {op.index} ({op.f}) completes at time {op.ret}, before its invoke at {op.call}; expected non-decreasing times")
         if op.type == "ok":
             if (res is UNKNOWN or op.unknown_result) and model.readonly(f, arg):
                 continue

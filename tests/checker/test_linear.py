@@ -97,3 +97,11 @@ def test_empty_and_all_failed() -> None:
     assert check(pair([]), get_model("register")).reason == "empty history"
     failed = h((0, "invoke", "write", 1, 0), (0, "fail", "write", 1, 1))
     assert check(failed, get_model("register")).valid is True
+
+
+def test_completion_before_invoke_is_bad_input() -> None:
+    from checker.history import HistoryError
+
+    hist = h((0, "invoke", "write", 1, 5), (0, "ok", "write", 1, 3))
+    with pytest.raises(HistoryError, match="before its invoke"):
+        check(hist, get_model("register"))
