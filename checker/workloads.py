@@ -23,7 +23,7 @@ import importlib
 from collections.abc import Callable
 
 from checker.domain import Checker, append_checkers
-from checker.domain.append import gc_paused
+from checker.domain.append import gc_paused, shared
 from checker.history import History
 from checker.result import UNKNOWN, Result
 
@@ -68,7 +68,7 @@ def check_workload(workload: str, history: History) -> list[Result]:
     corrupt = any(e.get("f") == "corrupt" for e in history.nemesis)
     if not history.ops:
         return [Result(workload, UNKNOWN, reason="empty history", category="corruption" if corrupt else None)]
-    with gc_paused():  # the checks build large acyclic indexes: see gc_paused
+    with gc_paused(), shared(history):  # one parse for all; no GC rescans of the history
         results = [c.check(history) for c in checkers]
     if corrupt:
         for r in results:

@@ -3,10 +3,11 @@ append-workload history (``docs/history.md``) and returns a :class:`Result`.
 
 Every checker here is a small object with one verb, ``check(history)``
 (the :class:`Checker` protocol), and runs in O(n log n) in the size of the
-history (events plus snapshot rows). They share one parse of the history
-(:mod:`checker.domain.append`) and one comparison of snapshots with the
-replayed model (:mod:`checker.domain.contents`); each then reports its own
-view of it:
+history (events plus snapshot rows). Run by
+:func:`checker.workloads.check_workload`, they share one parse of the
+history (:mod:`checker.domain.append`) and one comparison of snapshots with
+the replayed model (:mod:`checker.domain.contents`); each then reports its
+own view of it:
 
 ==================  ===========================================================
 ``lost-writes``     an acknowledged write missing from a snapshot invoked

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,18 +70,34 @@ class AppendHistory:
 
     @staticmethod
     def of(history: History) -> AppendHistory:
-        """Parse ``history`` (cached per History object, so the checkers of
-        one run share a single parse)."""
-        hit = _cache.get(id(history))
-        if hit is not None and hit[0]() is history:
-            return hit[1]
-        ah = parse(history)
-        key = id(history)
-        _cache[key] = (weakref.ref(history, lambda _r, k=key, c=_cache: c.pop(k, None)), ah)
-        return ah
+        """Parse ``history``. Inside :func:`shared` (as
+        :func:`checker.workloads.check_workload` runs the checkers) the parse
+        is done once and shared; outside it every call parses afresh, so a
+        History changed in place is never judged from a stale parse."""
+        entry = _shared.get(id(history))
+        if entry is None or entry[0] is not history:
+            return parse(history)
+        if entry[1] is None:
+            entry[1] = parse(history)
+        return entry[1]
 
 
-_cache: dict[int, tuple[weakref.ref, AppendHistory]] = {}
+_shared: dict[int, list[Any]] = {}
+
+
+@contextmanager
+def shared(history: History) -> Iterator[None]:
+    """Let the checkers run inside this block share one parse of ``history``
+    (and one comparison of its snapshots with the model); dropped on exit."""
+    key = id(history)
+    outer = key in _shared
+    if not outer:
+        _shared[key] = [history, None]
+    try:
+        yield
+    finally:
+        if not outer:
+            _shared.pop(key, None)
 
 
 def _shape(op: Op, what: str) -> HistoryError:

@@ -38,6 +38,23 @@ def test_all_failed_is_valid():
     assert combine([r.valid for r in check_workload("append", pair(ev))]) is True
 
 
+def test_a_history_changed_in_place_is_judged_afresh():
+    from checker.domain.lost import LostWrites
+
+    ev = [
+        {"process": 0, "type": "invoke", "f": "write", "value": {"writes": {"s0": [["a", "1", 0, 1]]}}},
+        {"process": 0, "type": "ok", "f": "write", "value": {"writes": {"s0": [["a", "1", 0, 1]]}}},
+        {"process": 0, "type": "invoke", "f": "snapshot", "value": {"stream": "s0", "as_of": 0}},
+        {"process": 0, "type": "ok", "f": "snapshot", "value": {"stream": "s0", "as_of": 0, "upper": 1, "since": 0, "rows": [["a", "1", 1]]}},
+    ]
+    h = pair(ev)
+    assert LostWrites().check(h).valid is True
+    assert combine([r.valid for r in check_workload("append", h)]) is True
+    h.ops[1].result["rows"] = []
+    assert LostWrites().check(h).valid is False
+    assert combine([r.valid for r in check_workload("append", h)]) is False
+
+
 def test_register_extends_the_registry():
     class Always:
         name = "always"
