@@ -32,7 +32,9 @@ def load_config(run_dir: str):
         nemeses = c["nemesis"]
         cfg = build_config(c["workload"], ",".join(nemeses) if isinstance(nemeses, list) else nemeses,
                            int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
-                           int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)))
+                           int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)),
+                           blob=c.get("blob", "file"), s3_faults=c.get("s3_faults", []),
+                           s3_port=int(c.get("s3_port", 0)))
     except (ValueError, KeyError, TypeError) as e:
         raise click.BadParameter(f"{path} is not a readable run configuration: {e}", param_hint="RUN_DIR") from None
     if c.get("interval"):
