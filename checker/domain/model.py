@@ -29,6 +29,11 @@ def _row(d: Discrepancy) -> str:
     why = ""
     if d.must:
         why = " (acknowledged: " + ", ".join(f"op {u.op.index}" for u in d.must[:3]) + ")"
+        if d.observed < d.lo and any(u.op.ret is not None and u.op.ret >= d.snap.op.call for u in d.must):
+            why += (
+                " — concurrent with the snapshot, but a successful read at as_of < upper sees final data,"
+                " so an acknowledged write at ts <= as_of must be in it"
+            )
     elif d.maybe:
         why = " (indeterminate: " + ", ".join(f"op {u.op.index}" for u in d.maybe[:3]) + ")"
     return f"[{d.key!r}, {d.val!r}] has diff {d.observed}, the model {want}{why}"
