@@ -598,19 +598,27 @@ ALGORITHMS = {"dfs": search_dfs, "sweep": search_sweep, "wgl": search_wgl}
 search = search_dfs
 
 
+def _prefix(fail: Failure) -> str:
+    n = len(fail.prefix)
+    if not n:
+        return "no operation could be linearized before it"
+    tail = ", ".join(f"op {o.index}" for o in fail.prefix[-3:])
+    return f"longest linearizable prefix: {n} op{'s' if n != 1 else ''}, ending {tail}"
+
+
 def _message(model: Model, fail: Failure, label: Any) -> str:
     op = fail.op
     where = f" for key {show(label)}" if label is not None else ""
     if not fail.states:
         return (
             f"op {op.index} ({model.describe(op)}){where} cannot be linearized: no order of the operations before "
-            f"and concurrent with it explains its result (longest linearizable prefix: {len(fail.prefix)} op{'s' if len(fail.prefix) != 1 else ''})"
+            f"and concurrent with it explains its result ({_prefix(fail)})"
         )
     states = ", ".join(model.show_state(s) for s in fail.states[:6]) + (" ..." if len(fail.states) > 6 else "")
     return (
         f"op {op.index} ({model.describe(op)}){where} cannot be linearized: in every order of the operations "
         f"before and concurrent with it the {model.name} could only be in state {states} when it took effect, "
-        f"and none of those gives that result (longest linearizable prefix: {len(fail.prefix)} op{'s' if len(fail.prefix) != 1 else ''})"
+        f"and none of those gives that result ({_prefix(fail)})"
     )
 
 
