@@ -42,9 +42,29 @@ def test_append_on_s3_under_the_s3_nemesis_is_valid(tmp_path):
     assert len(sets) >= 2 and len(clears) == len(sets)
     assert all(r["bucket"] == "nemesis-run" and "applies" in r for v in sets for r in v["rules"])
     assert s3_rules_fired(run) > 0
-    # the moto server was stopped with the run
-    out = subprocess.run(["pgrep", "-f", "nemesis.s3.server"], capture_output=True, text=True).stdout.split()
-    assert not [p for p in out if int(p) != os.getpid()]
+
+
+def test_the_run_starts_and_stops_its_own_moto_server(tmp_path):
+    import psutil
+
+    from nemesis.commands.run import build_config
+    from nemesis.controller import Controller
+
+    cfg = build_config("append", "s3", 1, 2.0, 4, 0, None, False, blob="s3")
+    ctl = Controller(cfg, str(tmp_path / "run"))
+    pid = ctl.s3.server.pid
+    try:
+        assert psutil.pid_exists(pid) and ctl.s3.server.health()["ok"]
+        assert ctl.url == "s3://nemesis-run/loc" and ctl.ctx.s3["endpoint_url"] == ctl.s3.endpoint_url
+        assert all(w.options["persist"]["endpoint_url"] == ctl.s3.endpoint_url for w in ctl.workers.values())
+        assert pid not in {w.pid for w in ctl.workers.values()}  # never a kill target
+    finally:
+        ctl.close()
+    try:
+        psutil.Process(pid).wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(pid)
 
 
 @pytest.mark.parametrize("rule", [
