@@ -521,7 +521,6 @@ class Persister:
             payload = walcodec.encode(tables)
             failpoint("write.before_wal")
             seqno = self._wal.append(payload)
-            failpoint("write.after_wal")
         except BaseException as e:
             err = e
             if not isinstance(e, PersistError):
@@ -536,6 +535,11 @@ class Persister:
         self._add_pending(seqno, table)
         for r in accepted:
             r.seqno, r.done = seqno, True
+        try:  # durable and in memory (a later drain takes it), not yet acknowledged
+            failpoint("write.after_wal")
+        except PersistError as e:
+            for r in accepted:
+                r.error = e
 
     # --- drain and seal -------------------------------------------------------
 

@@ -8,9 +8,10 @@ drains, snapshots, listens, arrangements, clean restarts, and crashes. A
 crash drops the handle without a drain (releasing the Wal lock as the kernel
 would), then cuts every Wal file back to a random point at or after the
 length its last fsync covered (known from FileWal's ``on_fsync`` hook) and
-may leave garbage after it (a torn write). A crash may also strike inside a
-write, seal, drain or compaction through a failpoint; the model knows which
-side of the effect each failpoint sits on. After every step the frontiers
+may leave garbage after it (a torn write). An error (and then maybe a crash) may
+also strike inside a write, seal, drain or compaction through a failpoint;
+the model knows which side of the effect each failpoint sits on, and a
+handle that saw the error must go on serving the state the model says. After every step the frontiers
 and the contents at ``upper - 1`` are compared with the model.
 
 CI runs a bounded number of examples; set PERSIST_HYPOTHESIS_PROFILE=thorough
@@ -276,8 +277,8 @@ class PersistMachine(RuleBasedStateMachine):
     def crash(self, data):
         self._crash(data)
 
-    @rule(name=st.sampled_from(NAMES), point=st.sampled_from(sorted(WRITE_POINTS)), data=st.data())
-    def crash_inside_write(self, name, point, data):
+    @rule(name=st.sampled_from(NAMES), point=st.sampled_from(sorted(WRITE_POINTS)), crash=st.booleans(), data=st.data())
+    def fail_inside_write(self, name, point, crash, data):
         s = self._stream(name)
         ups = self._updates(data, name)
         failpoints.arm(point, "error")
@@ -290,10 +291,12 @@ class PersistMachine(RuleBasedStateMachine):
             failpoints.disarm_all()
         if WRITE_POINTS[point]:
             self.model[name].updates += ups
-        self._crash(data)
+        if crash:
+            self._crash(data)
 
-    @rule(name=st.sampled_from(NAMES), point=st.sampled_from(sorted(SEAL_POINTS)), step=st.integers(1, 3), data=st.data())
-    def crash_inside_seal(self, name, point, step, data):
+    @rule(name=st.sampled_from(NAMES), point=st.sampled_from(sorted(SEAL_POINTS)), step=st.integers(1, 3),
+          crash=st.booleans(), data=st.data())
+    def fail_inside_seal(self, name, point, step, crash, data):
         s = self._stream(name)
         m = self.model[name]
         failpoints.arm(point, "error")
@@ -306,10 +309,11 @@ class PersistMachine(RuleBasedStateMachine):
             failpoints.disarm_all()
         if SEAL_POINTS[point]:
             m.upper += step
-        self._crash(data)
+        if crash:
+            self._crash(data)
 
-    @rule(point=st.sampled_from(MAINT_POINTS), data=st.data())
-    def crash_inside_maintenance(self, point, data):
+    @rule(point=st.sampled_from(MAINT_POINTS), crash=st.booleans(), data=st.data())
+    def fail_inside_maintenance(self, point, crash, data):
         failpoints.arm(point, "error")
         try:
             if point.startswith("drain"):
@@ -321,7 +325,8 @@ class PersistMachine(RuleBasedStateMachine):
             pass
         finally:
             failpoints.disarm_all()
-        self._crash(data)
+        if crash:
+            self._crash(data)
 
     @rule(data=st.data())
     def destroy(self, data):
@@ -347,7 +352,7 @@ class PersistMachine(RuleBasedStateMachine):
 
 
 PersistMachine.TestCase.settings = settings(
-    max_examples=400 if THOROUGH else 20,
+    max_examples=400 if THOROUGH else 40,
     stateful_step_count=60 if THOROUGH else 30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
