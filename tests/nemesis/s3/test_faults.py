@@ -196,3 +196,34 @@ def test_engine_keeps_its_contract_under_each_fault(moto_server, s3_bucket, rule
     assert v["fired"] > 0, "the rule never fired: the test tested nothing"
     assert v["acked"] > 10
     assert not violations(v), violations(v)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine: a writer answers upper/since from memory while its metadata compare-and-set is in flight, so a "
+    "reader of the store can see a frontier the writer then reports behind it (found by the s3 nemesis: "
+    "persist-nemesis run --workload append --nemesis s3 --blob s3 --seed 1 --time-limit 8 "
+    "--s3-fault 'error-after method=PUT key=*meta p=0.5' --s3-fault 'drop-after method=PUT key=*meta p=0.5')"))
+def test_frontiers_never_go_back_across_handles_while_a_commit_hangs(moto_server, s3_bucket, rules, tmp_path):
+    import threading
+
+    from tests.nemesis.s3.engine_scenario import engine_options
+
+    url, opts = f"s3://{s3_bucket}/loc", engine_options(moto_server.endpoint_url)
+    with persist.open(url, wal_dir=str(tmp_path / "wal"), background=False, **opts) as p:
+        s = p.stream("s")
+        s.write([(b"a", b"v", 1, 1)])
+        s.seal(10)
+        rules.add(f"timeout method=PUT key=*meta apply=true seconds={HANG} count=1 bucket={s3_bucket}")
+        t = threading.Thread(target=s.allow_compaction, args=(5,))
+        t.start()
+        time.sleep(0.2)  # the record has landed; the writer waits for an answer that will not come
+        reader = persist.open(url, read_only=True, **opts)
+        try:
+            seen_by_reader = reader.stream("s").since
+        finally:
+            reader.close()
+        seen_by_writer_after = s.since
+        t.join(30)
+    assert seen_by_reader == 5, "the scenario did not set up the race"
+    assert seen_by_writer_after >= seen_by_reader, (
+        f"since went back: a reader saw {seen_by_reader}, then the writer reported {seen_by_writer_after}")
