@@ -472,9 +472,20 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
         if p + 1 == P:
             return Outcome(True, stats={"configurations": counter[0]})
         s2, det, inf, path = nxt
-        det, path = norm(plans[p + 1].reads, s2, det, path)
-        if admit(p + 1, s2, det, inf):
-            stack.append((p + 1, expand(p + 1, s2, det, inf, path)))
+        q = p + 1
+        while True:
+            # positions whose returning op is already linearized have one
+            # successor: pass through them without a frame or a memo entry
+            plan = plans[q]
+            det, path = norm(plan.reads, s2, det, path)
+            if not det & plan.rb:
+                break
+            det ^= plan.rb
+            q += 1
+            if q == P:
+                return Outcome(True, stats={"configurations": counter[0]})
+        if admit(q, s2, det, inf):
+            stack.append((q, expand(q, s2, det, inf, path)))
     fp = best[0]
     plan = plans[fp]
     prefix: list[Op] = []
