@@ -608,8 +608,7 @@ class Persister:
                 name, sm = by_id[sid]
                 t = seals.get(sid)
                 rows = new_rows.get(sid, [])
-                rewrite = t is not None or len(sm.unsealed) >= MAX_UNSEALED
-                if not rewrite:
+                if t is None and len(sm.unsealed) < MAX_UNSEALED:  # a plain drain: append
                     table = pa.concat_tables(rows)
                     key, size = self._write_batch(table)
                     written.append(key)
@@ -617,7 +616,13 @@ class Persister:
                     ub = md.UnsealedBatch(key, lo, hi, *_ts_range(table), len(table), size)
                     plans[sid] = (None, (ub,), False, None)
                     continue
-                old = [self.fetch(b.key) for b in sm.unsealed]
+                # A seal rewrites the unsealed batches only if one holds times
+                # below t (or there are too many); otherwise they stay as they are.
+                replace = not (
+                    t is not None and len(sm.unsealed) < MAX_UNSEALED and all(b.ts_min >= t for b in sm.unsealed)
+                )
+                base = sm.unsealed if replace else ()
+                old = [self.fetch(b.key) for b in base]
                 table = pa.concat_tables(old + rows) if (old or rows) else EMPTY_UPDATES
                 trace = None
                 if t is not None:
@@ -633,17 +638,17 @@ class Persister:
                         trace = md.TraceBatch(None, sm.upper, t, 0, 0, 0)
                 unsealed: tuple[md.UnsealedBatch, ...] = ()
                 if len(table):
-                    los = [b.seqno_lo for b in sm.unsealed] + ([seq_range[sid][0]] if sid in seq_range else [])
-                    his = [b.seqno_hi for b in sm.unsealed] + ([seq_range[sid][1]] if sid in seq_range else [])
-                    if not rows and t is not None and len(table) == sum(b.len for b in sm.unsealed):
-                        unsealed = sm.unsealed  # nothing moved: keep the blobs
+                    los = [b.seqno_lo for b in base] + ([seq_range[sid][0]] if sid in seq_range else [])
+                    his = [b.seqno_hi for b in base] + ([seq_range[sid][1]] if sid in seq_range else [])
+                    if replace and not rows and t is not None and len(table) == sum(b.len for b in base):
+                        unsealed = base  # nothing moved: keep the blobs
                     else:
                         key, size = self._write_batch(table)
                         written.append(key)
                         unsealed = (md.UnsealedBatch(key, min(los), max(his), *_ts_range(table), len(table), size),)
-                if unsealed is not sm.unsealed:
-                    replaced.extend(b.key for b in sm.unsealed)
-                plans[sid] = (trace, unsealed, True, t)
+                if replace and unsealed is not base:
+                    replaced.extend(b.key for b in base)
+                plans[sid] = (trace, unsealed, replace, t)
             failpoint("seal.before_metadata" if seals else "drain.before_metadata")
 
             def transform(cur: md.Metadata):
