@@ -74,4 +74,6 @@ def check(url, *, endpoint_url=None, blob_options=None):
     return check_location(_parse(url, endpoint_url=endpoint_url), blob_options=blob_options)
 
 
-__all__ = ["open", "open_reader", "check"]
+from persist import errors as _errors  # noqa: E402
+
+__all__ = ["open", "open_reader", "check", *_errors.__all__]
