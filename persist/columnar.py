@@ -78,7 +78,10 @@ def to_table(updates) -> pa.Table:
         except (pa.ArrowInvalid, OverflowError, TypeError):
             bad = next((d for d in diffs if not isinstance(d, int)), diffs[0])
             raise InvalidArgumentError(f"update diffs must be 64-bit integers; got diff={bad!r}") from None
-        table = pa.Table.from_arrays(
+        if 0 in diffs:  # a scan of the tuple: no compute call for small writes
+            i = diffs.index(0)
+            raise InvalidArgumentError(f"update diffs must be != 0; got diff=0 in {(keys[i], vals[i], ts[i], diffs[i])!r}")
+        return pa.Table.from_arrays(
             [pa.array(keys, type=pa.binary()), pa.array(vals, type=pa.binary()), ts_arr, diff_arr],
             schema=UPDATE_SCHEMA,
         )

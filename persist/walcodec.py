@@ -31,19 +31,21 @@ VERSION = 1
 HEADER = struct.Struct("<4sHH")
 
 WAL_SCHEMA = pa.schema([pa.field("sid", pa.uint32(), nullable=False)] + list(UPDATE_SCHEMA))
+#: made once: ``ipc.new_stream`` would build them (reading the environment) on every call
+_WRITE_OPTIONS = ipc.IpcWriteOptions()
 
 
 def tag(sid: int, table: pa.Table) -> pa.Table:
     """``table`` (UPDATE_SCHEMA) with a leading ``sid`` column."""
-    return pa.Table.from_arrays(
-        [pa.repeat(pa.scalar(sid, pa.uint32()), len(table))] + table.columns, schema=WAL_SCHEMA
-    )
+    n = len(table)
+    sids = pa.array([sid] * n, type=pa.uint32()) if n <= 64 else pa.repeat(pa.scalar(sid, pa.uint32()), n)
+    return pa.Table.from_arrays([sids] + table.columns, schema=WAL_SCHEMA)
 
 
 def encode(tables: list[pa.Table]) -> bytes:
     """Encode tagged tables (WAL_SCHEMA) as one payload."""
     sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, WAL_SCHEMA) as w:
+    with ipc.RecordBatchStreamWriter(sink, WAL_SCHEMA, options=_WRITE_OPTIONS) as w:
         for t in tables:
             w.write_table(t)
     return HEADER.pack(MAGIC, VERSION, 0) + sink.getvalue().to_pybytes()
