@@ -106,11 +106,38 @@ class Controller:
             self.s3 = RunS3(port=cfg.s3_port, rules=cfg.s3_faults).start()  # MotoStartError if it cannot
             self.url = self.s3.url
             options = {"persist": self.s3.persist_options(os.path.join(self.data_dir, "wal"))}
+        if self.op_clock:  # no background drains/compaction: what the engine does follows the operations only
+            options = {**options, "persist": {**options.get("persist", {}), "background": False}}
         try:
             self._setup(cfg, run_dir, options)
         except BaseException:
             self.close()
             raise
+
+    #: on the operation clock, one second of the schedule is this many operations
+    OPS_PER_SECOND = 20
+
+    @property
+    def op_clock(self) -> bool:
+        """A run with one client process whose faults are all failpoints runs
+        on the *operation clock*: each fault is injected, and its end taken,
+        between two operations at an operation count (its scheduled time x
+        :attr:`OPS_PER_SECOND`), and persist runs without its background
+        thread, so the same seed (with ``--op-limit``) gives the same history,
+        wall times aside."""
+        return self.cfg.concurrency == 1 and set(self.cfg.nemeses) <= {"failpoint", "none"}
+
+    def _due(self, fault: Fault, start: float, now: float) -> bool:
+        if self.op_clock:  # exactly between two operations; no settling time (that would let operations slip in)
+            return (not self._inflight and self.outcome.ops >= round(fault.at * self.OPS_PER_SECOND)
+                    and not self._pending and all(w.ready for w in self.workers.values()))
+        return start + fault.at <= now and self._settled()
+
+    def _run_pending_ops(self, everything: bool = False) -> None:
+        """Fault ends on the operation clock: between operations, at their count."""
+        while self._pending_ops and (everything or (not self._inflight and self._pending_ops[0][0] <= self.outcome.ops)):
+            _, action, value = self._pending_ops.pop(0)
+            self._act(action, value)
 
     @property
     def fsck_options(self) -> dict[str, Any]:
@@ -155,6 +182,7 @@ class Controller:
         self._restarting: dict[int, float] = {}  # slot -> monotonic start of the restart
         self._start_failures: dict[int, int] = {}
         self._pending: list[tuple[float, str, dict[str, Any]]] = []  # (at, action, value)
+        self._pending_ops: list[tuple[int, str, dict[str, Any]]] = []  # (op count, action, value): op clock
         self._aborted: str | None = None
         self._last_ready = 0.0
 
@@ -305,6 +333,10 @@ class Controller:
         self.rec.record("nemesis", "invoke", fault.nemesis, fault.to_json())
         value = nem.invoke(fault)
         self.rec.record("nemesis", "info", fault.nemesis, value)
+        if self.op_clock:
+            at_op = self.outcome.ops + max(1, round(fault.duration * self.OPS_PER_SECOND))
+            self._pending_ops.extend((at_op, action, v) for action, v in nem.recover(fault))
+            return
         at = time.monotonic() + fault.duration
         for action, v in nem.recover(fault):
             self._pending.append((at, action, v))
@@ -372,8 +404,9 @@ class Controller:
             # A fault is due at its scheduled time, but never while a worker is
             # still (re)starting from the previous one: the schedule's content
             # is the seed's, only its timing stretches.
-            while faults and start + faults[0].at <= now and self._settled():
+            while faults and self._due(faults[0], start, now):
                 self._inject(faults.pop(0))
+            self._run_pending_ops()
             self._run_pending(now)
             wake = deadline
             if faults:
@@ -416,6 +449,7 @@ class Controller:
 
     def _finish(self) -> None:
         """Heal, restart, drain, final reads, stop."""
+        self._run_pending_ops(everything=True)
         for nem in self.nemeses.values():
             nem.heal()
         for w in self.workers.values():
