@@ -5,6 +5,7 @@ can SIGKILL or SIGSTOP it at any moment.
     python -m tests.persist.procs.child writer URL [WAL_DIR]   # writes until killed
     python -m tests.persist.procs.child reader URL             # snapshots until killed
     python -m tests.persist.procs.child fenced URL WAL_DIR     # write+seal loop, reports outcomes
+    python -m tests.persist.procs.child operator URL           # persisted-stream operator over a source
 
 Writers print ``ack KEY`` only after ``write`` returned (durable), and ``start
 I`` before they begin operation I. S3 endpoint and credentials come from the
@@ -89,6 +90,25 @@ def main():
                 sys.exit(0)
             i += 1
             time.sleep(0.002)
+    elif mode == "operator":
+        from persist.operators import persisted_stream
+
+        ticks = int(os.environ.get("TICKS", "120"))
+
+        def source(resume_from):
+            for t in range(resume_from, ticks):
+                yield ("data", [(f"u{t}-{i}".encode(), b"", t, 1) for i in range(2)])
+                if t % 2 == 1 or t + 1 == ticks:
+                    yield ("progress", t + 1)
+
+        p = persist.open(url, drain_bytes=int(os.environ.get("DRAIN_BYTES", "2000")))
+        for kind, arg in persisted_stream(p.stream("s"), source):
+            if kind == "data":
+                say("data", ",".join(k.decode() for k, _, _, _ in arg))
+            else:
+                say("progress", arg)
+        say("done")
+        p.close()
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
