@@ -40,7 +40,8 @@ Sections (each prints rows of one table: persist, SQLite, and the ratio
    (read-only handle, empty cache). Measured from outside: the parent samples
    the child's RSS with psutil every ~1 ms and reports the peak minus the RSS
    the child had just before the snapshot (after imports and open); the child
-   also reports ``ru_maxrss`` growth and pyarrow's memory pool peak. The
+   also reports pyarrow's memory pool peak (``ru_maxrss`` is no use here: a
+   child started by fork + exec inherits the parent's high-water mark). The
    encoded size is the sum of the batch blobs the snapshot reads (as stored,
    framed Arrow IPC). Goal: peak <= 3x the encoded size.
 6. ``s3``: the same writes (batch sizes 1 and 10 000), the 1M snapshot and
@@ -63,7 +64,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -209,6 +209,14 @@ class Results:
         return row
 
 
+    def find(self, section: str, prefix: str):
+        """The persist figure of the first row of ``section`` whose measure starts with ``prefix``."""
+        for r in self.rows:
+            if r["section"] == section and r["measure"].startswith(prefix):
+                return r["persist"]
+        return None
+
+
 def fmt(v, unit: str) -> str:
     if v is None:
         return "-"
@@ -333,9 +341,13 @@ def bench_write(res: Results, cfg, workdir: str, s3: S3Env | None = None, sizes=
             ratios.append(pr / sr)
             shutil.rmtree(d, ignore_errors=True)
         where = "s3 (moto)" if s3 else "file://"
+        note = f"{count} writes; median of {cfg.repeats}"
+        local = res.find("write", f"durable writes, batch {size:,} ") if s3 else None
+        if local:
+            note += f"; file:// in this run {local:,.0f} upd/s (s3 at {statistics.median(p_rates) / local:.2f}x)"
         res.add(label, f"durable writes, batch {size:,} ({where})", statistics.median(p_rates),
                 statistics.median(s_rates), "upd/s", ratio=statistics.median(ratios), goal=None if s3 else 1.0,
-                note=f"{count} writes; median of {cfg.repeats}")
+                note=note)
 
 
 # --- 2. concurrent single-update writers ----------------------------------------------
@@ -540,8 +552,10 @@ def bench_snapshot(res: Results, cfg, ds: Dataset, s3: S3Env | None = None, s3_u
         rows_out = n_p
     med = statistics.median
     if s3:
+        local = res.find("snapshot", f"snapshot of {ds.n:,} updates → Arrow, cold")
+        extra = f"; file:// in this run {fmt(local, 's')} (s3 at {med(p_cold) / local:.2f}x the time)" if local else ""
         res.add("s3", f"snapshot of {ds.n:,} updates → Arrow (s3, cold cache)", med(p_cold), med(s_group), "s",
-                note="vs SQLite GROUP BY; blobs fetched from moto over HTTP")
+                note="vs SQLite GROUP BY; blobs fetched from moto over HTTP" + extra)
         return
     note = f"{rows_out:,} rows out of {ds.nbatches} trace batches; {cfg.repeats} repeats"
     res.add("snapshot", f"snapshot of {ds.n:,} updates → Arrow, cold cache", med(p_cold), med(s_group), "s",
@@ -597,7 +611,6 @@ def child_main(argv: list[str]) -> None:
         else:
             c = sqlite_open(args["path"], create=False)
         pool0 = pa.total_allocated_bytes()
-        maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print("READY", flush=True)
         sys.stdin.readline()  # the parent has its baseline now
         if kind == "memory-persist":
@@ -608,7 +621,6 @@ def child_main(argv: list[str]) -> None:
             rows = c.execute(SQL_SNAPSHOT, (args["as_of"],)).fetchall()
             out["rows"] = len(rows)
         out["pool0"] = pool0
-        out["maxrss_growth"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - maxrss0
         print("DONE", flush=True)
         sys.stdin.readline()  # keep the result alive until the parent has sampled
     print(json.dumps(out), flush=True)
@@ -678,8 +690,10 @@ def bench_restart(res: Results, cfg, ds: Dataset, s3: S3Env | None = None, s3_ar
             progress(f"[s3] restart: open + first snapshot of {ds.n:,} (s3), repeat {rep + 1}/{cfg.repeats}")
             ps.append(run_child("restart-persist", s3_args)["total_s"])
             ss.append(run_child("restart-sqlite", sq_args)["total_s"])
+        local = res.find("restart", f"open → first snapshot of {ds.n:,}, after a clean")
+        extra = f"; file:// in this run {fmt(local, 's')} (s3 at {med(ps) / local:.2f}x the time)" if local else ""
         res.add("s3", f"restart: open → first snapshot of {ds.n:,} (s3)", med(ps), med(ss), "s",
-                note="writer open on S3 (epoch CAS over HTTP) + cold snapshot from moto")
+                note="writer open on S3 (epoch CAS over HTTP) + cold snapshot from moto" + extra)
         return
     crashed = ds.with_unsealed_wal()
     clean, crash, sql, imports, replayed = [], [], [], [], 0
@@ -704,7 +718,7 @@ def bench_restart(res: Results, cfg, ds: Dataset, s3: S3Env | None = None, s3_ar
 
 def bench_memory(res: Results, cfg, ds: Dataset) -> None:
     med = statistics.median
-    growth, pool, maxrss, sq = [], [], [], []
+    growth, pool, sq = [], [], []
     result_bytes = 0
     for rep in range(max(1, min(cfg.repeats, 3))):
         progress(f"[memory] peak memory of a {ds.n:,}-update snapshot, repeat {rep + 1}")
@@ -712,7 +726,6 @@ def bench_memory(res: Results, cfg, ds: Dataset) -> None:
         s = run_memory_child("memory-sqlite", {"path": ds.sqlite, "as_of": ds.as_of})
         growth.append(r["rss_peak_growth"])
         pool.append(r["pool_peak"])
-        maxrss.append(r["maxrss_growth"])
         sq.append(s["rss_peak_growth"])
         result_bytes = r["result_bytes"]
     mb = 2**20
@@ -721,7 +734,7 @@ def bench_memory(res: Results, cfg, ds: Dataset) -> None:
     res.add("memory", f"peak memory of a {ds.n:,}-update snapshot", med(growth) / mb, med(sq) / mb, "MB",
             goal_text=f"peak <= 3x encoded ({ratio:.2f}x)", met=ratio <= 3.0,
             note=f"encoded size {enc / mb:.1f} MB in {ds.nbatches} blobs; RSS peak growth sampled from outside; "
-                 f"ru_maxrss growth {med(maxrss) / mb:.1f} MB; pyarrow pool peak {med(pool) / mb:.1f} MB; result "
+                 f"pyarrow pool peak {med(pool) / mb:.1f} MB; result "
                  f"table {result_bytes / mb:.1f} MB; SQLite column: RSS growth of its GROUP BY fetchall")
 
 
@@ -740,9 +753,10 @@ def bench_s3(res: Results, cfg, ds: Dataset, workdir: str) -> None:
         persist_load(p, ds.batches, ds.seal_every)
         p.close()
         load_s = time.perf_counter() - t
-        res.add("s3", f"load {ds.n:,} updates + seals (s3 vs file://)", load_s, ds.persist_load_s, "s",
-                note="SQLite column here: the same load on persist file:// (same run); ratio = file/s3 time; "
-                     f"SQLite load took {ds.sqlite_load_s:.2f} s")
+        res.add("s3", f"load {ds.n:,} updates in writes of {len(ds.batches[0]):,} + {len(ds.batches) // ds.seal_every} "
+                f"seals (s3)", load_s, ds.sqlite_load_s, "s",
+                note=f"file:// in this run {ds.persist_load_s:.2f} s (s3 at {load_s / ds.persist_load_s:.2f}x the "
+                     "time); SQLite: the same inserts, no seals; one run")
         bench_snapshot(res, cfg, ds, s3=s3, s3_url=url)
         bench_restart(res, cfg, ds, s3=s3, s3_args={"url": url, "s3": True, "endpoint": s3.endpoint,
                                                      "creds": s3.creds, "wal_dir": wal})
