@@ -377,7 +377,7 @@ class Persister:
         except BaseException:
             self._abandon([key])  # no metadata can name it: it is garbage now
             raise
-        self.cache.put(self.location.id, key, decode_batch(data, key))
+        self.cache.put(self.location.id, key, table)  # the same rows; no decode needed
         return key, len(data)
 
     def _abandon(self, keys: Iterable[str]) -> None:
