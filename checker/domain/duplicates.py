@@ -4,8 +4,9 @@ A row ``(key, val, diff)`` of a successful snapshot ``S`` is a
 **duplicate** when some update to ``(stream, key, val)`` may be in ``S``
 (:mod:`checker.domain.contents`: its write is ``ok`` or ``info``, with
 ``ts <= as_of``, invoked before ``S`` completed) but ``diff`` is beyond what
-all of them together produce: ``diff > hi`` (or, for negative diffs,
-``diff < lo``). With the append workload's unique updates of diff 1 that is
+all of them together could produce: more than the sum of their positive
+diffs (or less than the sum of their negative ones). A row short of a
+retraction is a lost write, not a duplicate. With the append workload's unique updates of diff 1 that is
 any diff above 1: a write applied twice — replayed from the Wal after it was
 drained, a retried indeterminate write committed twice, a batch named twice
 in the metadata.
@@ -34,7 +35,10 @@ class Duplicates:
         for d in c.discrepancies:
             if not (d.must or d.maybe):
                 continue
-            if d.observed > d.hi or (d.observed < d.lo < 0):
+            writers = d.must + d.maybe
+            pos = sum(u.diff for u in writers if u.diff > 0)
+            neg = sum(u.diff for u in writers if u.diff < 0)
+            if d.observed > pos or d.observed < neg:
                 found.setdefault((d.snap.stream, d.key, d.val), []).append(d)
         anomalies = []
         for (stream, key, val), ds in found.items():
@@ -42,7 +46,9 @@ class Duplicates:
             d = ds[0]
             writers = d.must + d.maybe
             ws = ", ".join(f"op {u.op.index} ({u.op.type}, ts {u.ts}, diff {u.diff})" for u in writers[:5])
-            bound = f"at most {d.hi}" if d.observed > d.hi else f"at least {d.lo}"
+            bound = f"at most {sum(u.diff for u in writers if u.diff > 0)}" if d.observed > 0 else (
+                f"at least {sum(u.diff for u in writers if u.diff < 0)}"
+            )
             more = f" (and {len(ds) - 1} later snapshot(s))" if len(ds) > 1 else ""
             anomalies.append(
                 Anomaly(

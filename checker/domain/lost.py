@@ -6,7 +6,8 @@ An update ``u = (key, val, ts, diff)`` of an ``ok`` write ``w`` on stream
 intervals are closed, so touching ones are concurrent and do not count),
 shows ``(key, val)`` with a smaller diff than the model's least possible
 value (:mod:`checker.domain.contents`) — for the append workload: the row is
-absent. Final snapshots (``"final": true``) are ordinary snapshots here; a
+absent. (Symmetrically, an acknowledged retraction, ``diff < 0``, is lost
+when the row shows more than the model's greatest possible value.) Final snapshots (``"final": true``) are ordinary snapshots here; a
 write lost at a crash shows as missing from them.
 
 One anomaly per lost update: it names the write and the first snapshot that
@@ -38,11 +39,13 @@ class LostWrites:
         c = analyse(ah)
         lost: dict[tuple[int, str, str, int], list] = {}
         for d in c.discrepancies:
-            if d.observed >= d.lo:
+            if d.lo <= d.observed <= d.hi:
                 continue
+            # too little: an addition is missing; too much: a retraction is
+            sign = 1 if d.observed < d.lo else -1
             call = d.snap.op.call
             for u in d.must:
-                if u.diff > 0 and u.op.ret is not None and u.op.ret < call:
+                if u.diff * sign > 0 and u.op.ret is not None and u.op.ret < call:
                     k = (u.op.index, d.key, d.val, u.ts)
                     e = lost.get(k)
                     if e is None:

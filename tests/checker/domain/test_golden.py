@@ -44,6 +44,8 @@ TWINS = {
     "snapshot_format.jsonl": ["snapshot_format_fixed.jsonl"],
     "corruption.jsonl": ["corruption_fixed.jsonl"],
     "torn_write.jsonl": ["torn_write_fixed.jsonl", "torn_write_fixed_unseen.jsonl"],
+    "torn_write_multi.jsonl": ["torn_write_multi_fixed.jsonl"],
+    "refusals.jsonl": ["refusals_fixed.jsonl"],
 }
 
 
