@@ -11,8 +11,9 @@ any diff above 1: a write applied twice — replayed from the Wal after it was
 drained, a retried indeterminate write committed twice, a batch named twice
 in the metadata.
 
-One anomaly per ``(stream, key, val)``: the first snapshot, how many show it,
-and the writes that could produce it.
+One anomaly per write whose rows are doubled (a replayed write doubles all
+its rows): the first snapshot and row, the writes that could produce it, and
+how many rows and snapshots are affected.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class Duplicates:
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)
-        found: dict[tuple[str, str, str], list] = {}
+        # per write (the first that could produce the row): its doubled rows
+        found: dict[int, list] = {}
         for d in c.discrepancies:
             if not (d.must or d.maybe):
                 continue
@@ -39,22 +41,24 @@ class Duplicates:
             pos = sum(u.diff for u in writers if u.diff > 0)
             neg = sum(u.diff for u in writers if u.diff < 0)
             if d.observed > pos or d.observed < neg:
-                found.setdefault((d.snap.stream, d.key, d.val), []).append(d)
+                found.setdefault(min(u.op.index for u in writers), []).append((d, pos, neg))
         anomalies = []
-        for (stream, key, val), ds in found.items():
-            ds.sort(key=lambda d: d.snap.op.index)
-            d = ds[0]
+        for _w, ds in found.items():
+            ds.sort(key=lambda x: x[0].snap.op.index)
+            d, pos, neg = ds[0]
             writers = d.must + d.maybe
             ws = ", ".join(f"op {u.op.index} ({u.op.type}, ts {u.ts}, diff {u.diff})" for u in writers[:5])
-            bound = f"at most {sum(u.diff for u in writers if u.diff > 0)}" if d.observed > 0 else (
-                f"at least {sum(u.diff for u in writers if u.diff < 0)}"
-            )
-            more = f" (and {len(ds) - 1} later snapshot(s))" if len(ds) > 1 else ""
+            bound = f"at most {pos}" if d.observed > pos else f"at least {neg}"
+            rows = {(x.snap.stream, x.key, x.val) for x, _p, _n in ds}
+            snaps = {x.snap.op.index for x, _p, _n in ds}
+            more = ""
+            if len(rows) > 1 or len(snaps) > 1:
+                more = f" ({len(rows)} row(s) of this write doubled, in {len(snaps)} snapshot(s))"
             anomalies.append(
                 Anomaly(
                     "duplicate",
-                    f"snapshot op {d.snap.op.index} ({stream} at as_of {d.snap.as_of}) shows row "
-                    f"[{key!r}, {val!r}] with diff {d.observed}, but its writes ({ws}) give {bound}: "
+                    f"snapshot op {d.snap.op.index} ({d.snap.stream} at as_of {d.snap.as_of}) shows row "
+                    f"[{d.key!r}, {d.val!r}] with diff {d.observed}, but its writes ({ws}) give {bound}: "
                     f"applied more than once{more}",
                     ops_of([d.snap.op.index], [u.op.index for u in writers[:5]]),
                 )

@@ -10,9 +10,10 @@ absent. (Symmetrically, an acknowledged retraction, ``diff < 0``, is lost
 when the row shows more than the model's greatest possible value.) Final snapshots (``"final": true``) are ordinary snapshots here; a
 write lost at a crash shows as missing from them.
 
-One anomaly per lost update: it names the write and the first snapshot that
-misses it (and the last one, if different, e.g. the final read), and says
-how many snapshots miss it. A write concurrent with a snapshot that misses it
+One anomaly per write that lost updates (the write is the unit of
+acknowledgement): it names the write and the first snapshot that misses any
+of them (and the last one, if different, e.g. the final read), lists the
+missing updates and says how many snapshots miss them. A write concurrent with a snapshot that misses it
 is reported by the snapshot-model checker, not here.
 
 Unknown when there are acknowledged writes but no successful snapshot
@@ -23,10 +24,10 @@ from __future__ import annotations
 
 import bisect
 
-from checker.domain.append import AppendHistory, gc_paused, paused
+from checker.domain.append import AppendHistory, Snap, Update, gc_paused, paused
 from checker.domain.contents import analyse
-from checker.domain.report import finish, upd
-from checker.history import History
+from checker.domain.report import finish
+from checker.history import History, Op
 from checker.result import Anomaly, Result
 
 
@@ -37,7 +38,8 @@ class LostWrites:
     def check(self, history: History) -> Result:
         ah = AppendHistory.of(history)
         c = analyse(ah)
-        lost: dict[tuple[int, str, str, int], list] = {}
+        # per lost write: its missing updates and the snapshots missing them
+        lost: dict[int, tuple[Op, dict[tuple[str, str, str, int], Update], dict[int, Snap]]] = {}
         for d in c.discrepancies:
             if d.lo <= d.observed <= d.hi:
                 continue
@@ -46,24 +48,28 @@ class LostWrites:
             call = d.snap.op.call
             for u in d.must:
                 if u.diff * sign > 0 and u.op.ret is not None and u.op.ret < call:
-                    k = (u.op.index, d.key, d.val, u.ts)
-                    e = lost.get(k)
+                    e = lost.get(u.op.index)
                     if e is None:
-                        lost[k] = [u, d.key, d.val, [d.snap]]
-                    else:
-                        e[3].append(d.snap)
+                        e = lost[u.op.index] = (u.op, {}, {})
+                    e[1][(d.snap.stream, d.key, d.val, u.ts)] = u
+                    e[2][d.snap.op.index] = d.snap
         anomalies = []
-        for u, key, val, snaps in lost.values():
-            snaps.sort(key=lambda s: s.op.index)
+        for op, ups, snaps_by in lost.values():
+            snaps = sorted(snaps_by.values(), key=lambda s: s.op.index)
             first, last = snaps[0], snaps[-1]
-            ops = [u.op.index, first.op.index] + ([last.op.index] if last is not first else [])
+            ops = [op.index, first.op.index] + ([last.op.index] if last is not first else [])
             finals = [s for s in snaps if s.final]
             more = f" and from {len(snaps) - 1} later snapshot(s)" if len(snaps) > 1 else ""
             fin = f", including the final read op {finals[-1].op.index}" if finals else ""
+            items = list(ups.items())
+            what = ", ".join(f"[{k!r}, {v!r}] ts {ts} diff {u.diff} on {s}" for (s, k, v, ts), u in items[:3])
+            if len(items) > 3:
+                what += f" and {len(items) - 3} more"
+            n = f"{len(items)} update(s)" if len(items) > 1 else "update"
             anomalies.append(
                 Anomaly(
                     "lost-write",
-                    f"acknowledged write {upd(key, val, u)} is missing from snapshot op {first.op.index} "
+                    f"acknowledged write op {op.index} lost {n} ({what}): missing from snapshot op {first.op.index} "
                     f"({first.stream} at as_of {first.as_of}, invoked after the write completed){more}{fin}",
                     ops,
                 )
