@@ -60,6 +60,10 @@ class Flicker:
             snaps = by_stream.get(g[0], [])
             return snaps[bisect.bisect_left(keys[g[0]], ts) :] if snaps else []
 
+        def n_covering(g: GroupKey, ts: int) -> int:
+            k = keys.get(g[0])
+            return len(k) - bisect.bisect_left(k, ts) if k else 0
+
         # the indeterminate writes some snapshot saw, with their unique updates
         writes: dict[int, tuple[Op, list[GroupKey]]] = {}
         for g in c.seen:
@@ -73,7 +77,7 @@ class Flicker:
                         gs.append(g)
         anomalies = []
         for _i, (op, gs) in sorted(writes.items()):
-            counts = [(g, len(c.seen.get(g, ())), len(covering(g, ah.groups[g][0].ts))) for g in gs]
+            counts = [(g, len(c.seen.get(g, ())), n_covering(g, ah.groups[g][0].ts)) for g in gs]
             if all(seen == cov for _g, seen, cov in counts):
                 continue
             anomalies.append(self._explain(op, gs, c.seen, covering, ah))
