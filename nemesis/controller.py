@@ -145,9 +145,16 @@ class Controller:
         return self.s3.check_options() if self.s3 is not None else {}
 
     def close(self) -> None:
-        """Stop the run's moto server (after any ``persist.check`` of its data)."""
+        """Stop the run's moto server (after any ``persist.check`` of its data);
+        with ``keep_data`` its objects are copied to ``data/s3/`` first."""
         if self.s3 is not None:
-            self.s3.stop()
+            try:
+                if self.cfg.keep_data and self.s3.server.pid is not None:
+                    self.s3.dump(os.path.join(self.data_dir, "s3"))
+            except Exception as e:  # a post-mortem aid; never fails the run
+                self.outcome.notes.append(f"could not copy the S3 objects into data/s3: {e}")
+            finally:
+                self.s3.stop()
 
     def _setup(self, cfg: RunConfig, run_dir: str, options: dict[str, Any]) -> None:
         self.sel = selectors.DefaultSelector()

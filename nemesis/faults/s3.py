@@ -93,7 +93,8 @@ class S3Faults:
         rule = self.rule_for(fault)
         added = self.control.add(rule)
         self._ids |= {r["id"] for r in added}
-        return {"rules": added, "applies": rule.applies}
+        name = " ".join(x for x in (rule.mode, rule.method if rule.method != "*" else "", rule.key or "") if x)
+        return {"rules": added, "applies": rule.applies, "name": name}  # name: the report's label
 
     def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
         ids, self._ids = sorted(self._ids), set()

@@ -79,5 +79,23 @@ class RunS3:
         return {"endpoint_url": self.endpoint_url, "bucket": BUCKET, "prefix": PREFIX,
                 "read_timeout": self.read_timeout, "rules": list(self.rules), "pid": self.server.pid}
 
+    def dump(self, into: str) -> int:
+        """Copy every object of the run's bucket into the directory ``into``
+        (key = relative path), for a post-mortem of kept data; returns the count."""
+        import os
+
+        import boto3
+
+        client = boto3.session.Session().client("s3", **self.server.client_options())
+        n = 0
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for obj in page.get("Contents", []):
+                path = os.path.join(into, *obj["Key"].split("/"))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as f:
+                    f.write(client.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
+                n += 1
+        return n
+
     def stop(self) -> None:
         self.server.stop()
