@@ -56,6 +56,25 @@ def raw_writes(threads: int, secs: float) -> float:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def writes_only():
+    """Make the writers' generators yield single-stream writes only (the
+    controller runs the generators, so patching here is enough); returns undo."""
+    from workloads import append as A
+
+    orig = A.AppendGenerator.next_op
+
+    def next_op(self):
+        if self.role != A.WRITER:
+            return orig(self)
+        while True:
+            op = orig(self)
+            if op["f"] == "write" and len(op["value"]["writes"]) == 1:
+                return op
+
+    A.AppendGenerator.next_op = next_op
+    return lambda: setattr(A.AppendGenerator, "next_op", orig)
+
+
 def harness_run(store: str, nemesis: str, secs: float, concurrency: int, seed: int = 1) -> dict:
     from nemesis.commands.run import build_config, execute
 
@@ -64,7 +83,7 @@ def harness_run(store: str, nemesis: str, secs: float, concurrency: int, seed: i
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
-        code = execute(cfg, store, quiet=True)
+        code = execute(cfg, store, quiet=True, reports=False)
     run = os.path.realpath(os.path.join(store, "latest"))
     with open(os.path.join(run, "results.json")) as f:
         res = json.load(f)
@@ -93,6 +112,9 @@ def main() -> None:
     anchor = raw_writes(writers, a.time)
     none = harness_run(store, "none", a.time, a.concurrency)
     kill = harness_run(store, "kill", a.time, a.concurrency)
+    undo = writes_only()
+    wonly = harness_run(store, "none", a.time, a.concurrency)
+    undo()
     anchor2 = raw_writes(writers, a.time)
     anc = (anchor + anchor2) / 2
     rows = [
@@ -100,6 +122,10 @@ def main() -> None:
          "1.00"),
         ("harness, append, no faults: acked ops (all kinds)", f"{none['acked_s']:,.0f}/s", f"{none['acked_s'] / anc:.2f}"),
         ("harness, append, no faults: acked writes", f"{none['writes_s']:,.0f}/s", f"{none['writes_s'] / anc:.2f}"),
+        ("harness, writers only write (no seals/compaction/snapshots), no faults: acked ops",
+         f"{wonly['acked_s']:,.0f}/s", f"{wonly['acked_s'] / anc:.2f}"),
+        ("harness, writers only write, no faults: acked writes", f"{wonly['writes_s']:,.0f}/s",
+         f"{wonly['writes_s'] / anc:.2f}"),
         (f"harness, append, kill ({kill['kills']} kills): acked ops", f"{kill['acked_s']:,.0f}/s",
          f"{kill['acked_s'] / anc:.2f}"),
         ("harness, append, kill: acked writes", f"{kill['writes_s']:,.0f}/s", f"{kill['writes_s'] / anc:.2f}"),
@@ -113,7 +139,7 @@ def main() -> None:
     print(f"{'measurement':<{w}}  {'rate':>18}  ratio")
     for name, rate, ratio in rows:
         print(f"{name:<{w}}  {rate:>18}  {ratio}")
-    print(f"verdicts: none={none['valid']} kill={kill['valid']}; runs in {store}")
+    print(f"verdicts: none={none['valid']} kill={kill['valid']} writes-only={wonly['valid']}; runs in {store}")
 
 
 if __name__ == "__main__":

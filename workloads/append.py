@@ -56,7 +56,7 @@ class AppendGenerator:
             if x < 0.5:
                 return {"f": "snapshot", "value": {"stream": stream, "as_of": None}}
             return {"f": "frontiers", "value": {"stream": stream}}
-        if x < 0.95:
+        if x < 0.96:
             names = [stream] if r.random() < 0.9 else r.sample(STREAMS, 2)
             writes: dict[str, list] = {}
             for j, name in enumerate(names):
@@ -67,7 +67,7 @@ class AppendGenerator:
                     ups.append([f"p{self.process}.{k}.{j}{i}", "v", ts, 1])
                 writes[name] = ups
             return {"f": "write", "value": {"writes": writes}}
-        if x < 0.965:
+        if x < 0.967:
             return {"f": "seal", "value": {"stream": stream, "ts": k // 2}}
         if x < 0.97:
             return {"f": "compact", "value": {"stream": stream, "since": k // 4}}
