@@ -12,18 +12,18 @@ import sys
 
 import pytest
 
-from tests.nemesis.harness import MUTANTS, REPO, events, explain, nemesis_infos
+from tests.nemesis.harness import MUTANTS, REPO, explain, nemesis_infos, results
 
 pytestmark = pytest.mark.s3
 
 META_RULES = ["error-after method=PUT key=*meta p=0.5", "drop-after method=PUT key=*meta p=0.5"]
 
 
-def run_s3(store, seed=1, time_limit=8.0, rules=(), mutant=None, nemesis="s3", workload="append"):
+def run_s3(store, seed=1, time_limit=8.0, rules=(), mutant=None, nemesis="s3", workload="append", keep_data=False):
     from nemesis.commands.run import build_config, execute
 
     cfg = build_config(workload, nemesis, seed, time_limit, 4, 0, os.path.join(MUTANTS, mutant) if mutant else None,
-                       False, blob="s3", s3_faults=list(rules))
+                       keep_data, blob="s3", s3_faults=list(rules))
     cfg.interval = (0.3, 0.8)
     code = execute(cfg, str(store), quiet=True, reports=False)
     return code, os.path.realpath(os.path.join(str(store), "latest"))
@@ -35,8 +35,11 @@ def s3_rules_fired(run):
 
 
 def test_append_on_s3_under_the_s3_nemesis_is_valid(tmp_path):
-    code, run = run_s3(tmp_path, seed=1)
+    code, run = run_s3(tmp_path, seed=1, keep_data=True)
     assert code == 0, explain(run)
+    assert results(run)["fsck"]["ok"], results(run)["fsck"]  # persist.check ran while the server was up
+    assert os.path.isfile(os.path.join(run, "data", "s3", "loc", "meta"))  # the bucket, kept for a post-mortem
+    assert os.path.isdir(os.path.join(run, "data", "wal"))
     sets = [v for v in nemesis_infos(run, "s3") if v.get("rules")]
     clears = [v for v in nemesis_infos(run, "s3") if v.get("rules") == []]
     assert len(sets) >= 2 and len(clears) == len(sets)
