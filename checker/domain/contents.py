@@ -252,7 +252,3 @@ def _rows(rows: list[Any], observed: dict[tuple[str, str], int]) -> str | None:
         prev = kv
         observed[kv] = observed.get(kv, 0) + d
     return issue
-
-
-def describe_update(g_key: str, g_val: str, u: Update) -> str:
-    return f"op {u.op.index} ({u.op.type}) wrote [{g_key!r}, {g_val!r}] at ts {u.ts} diff {u.diff}"

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checker.domain.append import AppendHistory, gc_paused
+from checker.domain.append import gc_paused
 from checker.domain.report import finish
 from checker.history import History, Op
 from checker.result import Anomaly, Result
@@ -139,7 +139,6 @@ class FrontierMonotonic:
             return self._check(history)
 
     def _check(self, history: History) -> Result:
-        ah = AppendHistory.of(history)
         found = _Found()
         observations = 0
         for stream, ops in _per_stream(history).items():
@@ -175,7 +174,7 @@ class FrontierMonotonic:
                         )
 
             _sweep(bounds, checks, visit)
-        return finish(self.name, ah, found.anomalies(), {"observations": observations})
+        return finish(self.name, history, found.anomalies(), {"observations": observations})
 
 
 class SealsSeen:
@@ -186,7 +185,6 @@ class SealsSeen:
             return self._check(history)
 
     def _check(self, history: History) -> Result:
-        ah = AppendHistory.of(history)
         found = _Found()
         acks = 0
         for stream, ops in _per_stream(history).items():
@@ -282,4 +280,4 @@ class SealsSeen:
                     )
 
             _sweep(bounds, checks, visit)
-        return finish(self.name, ah, found.anomalies(), {"acknowledged_seals_and_compactions": acks})
+        return finish(self.name, history, found.anomalies(), {"acknowledged_seals_and_compactions": acks})

@@ -17,16 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from checker.domain.append import AppendHistory, Update
+from checker.domain.append import AppendHistory
+from checker.history import History
 from checker.result import UNKNOWN, Anomaly, Result
 
 MAX_ANOMALIES = 100
 CORRUPTION = "corruption"
 
 
+def corruption_run(history: History) -> bool:
+    """The run had media-corruption faults (a nemesis event ``f == "corrupt"``)."""
+    return any(e.get("f") == "corrupt" for e in history.nemesis)
+
+
 def finish(
     name: str,
-    ah: AppendHistory,
+    ah: AppendHistory | History,
     anomalies: list[Anomaly],
     stats: dict[str, Any] | None = None,
     unknown_reason: str | None = None,
@@ -41,12 +47,8 @@ def finish(
         valid, reason = UNKNOWN, unknown_reason
     else:
         valid, reason = True, None
-    return Result(name, valid, anomalies, reason=reason, stats=stats, category=CORRUPTION if ah.corruption else None)
-
-
-def upd(key: str, val: str, u: Update) -> str:
-    """``op 12 ([k, v] ts 3 diff 1, ok)``"""
-    return f"op {u.op.index} ([{key!r}, {val!r}] ts {u.ts} diff {u.diff}, {u.op.type})"
+    corrupt = ah.corruption if isinstance(ah, AppendHistory) else corruption_run(ah)
+    return Result(name, valid, anomalies, reason=reason, stats=stats, category=CORRUPTION if corrupt else None)
 
 
 def ops_of(*groups: Any) -> list[int]:
