@@ -78,3 +78,10 @@ def test_rehydrate_lose_unsynced(tmp_path):
                          concurrency=2)
     assert code == 0, explain(run)
     assert nemesis_infos(run, "lose-unsynced")
+
+
+def test_rehydrate_corrupt(tmp_path):
+    code, run = run_test(tmp_path, workload="rehydrate", nemesis="corrupt", seed=3, time_limit=4, concurrency=2)
+    assert results(run)["category"] == "corruption"
+    assert code == 0, explain(run)
+    assert len(nemesis_infos(run, "corrupt")) == 1
