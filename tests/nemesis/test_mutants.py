@@ -14,6 +14,7 @@ CASES = [
     ("nonatomic_metadata.py", "append", "lose-unsynced", 6),
     ("replay_twice.py", "append", "kill", 6),
     ("lose_seal.py", "append", "kill", 6),
+    ("operator_forgets_replay.py", "rehydrate", "kill", 6),
 ]
 SEEDS = (1, 2, 3)
 
@@ -22,7 +23,7 @@ def catch(tmp_path, mutant, workload, nemesis, secs):
     tried = []
     for seed in SEEDS:
         code, run = run_test(tmp_path / f"s{seed}", workload=workload, nemesis=nemesis, seed=seed, time_limit=secs,
-                             mutant=mutant, interval=(0.2, 0.6))
+                             mutant=mutant, interval=(0.2, 0.6), concurrency=4 if workload == "append" else 2)
         tried.append((seed, code))
         if code == 1:
             print(f"mutant {mutant} caught by {nemesis} with seed {seed}: {run}")
