@@ -59,6 +59,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from persist.storage.s3 import DEFAULT_READ_TIMEOUT as S3BLOB_READ_TIMEOUT
+
 MODES: dict[str, str] = {
     "error-before": "answer a 5xx/4xx without applying",
     "error-after": "apply, then answer a 5xx",
@@ -71,8 +73,8 @@ METHODS = ("GET", "PUT", "DELETE", "HEAD", "POST", "*")
 FIELDS = ("mode", "method", "key", "bucket", "p", "count", "seed", "status", "code", "seconds", "apply")
 ALIASES = {"probability": "p", "n": "count", "max": "count"}
 
-#: S3Blob's default read timeout is 10 s: a timeout rule hangs a little longer.
-DEFAULT_TIMEOUT_SECONDS = 11.0
+#: a timeout rule hangs a little longer than S3Blob's default read timeout
+DEFAULT_TIMEOUT_SECONDS = S3BLOB_READ_TIMEOUT + 1.0
 DEFAULT_LATENCY_SECONDS = 0.2
 DEFAULT_STATUS = {"error-before": (503, "SlowDown"), "error-after": (500, "InternalError"),
                   "conflict": (409, "ConditionalRequestConflict")}
