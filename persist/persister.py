@@ -155,6 +155,10 @@ class Persister:
         self._meta_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._queue_lock = threading.Lock()
+        # Followers of a group commit wait here (not on _commit_lock, which
+        # would hand them the lock one by one, each needing the GIL, before
+        # the next leader could start); the leader notifies when its group is done.
+        self._group_done = threading.Condition(self._queue_lock)
         self._queue: list[_WriteReq] = []
         self._pending: list[_Pending] = []
         self._pending_bytes = 0
@@ -467,17 +471,28 @@ class Persister:
             if not len(t):
                 continue
             tables.append(walcodec.tag(sid, t))
-            checks.append((name, sid, pc.min(t.column("ts")).as_py()))
+            ts = t.column("ts")  # a compute call costs more than a small list
+            checks.append((name, sid, min(ts.to_pylist()) if len(t) <= 16 else pc.min(ts).as_py()))
         if not tables:
             return 0
         req = _WriteReq(tables, checks)
-        with self._queue_lock:
+        with self._group_done:
             self._queue.append(req)
-        with self._commit_lock:
-            if not req.done:
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._commit_group(group)
+        while not req.done:
+            if self._commit_lock.acquire(blocking=False):
+                try:  # leader: everything queued so far goes into one Wal record
+                    with self._group_done:
+                        group, self._queue = self._queue, []
+                    if group:
+                        self._commit_group(group)
+                finally:
+                    self._commit_lock.release()
+                    with self._group_done:
+                        self._group_done.notify_all()
+            else:
+                with self._group_done:
+                    if not req.done:  # the lock's holder may be a seal: poll now and then
+                        self._group_done.wait(0.001)
         if req.error is not None:
             raise req.error
         if self._pending_bytes >= self._drain_bytes:
