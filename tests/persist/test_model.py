@@ -31,6 +31,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import persist
 from persist import errors, failpoints
+from persist import metadata as md
+from persist.location import open_blob, parse
+from persist.persister import Persister
 
 THOROUGH = "thorough" in (os.environ.get("PERSIST_HYPOTHESIS_PROFILE", ""), os.environ.get("HYPOTHESIS_PROFILE", ""))
 NAMES = ["a", "b", "c"]
@@ -52,6 +55,30 @@ MAINT_POINTS = [
     "compaction.before_blob", "compaction.before_metadata", "compaction.after_metadata",
     "gc.before_delete", "gc.after_delete",
 ]
+
+
+class FlakyBlob:
+    """The real FileBlob, whose next compare-and-set can be made to fail:
+    "before" (timed out, not applied), "after" (applied, answer lost) or
+    "unavailable" (refused before sending)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.mode = None
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def compare_and_set(self, key, expected, value):
+        mode, self.mode = self.mode, None
+        if mode == "before":
+            raise errors.StorageIndeterminateError("injected: timed out, not applied")
+        if mode == "unavailable":
+            raise errors.StorageUnavailableError("injected: refused before sending")
+        token = self.inner.compare_and_set(key, expected, value)
+        if mode == "after":
+            raise errors.StorageIndeterminateError("injected: applied, answer lost")
+        return token
 
 
 class ModelStream:
@@ -91,8 +118,10 @@ class PersistMachine(RuleBasedStateMachine):
         self.synced[path] = length
 
     def _open(self, drain_bytes: int = 2**20) -> None:
-        self.p = persist.open(
-            self.url, background=False, debug=True, drain_bytes=drain_bytes,
+        loc = parse(self.url)
+        self.blob = FlakyBlob(open_blob(loc))
+        self.p = Persister(
+            loc, background=False, debug=True, drain_bytes=drain_bytes, blob=self.blob,
             wal_options={"on_fsync": self._on_fsync, "segment_bytes": 700},
         )
         self.listeners.clear()
@@ -327,6 +356,45 @@ class PersistMachine(RuleBasedStateMachine):
             failpoints.disarm_all()
         if crash:
             self._crash(data)
+
+    @rule(name=st.sampled_from(NAMES), step=st.integers(1, 3),
+          mode=st.sampled_from(["before", "after", "unavailable", "late"]))
+    def seal_with_a_storage_fault(self, name, step, mode):
+        """A seal whose metadata compare-and-set fails; "late": it timed out
+        unapplied, then the store applies it after all."""
+        s = self._stream(name)
+        m = self.model[name]
+        self.blob.mode = "before" if mode == "late" else mode
+        try:
+            s.seal(m.upper + step)
+        except errors.StorageIndeterminateError:
+            assert mode in ("before", "late")
+            if mode == "late":
+                late = next(iter(self.p._outstanding.values()))
+                self.blob.inner.compare_and_set(md.META_KEY, self.p._token, md.encode(late))
+                self.p.drain()  # the next change re-reads and adopts it
+                m.upper += step
+            assert s.upper == m.upper
+            return
+        except errors.StorageUnavailableError:
+            assert mode == "unavailable"
+            assert s.upper == m.upper
+            return
+        assert mode == "after"  # resolved by re-reading: our nonce is there
+        m.upper += step
+
+    @rule(mode=st.sampled_from(["before", "after", "unavailable", "late"]))
+    def drain_with_a_storage_fault(self, mode):
+        self.blob.mode = "before" if mode == "late" else mode
+        try:
+            self.p.drain()
+        except errors.StorageIndeterminateError:
+            if mode == "late":
+                late = next(iter(self.p._outstanding.values()))
+                self.blob.inner.compare_and_set(md.META_KEY, self.p._token, md.encode(late))
+        except errors.StorageUnavailableError:
+            pass
+        self.blob.mode = None
 
     @rule(data=st.data())
     def destroy(self, data):
