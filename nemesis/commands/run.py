@@ -9,6 +9,7 @@ not load, a worker that dies at start).
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -19,6 +20,7 @@ import click
 from nemesis.cli import EXIT_USAGE
 
 DEFAULT_STORE = "runs"
+MAX_CONCURRENCY = 256
 
 
 def _fail(msg: str) -> int:
@@ -40,10 +42,12 @@ def build_config(workload: str, nemesis: str, seed: int, time_limit: float, conc
         names = parse_names(nemesis)
     except UnknownNemesis as e:
         raise click.BadParameter(str(e), param_hint="--nemesis") from None
-    if not (time_limit > 0):
-        raise click.BadParameter(f"must be a number of seconds > 0, got {time_limit:g}", param_hint="--time-limit")
-    if concurrency < 1:
-        raise click.BadParameter(f"must be >= 1, got {concurrency}", param_hint="--concurrency")
+    if not (time_limit > 0) or not math.isfinite(time_limit):
+        raise click.BadParameter(f"must be a finite number of seconds > 0, got {time_limit:g}",
+                                 param_hint="--time-limit")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise click.BadParameter(f"must be between 1 and {MAX_CONCURRENCY}, got {concurrency}",
+                                 param_hint="--concurrency")
     if op_limit < 0:
         raise click.BadParameter(f"must be >= 0 (0: no limit), got {op_limit}", param_hint="--op-limit")
     if seed < 0:

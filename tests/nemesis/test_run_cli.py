@@ -39,6 +39,16 @@ def test_time_limit_zero(capsys, tmp_path):
     assert code == 3 and "--time-limit" in text and "> 0" in text
 
 
+@pytest.mark.parametrize("flag,value", [("--time-limit", "inf"), ("--time-limit", "-1"), ("--concurrency", "0"),
+                                        ("--concurrency", "100000")])
+def test_bad_numbers(capsys, tmp_path, flag, value):
+    args = {"--seed": "1", "--time-limit": "2", "--concurrency": "4"}
+    args[flag] = value
+    flat = [x for kv in args.items() for x in kv]
+    code, text = cli(capsys, "run", *flat, "--workload", "append", "--nemesis", "none", "--store", str(tmp_path))
+    assert code == 3 and flag in text, text
+
+
 def test_store_not_writable(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
