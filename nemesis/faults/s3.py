@@ -25,8 +25,11 @@ TIMEOUT_MARGIN = 0.3
 def catalogue_rule(rng: random.Random, read_timeout: float) -> Rule:
     """One rule drawn from every mode the server offers, aimed at the keys the
     engine uses (the metadata record, batch blobs, anything)."""
-    mode = rng.choice(["error-before", "error-after", "drop-after", "timeout", "latency", "conflict"])
-    key = rng.choice([None, "*meta", "*batch/*"])  # with or without a location prefix
+    # the ambiguous modes (applied, answer lost) are what an engine most often gets wrong: twice as likely
+    mode = rng.choice(["error-before", "error-after", "error-after", "drop-after", "drop-after", "timeout", "timeout",
+                       "latency", "conflict"])
+    # the metadata record is where an unknown outcome matters most: aim there half the time
+    key = rng.choice([None, "*meta", "*meta", "*batch/*"])  # with or without a location prefix
     fields: dict[str, Any] = {"mode": mode, "p": rng.choice([0.2, 0.5, 1.0]), "count": rng.choice([1, 2, 3, 5, 0])}
     if key is not None:
         fields["key"] = key
