@@ -24,7 +24,12 @@ Before persist is imported, the worker runs each ``--preload MODULE:FUNC``
 to watch fsyncs) and then ``--mutant FILE.py`` (a file that monkeypatches a
 bug into the engine). This module imports nothing of the harness itself.
 
-Exit codes: 0 on EOF; 64 bad arguments; 65 a preload or mutant failed; 70
+With ``--standby`` the worker is a spare: it does all of the above up to
+importing persist, then waits for one ``go`` line on stdin before it opens
+persist (the controller keeps one spare per slot so that a restart costs
+only the open, not the interpreter and its imports).
+
+Exit codes: 0 on EOF (also a spare's); 64 bad arguments; 65 a preload or mutant failed; 70
 persist could not be opened for a reason that is not a persist error (a bug).
 """
 
@@ -52,6 +57,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--preload", action="append", default=[])
     ap.add_argument("--preload-kwargs", action="append", default=[])
     ap.add_argument("--mutant")
+    ap.add_argument("--standby", action="store_true",
+                    help="import everything, then wait for a 'go' line on stdin before opening persist")
     return ap.parse_args(argv)
 
 
@@ -108,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     from workloads.base import load
 
     module = load(args.workload)
+    if args.standby:  # a spare: pay the imports now, open persist when told
+        import persist  # noqa: F401
+        import persist.persister  # noqa: F401
+
+        line = sys.stdin.readline()
+        if line.strip() != "go":
+            return 0
     client = module.CLIENTS[args.role]()
     options = json.loads(args.options)
     open_error: str | None = None
