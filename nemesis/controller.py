@@ -342,7 +342,11 @@ class Controller:
         self.rec.record("nemesis", "info", fault.nemesis, value)
         if self.op_clock:
             at_op = self.outcome.ops + max(1, round(fault.duration * self.OPS_PER_SECOND))
-            self._pending_ops.extend((at_op, action, v) for action, v in nem.recover(fault))
+            for action, v in nem.recover(fault):
+                if action in ("restart", "resume"):  # no operation runs meanwhile: wall time is safe (and needed)
+                    self._pending.append((time.monotonic() + fault.duration, action, v))
+                else:
+                    self._pending_ops.append((at_op, action, v))
             return
         at = time.monotonic() + fault.duration
         for action, v in nem.recover(fault):

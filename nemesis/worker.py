@@ -43,6 +43,7 @@ class Worker:
         self.mutant = mutant
         self.watch_root = watch_root
         self.incarnation = 0
+        self.next_env: dict[str, str] = {}  # extra environment for the next start only (the failpoint nemesis)
         self.out_fd: int | None = None
         self._bufs: dict[int, bytes] = {}  # completion pipe -> bytes of a partial line
         self.proc: subprocess.Popen | None = None
@@ -82,7 +83,8 @@ class Worker:
         with open(self.log_path, "ab") as log:
             log.write(f"--- incarnation {self.incarnation}\n".encode())
             log.flush()
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            env = dict(os.environ, PYTHONUNBUFFERED="1", **self.next_env)
+            self.next_env = {}
             self.proc = subprocess.Popen(
                 self.argv() + ["--out-fd", str(w)], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                 pass_fds=(w,), close_fds=True, start_new_session=True, env=env, cwd=os.getcwd(),

@@ -5,7 +5,10 @@ in the live writer process: the name, the mode and the hit at which it fires
 (counted from the arming) all drawn from the fault's seed. The controller
 sends ``{"failpoint": {...}}`` down the worker's operation pipe, so every
 operation sent afterwards runs with it armed. After the fault's duration it
-is disarmed (if it has not fired a crash already). History::
+is disarmed (if it has not fired a crash already). A failpoint met only at
+open (``open.after_epoch``) is armed instead by killing the writer and
+restarting it with ``PERSIST_FAILPOINTS`` in its environment, for that one
+process (value ``"via": "restart"``, ``"killed": [...]``). History::
 
     info failpoint {"action": "arm", "worker": 0, "name": "drain.before_metadata",
                     "mode": "crash", "at": 2}
@@ -32,18 +35,35 @@ NAMES = (
     "gc.before_delete", "gc.after_delete",
     "metadata.before_cas", "metadata.after_cas",
 )
+#: failpoints met only while opening: armed through the environment of a restart
+OPEN_NAMES = ("open.after_epoch",)
 MODES = (("crash", 5), ("error", 3), ("stall", 2))  # (mode, weight)
 
 
 def choose(fault: Fault) -> dict[str, Any]:
-    """The failpoint ``fault`` arms: ``{"name", "mode", "at"[, "arg"]}``, from its seed alone."""
+    """The failpoint ``fault`` arms: ``{"name", "mode", "at"[, "arg"]}``, from its seed alone.
+    At open only ``crash`` and ``stall`` (an error there would leave a worker
+    that never opened, which is an operator's problem, not the engine's), at
+    the first hit."""
     rng = fault.rng()
-    spec: dict[str, Any] = {"name": rng.choice(NAMES),
+    spec: dict[str, Any] = {"name": rng.choice(NAMES + OPEN_NAMES),
                             "mode": rng.choices([m for m, _ in MODES], [w for _, w in MODES])[0],
                             "at": rng.randint(1, 4)}
     if spec["mode"] == "stall":
         spec["arg"] = round(rng.uniform(0.1, 1.0), 3)
+    if spec["name"] in OPEN_NAMES:
+        spec["at"] = 1
+        if spec["mode"] == "error":
+            spec["mode"] = "crash"
     return spec
+
+
+def env_entry(spec: dict[str, Any]) -> dict[str, str]:
+    """The ``PERSIST_FAILPOINTS`` environment arming ``spec`` in a new process."""
+    from persist import failpoints
+
+    arg = f":{spec['arg']}" if spec.get("arg") is not None else ""
+    return {failpoints.ENV_VAR: failpoints.env_value({spec["name"]: f"{spec['mode']}{arg}@{spec['at']}"})}
 
 
 class Failpoints:
@@ -55,14 +75,16 @@ class Failpoints:
     It only arms what the engine itself offers: the crash is the process's
     own SIGKILL (no flush, no ``finally``; the page cache survives, as for
     ``kill``), an error is the engine's indeterminate ``FailpointError``, a
-    stall sleeps at most a second. It never touches files, never signals a
-    process from outside, and never arms a failpoint in a reader."""
+    stall sleeps at most a second. It never touches files and never arms a
+    failpoint in a reader; its only signal from outside is the SIGKILL that
+    stands for the crash before a restart whose open is to fail (as ``kill``)."""
 
     name = "failpoint"
 
     def start(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.armed: dict[int, tuple[int, str]] = {}  # slot -> (incarnation, name)
+        self.restarts: set[int] = set()  # slots killed to be restarted with a failpoint armed at open
 
     def invoke(self, fault: Fault) -> dict[str, Any]:
         slot = self.ctx.writer_slot
@@ -71,6 +93,11 @@ class Failpoints:
         value = {"action": "arm", "worker": slot, **spec}
         if not (w.alive and w.ready):
             return {**value, "action": "skip", "skipped": "writer not running"}
+        if spec["name"] in OPEN_NAMES:  # crash the writer, restart it armed: the failpoint meets its next open
+            killed = self.ctx.kill(slot)
+            w.next_env = env_entry(spec)
+            self.restarts.add(slot)
+            return {**value, "via": "restart", "killed": [killed]}
         if not w.send({"failpoint": spec}):
             return {**value, "action": "skip", "skipped": "writer pipe closed"}
         self.armed[slot] = (w.incarnation, spec["name"])
@@ -78,6 +105,9 @@ class Failpoints:
 
     def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
         slot = self.ctx.writer_slot
+        if slot in self.restarts:  # armed at open: the restart takes it; the process after that starts clean
+            self.restarts.discard(slot)
+            return [("restart", {"worker": slot})]
         if slot not in self.armed:
             return []
         return [("end", {"nemesis": self.name, "worker": slot})]

@@ -107,3 +107,37 @@ def test_a_failpoint_run_with_one_client_is_deterministic(tmp_path):
     assert a != c
     fired = [e for e in a if e[2] == "crash" or "FailpointError" in e[4]]
     assert fired, "no failpoint fired: the determinism shown is that of a quiet run"
+
+
+def test_a_failpoint_at_open_kills_and_restarts_the_writer_armed_once():
+    w = FakeWorker()
+    killed = []
+    ctx = ctx_with(w)
+    ctx.kill = lambda slot: killed.append(slot) or {"worker": slot, "pid": 1234}  # type: ignore[method-assign]
+    nem = Failpoints()
+    nem.start(ctx)
+    fault = Fault(0, "failpoint", 0, 1, 17)  # the seed picks open.after_epoch, crash
+    v = nem.invoke(fault)
+    assert (v["name"], v["mode"], v["at"], v["via"]) == ("open.after_epoch", "crash", 1, "restart")
+    assert killed == [0] and v["killed"] == [{"worker": 0, "pid": 1234}]
+    assert w.next_env == {failpoints.ENV_VAR: "open.after_epoch=crash@1"} and w.sent == []
+    assert nem.recover(fault) == [("restart", {"worker": 0})]
+    assert failpoints.parse(w.next_env[failpoints.ENV_VAR]) == [("open.after_epoch", "crash", 1, False, None)]
+
+
+def test_a_crash_at_open_then_a_clean_restart_is_valid_end_to_end(tmp_path):
+    from nemesis.commands.run import build_config, execute
+
+    cfg = build_config("append", "failpoint", 1, 4.0, 4, 0, None, False)
+    cfg.faults = [Fault(1.0, "failpoint", 0, 0.3, 17), Fault(2.5, "failpoint", 0, 0.3, 74)]  # crash, then stall at open
+    code = execute(cfg, str(tmp_path), quiet=True, reports=False)
+    import os
+
+    run = os.path.realpath(os.path.join(str(tmp_path), "latest"))
+    assert code == 0, explain(run)
+    arms = [v for v in nemesis_infos(run, "failpoint") if v.get("via") == "restart"]
+    assert [(a["mode"], a["name"]) for a in arms] == [("crash", "open.after_epoch"), ("stall", "open.after_epoch")]
+    log = open(os.path.join(run, "workers", "0-writer.log"), encoding="utf-8").read()
+    assert log.count("--- incarnation") >= 4  # start, crashed at open, clean restart, stalled open
+    assert "exited with code -9 before it was ready" in " ".join(
+        str(n) for n in __import__("json").load(open(os.path.join(run, "results.json")))["notes"])
