@@ -67,6 +67,7 @@ from persist.errors import (
     SealBackwardsError,
     SinceError,
     StorageIndeterminateError,
+    StorageUnavailableError,
     UnknownStreamError,
     WriteBelowUpperError,
 )
@@ -289,20 +290,40 @@ class Persister:
         return FencedError(self._fenced)
 
     def _adopt_or_fence(self) -> None:
-        """Re-read after a conflict or an unknown outcome (``_meta_lock`` held)."""
-        cur, tok = self._read_meta()
-        if tok == self._token and cur.nonce == self._meta.nonce:
-            # Not landed (yet). An attempt still in flight can only land while
-            # the record is unchanged; our next successful commit rules it out.
-            self._resync = False
-            return
-        landed = self._outstanding.get(cur.nonce)
-        if landed is not None and cur.epoch == self.epoch:
-            self._outstanding.clear()
-            self._resync = False
-            self._install(cur, tok)
-            return
-        raise self._fence(cur)
+        """Settle commits of unknown outcome (``_meta_lock`` held).
+
+        Re-read the record. If one of our attempts landed, adopt it. If none
+        did, supersede them: rewrite the current record with a fresh nonce
+        by compare-and-set, after which no attempt based on the old token can
+        land any more (so nothing accepted from now on can be contradicted
+        by a late landing, e.g. a write below a seal that landed late). If
+        another writer's record is there, we are fenced."""
+        for _ in range(5):
+            cur, tok = self._read_meta()
+            if tok == self._token and cur.nonce == self._meta.nonce:
+                if not self._outstanding:
+                    self._resync = False
+                    return
+                new = self._meta.successor()
+                try:
+                    token = self.blob.compare_and_set(md.META_KEY, self._token, md.encode(new))
+                except ConflictError:
+                    continue  # something landed meanwhile: look again
+                except StorageIndeterminateError:
+                    self._outstanding[new.nonce] = new
+                    raise
+                self._outstanding.clear()
+                self._resync = False
+                self._install(new, token)
+                return
+            landed = self._outstanding.get(cur.nonce)
+            if landed is not None and cur.epoch == self.epoch:
+                self._outstanding.clear()
+                self._resync = False
+                self._install(cur, tok)
+                return
+            raise self._fence(cur)
+        raise ConflictError(f"{self.url}: could not settle an earlier metadata commit of unknown outcome; try again")
 
     def _install(self, new: md.Metadata, token: str) -> None:
         self._meta, self._token = new, token
@@ -510,6 +531,19 @@ class Persister:
             for r in group:
                 r.error, r.done = e, True
             return
+        if self._resync:  # validate only against a settled record (see _adopt_or_fence)
+            try:
+                self._resync_now()
+            except PersistError as e:
+                err = e
+                if not isinstance(e, FencedError):
+                    err = StorageUnavailableError(
+                        f"{self.url}: an earlier metadata commit of unknown outcome could not be settled ({e}); "
+                        f"nothing written, try again"
+                    )
+                for r in group:
+                    r.error, r.done = err, True
+                return
         by_id = self._meta.by_id()
         accepted = []
         for r in group:
@@ -584,6 +618,7 @@ class Persister:
         if not isinstance(t, int) or isinstance(t, bool) or t < 0:
             raise InvalidArgumentError(f"seal of stream {name!r}: t must be an int >= 0; got {t!r}")
         with self._commit_lock, self._drain_lock:
+            self._resync_now()
             sm = self._stream_meta(name, sid, self._meta)
             if t < sm.upper:
                 raise SealBackwardsError(
