@@ -357,31 +357,43 @@ class PersistMachine(RuleBasedStateMachine):
         if crash:
             self._crash(data)
 
+    def _land_late_and_settle(self, late: bool) -> None:
+        """After an indeterminate commit: maybe let the store apply the last
+        attempt after all, then settle (the next change adopts what landed or
+        supersedes it so that it never lands)."""
+        if late:
+            attempt = list(self.p._outstanding.values())[-1]
+            try:
+                self.blob.inner.compare_and_set(md.META_KEY, self.p._token, md.encode(attempt))
+            except errors.ConflictError:
+                pass
+        self.p.drain()
+        assert not self.p._outstanding and not self.p._resync
+
     @rule(name=st.sampled_from(NAMES), step=st.integers(1, 3),
           mode=st.sampled_from(["before", "after", "unavailable", "late"]))
     def seal_with_a_storage_fault(self, name, step, mode):
-        """A seal whose metadata compare-and-set fails; "late": it timed out
-        unapplied, then the store applies it after all."""
+        """A seal whose metadata compare-and-set fails: "before" (not
+        applied), "after" (applied, answer lost: resolved by the nonce),
+        "unavailable" (refused), "late" (not applied, then applied after all)."""
         s = self._stream(name)
         m = self.model[name]
+        t = m.upper + step
         self.blob.mode = "before" if mode == "late" else mode
         try:
-            s.seal(m.upper + step)
+            s.seal(t)
+            assert mode == "after", mode  # resolved by re-reading: our nonce is there
+            m.upper = t
         except errors.StorageIndeterminateError:
             assert mode in ("before", "late")
-            if mode == "late":
-                late = next(iter(self.p._outstanding.values()))
-                self.blob.inner.compare_and_set(md.META_KEY, self.p._token, md.encode(late))
-                self.p.drain()  # the next change re-reads and adopts it
-                m.upper += step
-            assert s.upper == m.upper
-            return
+            self._land_late_and_settle(mode == "late")
+            assert s.upper == (t if mode == "late" else m.upper)
+            m.upper = s.upper
         except errors.StorageUnavailableError:
             assert mode == "unavailable"
             assert s.upper == m.upper
-            return
-        assert mode == "after"  # resolved by re-reading: our nonce is there
-        m.upper += step
+        finally:
+            self.blob.mode = None
 
     @rule(mode=st.sampled_from(["before", "after", "unavailable", "late"]))
     def drain_with_a_storage_fault(self, mode):
@@ -389,12 +401,12 @@ class PersistMachine(RuleBasedStateMachine):
         try:
             self.p.drain()
         except errors.StorageIndeterminateError:
-            if mode == "late":
-                late = next(iter(self.p._outstanding.values()))
-                self.blob.inner.compare_and_set(md.META_KEY, self.p._token, md.encode(late))
+            self.blob.mode = None
+            self._land_late_and_settle(mode == "late")
         except errors.StorageUnavailableError:
             pass
-        self.blob.mode = None
+        finally:
+            self.blob.mode = None
 
     @rule(data=st.data())
     def destroy(self, data):
