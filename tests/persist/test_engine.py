@@ -426,3 +426,20 @@ def test_writer_stopped_between_batch_blob_and_metadata_is_fenced_and_its_batch_
     new.close()
     old.close()
     assert persist.check(loc).problems == []
+
+
+def test_a_lost_seal_is_superseded_before_the_next_write_so_it_can_never_land(loc):
+    p, blob = _flaky(loc)
+    s = p.stream("s")
+    s.write([(b"a", b"", 0, 1)])
+    blob.mode = "before"
+    with pytest.raises(errors.StorageIndeterminateError):
+        s.seal(5)
+    attempt, stale_token = next(iter(p._outstanding.values())), p._token
+    s.write([(b"b", b"", 2, 1)])  # accepted only after the attempt was made unable to land
+    with pytest.raises(errors.ConflictError):
+        blob.inner.compare_and_set(md.META_KEY, stale_token, md.encode(attempt))
+    s.seal(3)
+    assert s.snapshot(2).to_list() == [(b"a", b"", 1), (b"b", b"", 1)]
+    p.close()
+    assert persist.check(loc).problems == []
