@@ -88,6 +88,9 @@ def compact_stream(p, name: str) -> bool:
 
             if not isinstance(e, StorageIndeterminateError):
                 p._abandon(written)
+            else:  # in flight until the commit is settled
+                with p._state_lock:
+                    p._doubtful.update(written)
             raise
         if done is None:
             p._abandon(written)

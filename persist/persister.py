@@ -164,6 +164,7 @@ class Persister:
         self._pending: list[_Pending] = []
         self._pending_bytes = 0
         self._inflight: set[str] = set()  # blob keys written, not yet named nor abandoned
+        self._doubtful: set[str] = set()  # written by commits of unknown outcome
         self._outstanding: dict[str, md.Metadata] = {}  # nonce -> attempts of unknown outcome
         self._resync = False
         self._changed = threading.Condition(threading.Lock())  # notified on every new _meta
@@ -315,15 +316,23 @@ class Persister:
                 self._outstanding.clear()
                 self._resync = False
                 self._install(new, token)
+                self._settled()
                 return
             landed = self._outstanding.get(cur.nonce)
             if landed is not None and cur.epoch == self.epoch:
                 self._outstanding.clear()
                 self._resync = False
                 self._install(cur, tok)
+                self._settled()
                 return
             raise self._fence(cur)
         raise ConflictError(f"{self.url}: could not settle an earlier metadata commit of unknown outcome; try again")
+
+    def _settled(self) -> None:
+        """Batches of settled attempts that the record does not name are garbage."""
+        with self._state_lock:
+            self._inflight -= self._doubtful - self._meta.batch_keys()
+            self._doubtful.clear()
 
     def _install(self, new: md.Metadata, token: str) -> None:
         self._meta, self._token = new, token
@@ -734,7 +743,10 @@ class Persister:
         except StorageIndeterminateError:
             if not attempted:  # a blob write failed: nothing names them
                 self._abandon(written)
-            raise  # else the batches may be live: leave them in flight
+            else:  # the batches may be live: in flight until the commit is settled
+                with self._state_lock:
+                    self._doubtful.update(written)
+            raise
         except BaseException:
             self._abandon(written)
             raise

@@ -441,5 +441,6 @@ def test_a_lost_seal_is_superseded_before_the_next_write_so_it_can_never_land(lo
         blob.inner.compare_and_set(md.META_KEY, stale_token, md.encode(attempt))
     s.seal(3)
     assert s.snapshot(2).to_list() == [(b"a", b"", 1), (b"b", b"", 1)]
+    assert len(p.gc()) == 1  # the lost seal's trace batch is garbage once settled
     p.close()
     assert persist.check(loc).problems == []
