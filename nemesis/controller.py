@@ -164,7 +164,7 @@ class Controller:
         self.workers: dict[int, Worker] = {
             s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=None,
                            threads=max(1, per_worker[s.slot]) + 1, options=options, mutant=cfg.mutant,
-                           watch_root=self.data_dir)
+                           watch_root=self.data_dir, spare=True)
             for s in specs
         }
         by_slot = {s.slot: s for s in specs}
@@ -395,6 +395,7 @@ class Controller:
                 if w.alive:
                     w.kill()
                 self._forget_pipe(w)
+                w.drop_spare()
             self.sel.close()
             self.rec.close()
 

@@ -31,7 +31,8 @@ from workloads.base import WorkerSpec
 
 class Worker:
     def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue | None,
-                 threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None):
+                 threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None,
+                 spare: bool = False):
         self.spec = spec
         self.slot = spec.slot
         self.workload = workload
@@ -43,6 +44,9 @@ class Worker:
         self.mutant = mutant
         self.watch_root = watch_root
         self.incarnation = 0
+        self._spawned = 0
+        self.spare = spare
+        self._spare: tuple[subprocess.Popen, int, int] | None = None  # (process, completion fd, number)
         self.next_env: dict[str, str] = {}  # extra environment for the next start only (the failpoint nemesis)
         self.out_fd: int | None = None
         self._bufs: dict[int, bytes] = {}  # completion pipe -> bytes of a partial line
@@ -62,8 +66,8 @@ class Worker:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    def argv(self) -> list[str]:
-        report = os.path.join(self.run_dir, "reports", f"{self.slot}.{self.incarnation}.fsync")
+    def argv(self, incarnation: int) -> list[str]:
+        report = os.path.join(self.run_dir, "reports", f"{self.slot}.{incarnation}.fsync")
         argv = [sys.executable, "-m", "workloads.worker_main", "--workload", self.workload, "--role", self.spec.role,
                 "--url", self.url, "--threads", str(self.threads), "--options", json.dumps(self.options)]
         argv += ["--preload", "nemesis.fsync_watch:install",
@@ -72,26 +76,57 @@ class Worker:
             argv += ["--mutant", self.mutant]
         return argv
 
+    def _spawn(self, standby: bool) -> tuple[subprocess.Popen, int, int]:
+        """A new process with its own number: (process, completion fd, number).
+        ``next_env`` applies to a non-spare spawn only (and is then used up)."""
+        self._spawned += 1
+        n = self._spawned
+        r, w = os.pipe()
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- incarnation {n}{' (spare)' if standby else ''}\n".encode())
+            log.flush()
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            if not standby:
+                env.update(self.next_env)
+                self.next_env = {}
+            proc = subprocess.Popen(
+                self.argv(n) + ["--out-fd", str(w)] + (["--standby"] if standby else []), stdin=subprocess.PIPE,
+                stdout=log, stderr=subprocess.STDOUT, pass_fds=(w,), close_fds=True, start_new_session=True,
+                env=env, cwd=os.getcwd(),
+            )
+        os.close(w)
+        return proc, r, n
+
     def start(self) -> None:
-        """Start a new incarnation; ``ready`` turns true when it says so."""
+        """Start a new incarnation; ``ready`` turns true when it says so.
+
+        With ``spare=True`` the incarnation is the spare started last time (it
+        has already paid for the interpreter and the imports: it only opens
+        persist), and a new spare is started for the next restart. A start
+        with ``next_env`` set gets a fresh process (the spare's environment
+        was fixed when it was started)."""
         assert not self.alive, "start() on a live worker"
-        self.incarnation += 1
         self.ready = False
         self.paused = False
         self.open_error = None
-        r, w = os.pipe()
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- incarnation {self.incarnation}\n".encode())
-            log.flush()
-            env = dict(os.environ, PYTHONUNBUFFERED="1", **self.next_env)
-            self.next_env = {}
-            self.proc = subprocess.Popen(
-                self.argv() + ["--out-fd", str(w)], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                pass_fds=(w,), close_fds=True, start_new_session=True, env=env, cwd=os.getcwd(),
-            )
-        os.close(w)
+        taken = None
+        if self._spare is not None:
+            proc, fd, n = self._spare
+            self._spare = None
+            if not self.next_env and proc.poll() is None and proc.stdin is not None:
+                try:
+                    proc.stdin.write(b"go\n")
+                    proc.stdin.flush()
+                    taken = (proc, fd, n)
+                except OSError:
+                    pass
+            if taken is None:
+                self._drop(proc, fd)
+        self.proc, r, self.incarnation = taken or self._spawn(standby=False)
         self.out_fd = r
         self._bufs[r] = b""
+        if self.spare:
+            self._spare = self._spawn(standby=True)
         if self.events is not None:
             threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
                              name=f"worker-{self.slot}-{self.incarnation}").start()
@@ -210,6 +245,29 @@ class Worker:
                 proc.stdin.close()
             except OSError:
                 pass
+
+    def _drop(self, proc: subprocess.Popen, fd: int) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        os.close(fd)
+
+    def drop_spare(self) -> None:
+        """Stop the spare (end of the run); it never touched the data."""
+        if self._spare is not None:
+            proc, fd, _ = self._spare
+            self._spare = None
+            self._drop(proc, fd)
 
     def log_tail(self, lines: int = 15) -> str:
         try:
