@@ -273,14 +273,14 @@ class Controller:
 
     # --- operations --------------------------------------------------------
 
-    def _invoke(self, p: Proc, op: dict[str, Any]) -> None:
+    def _invoke(self, p: Proc, op: dict[str, Any], flush: bool = True) -> None:
         self._op_id += 1
         op_id = self._op_id
         e = self.rec.record(p.number, "invoke", op["f"], op["value"], worker=p.worker)
         p.inflight = {"id": op_id, "f": op["f"], "value": op["value"], "index": e["index"], "op": op}
         self._inflight[op_id] = p
         self.outcome.ops += 1
-        self.workers[p.worker].send({"id": op_id, "f": op["f"], "value": op["value"]})
+        self.workers[p.worker].send({"id": op_id, "f": op["f"], "value": op["value"]}, flush=flush)
 
     def _complete(self, p: Proc, msg: dict[str, Any]) -> None:
         op = p.inflight
@@ -438,7 +438,9 @@ class Controller:
                     break
                 op = p.gen.next_op()
                 if op is not None:
-                    self._invoke(p, op)
+                    self._invoke(p, op, flush=False)
+            for w in self.workers.values():
+                w.flush()  # one write per worker for the round's operations
             if self.progress and now - last_progress > 0.25:
                 last_progress = now
                 self.progress(self._progress(now - start))

@@ -161,16 +161,26 @@ class Worker:
             os.close(fd)
             self.events.put((self.slot, incarnation, None))
 
-    def send(self, msg: dict[str, Any]) -> bool:
-        """Send one operation; False when the process is gone (its EOF follows)."""
+    def send(self, msg: dict[str, Any], flush: bool = True) -> bool:
+        """Send one operation; False when the process is gone (its EOF follows).
+        With ``flush=False`` it stays buffered until :meth:`flush` (one write
+        for all operations dispatched in one round)."""
         if self.proc is None or self.proc.stdin is None:
             return False
         try:
             self.proc.stdin.write((json.dumps(msg, separators=(",", ":")) + "\n").encode())
-            self.proc.stdin.flush()
+            if flush:
+                self.proc.stdin.flush()
             return True
         except (BrokenPipeError, OSError, ValueError):
             return False
+
+    def flush(self) -> None:
+        if self.proc is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
 
     def signal(self, sig: int) -> None:
         if self.proc is not None:
