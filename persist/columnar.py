@@ -25,6 +25,7 @@ SNAPSHOT_SCHEMA = pa.schema(
     ]
 )
 EMPTY_UPDATES = UPDATE_SCHEMA.empty_table()
+_BYTES, _INT = {bytes}, {int}
 
 
 def to_table(updates) -> pa.Table:
@@ -61,11 +62,11 @@ def to_table(updates) -> pa.Table:
             bad = next((r for r in rows if not (isinstance(r, (tuple, list)) and len(r) == 4)), rows[0])
             raise InvalidArgumentError(f"an update must be (key, val, ts, diff); got {bad!r}") from None
         for name, col in (("key", keys), ("val", vals)):
-            if not all(type(x) is bytes for x in col):
+            if set(map(type, col)) != _BYTES:  # map(type) runs in C: no per-row Python frame
                 bad = next(x for x in col if type(x) is not bytes)
                 raise InvalidArgumentError(f"update {name}s must be bytes; got {bad!r}")
         for name, col in (("ts", ts), ("diff", diffs)):
-            if not all(type(x) is int for x in col):
+            if set(map(type, col)) != _INT:
                 bad = next(x for x in col if type(x) is not int)
                 raise InvalidArgumentError(f"update {'times' if name == 'ts' else 'diffs'} must be ints; got {name}={bad!r}")
         try:
