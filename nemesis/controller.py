@@ -226,9 +226,10 @@ class Controller:
         w = self.workers[slot]
         if w.alive:
             return
+        began = time.monotonic()  # before start(): it also spawns the next spare
         w.start()
         self.sel.register(w.out_fd, selectors.EVENT_READ, (slot, w.incarnation))
-        self._restarting[slot] = time.monotonic()
+        self._restarting[slot] = began
         self.rec.record("nemesis", "invoke", "restart" if w.incarnation > 1 else "start", {"worker": slot})
 
     def _on_eof(self, slot: int, incarnation: int) -> None:
