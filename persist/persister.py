@@ -29,8 +29,10 @@ interleave without a global mutex. A compare-and-set that fails:
   unknown, adopt it and redo the transform on top. Otherwise another writer
   bumped the epoch: this persister is fenced (FencedError from now on).
 - StorageIndeterminateError: re-read; our nonce there means it landed. If
-  not, raise Indeterminate and remember the attempt: the next commit
-  re-reads first and adopts it if it landed late. Never a blind retry.
+  not, raise Indeterminate and remember the attempt. Before the next write,
+  seal or commit the writer settles it (``_adopt_or_fence``): adopt it if it
+  landed late, else supersede it with a no-op rewrite of the current record
+  so that it can never land. Never a blind retry.
 
 Locks, in acquisition order: ``_commit_lock`` (writers' leader, seals,
 destroy) -> ``_drain_lock`` (drains) -> ``_compact_lock`` -> ``_meta_lock``
