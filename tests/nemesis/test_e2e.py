@@ -97,3 +97,47 @@ def test_rehydrate_corrupt(tmp_path):
     assert results(run)["category"] == "corruption"
     assert len(nemesis_infos(run, "corrupt")) == 1
     assert_corruption_judged(code, run)
+
+
+def test_op_limit_stops_the_run(tmp_path):
+    code, run = run_test(tmp_path, nemesis="none", time_limit=60, op_limit=150)
+    assert code == 0, explain(run)
+    r = results(run)
+    assert 150 <= r["ops"] <= 170 and r["elapsed"] < 30  # the finals come on top of the limit
+
+
+def test_a_run_that_dies_half_way_says_so(tmp_path):
+    """SIGKILL the controller itself: the run's status still says running
+    (with the dead pid), its history is a readable prefix, and its workers
+    exit on their own (their stdin closes)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "nemesis.cli", "run", "--workload", "append", "--nemesis", "kill",
+                             "--seed", "1", "--time-limit", "30", "--store", str(tmp_path), "--quiet", "--no-report"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = list(tmp_path.glob("append/*/history.jsonl"))
+        if runs and runs[0].stat().st_size > 20_000:
+            history = runs[0]
+            break
+        time.sleep(0.2)
+    assert history is not None, "the run never got going"
+    workers = [p for p in psutil.process_iter(["cmdline"]) if str(history.parent) in " ".join(p.info["cmdline"] or [])]
+    assert workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    status = json.loads((history.parent / "status.json").read_text())
+    assert status["status"] == "running" and status["pid"] == proc.pid
+    lines = history.read_text().splitlines()
+    complete = [json.loads(x) for x in lines[:-1]]  # the last line may be torn
+    assert complete and [e["index"] for e in complete] == list(range(len(complete)))
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"workers outlived their controller: {alive}"
