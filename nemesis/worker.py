@@ -1,7 +1,7 @@
 """The controller's side of one worker process.
 
 A :class:`Worker` owns a slot (restarts keep the slot, not the process) and
-at most one live process at a time: ``python -m workloads.worker_main`` in
+at most one live process at a time (plus, optionally, one idle spare): ``python -m workloads.worker_main`` in
 its own session (``start_new_session=True``, so ``os.killpg`` reaches it and
 nothing else), ``close_fds=True`` so no sibling inherits its pipes (a pipe
 held open by a sibling would hide this worker's EOF). Operations go down its
@@ -11,6 +11,10 @@ controller polls with a selector (:meth:`read_messages`), or, when an
 ``(slot, incarnation, message)`` on it, and ``(slot, incarnation, None)`` at
 EOF (the process is gone). Its stdout and
 stderr are appended to ``<run>/workers/<slot>.log``.
+
+Restarts are cheap: with ``spare=True`` the worker keeps one spare process
+that has started the interpreter and imported persist (``--standby``) and
+waits for ``go``; a restart hands it the slot and starts the next spare.
 """
 
 from __future__ import annotations
