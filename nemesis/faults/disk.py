@@ -33,7 +33,9 @@ class LoseUnsynced:
     random point at or after its fsynced length (or after the point it was
     later truncated to), and sometimes the lost tail is partly replaced by
     garbage (a torn write: the size reached the disk, the data did not).
-    Restarts every worker after the fault's duration.
+    Restarts every worker after the fault's duration (a worker's idle spare,
+    which has opened nothing, is left alone: it stands for a process started
+    after the power came back).
 
     It never cuts below a reported fsynced length, never touches a file or
     name whose state since the last fsync is unknown in a way a crash could
