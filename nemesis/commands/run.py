@@ -116,22 +116,60 @@ def command_line(cfg) -> str:
 
 def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     """Run ``cfg`` into a new run directory under ``store``, judge it, print
-    the summary; returns the exit code."""
+    the summary; returns the exit code. ``quiet``: no progress bar."""
     from rich.console import Console
 
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    res = _execute(cfg, store, out, err, progress=not quiet, reports=reports)
+    if res.get("error") and res["code"] == EXIT_USAGE and not res.get("stopped"):
+        _fail(res["error"])
+    return res["code"]
+
+
+def run_one(cfg, store: str, quiet: bool = True, reports: bool = True) -> dict[str, Any]:
+    """Run ``cfg`` into a new run directory under ``store`` and judge it, as
+    ``persist-nemesis run`` does; returns what happened instead of printing it
+    (``quiet=False``: print as ``run`` does). The dict always has:
+
+    - ``code``: the exit code ``run`` would give (0 valid, 1 invalid, 2 unknown
+      or stopped half-way, 3 bad input / nothing ran, 130 interrupted);
+    - ``verdict``: ``"valid"``, ``"invalid"``, ``"unknown"`` or ``"error"``
+      (the run could not be judged: ``error`` says why);
+    - ``valid`` (True/False/None), ``run_dir`` (None when no directory was
+      made), ``command`` (the ``persist-nemesis run`` line reproducing it),
+      ``seed``, ``workload``, ``nemesis``, ``error`` (None or a message);
+    - when judged: ``results`` (what ``results.json`` holds), ``ops``, ``elapsed``;
+    - ``stopped``: True when the run stopped half-way (aborted or interrupted).
+
+    Exceptions other than the run's own failures (a bug in the harness)
+    propagate, after the run's status says ``crashed``."""
+    from rich.console import Console
+
+    if quiet:
+        out = err = Console(quiet=True)
+    else:
+        out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return _execute(cfg, store, out, err, progress=not quiet, reports=reports)
+
+
+def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[str, Any]:
     from checker.result import exit_code
     from nemesis import store as st
     from nemesis.controller import Controller, RunAborted
     from nemesis.judge import judge
     from nemesis.s3.server import MotoStartError
 
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    res: dict[str, Any] = {"code": EXIT_USAGE, "verdict": "error", "valid": None, "run_dir": None,
+                           "command": command_line(cfg), "seed": cfg.seed, "workload": cfg.workload,
+                           "nemesis": list(cfg.nemeses), "error": None}
     try:
         store = st.check_store(store)
     except st.StoreError as e:
-        return _fail(str(e))
+        return {**res, "error": str(e)}
     run_dir = st.new_run_dir(store, cfg.workload, cfg.seed)
+    res["run_dir"] = run_dir
     st.write_json(os.path.join(run_dir, "config.json"),
                   {**cfg.to_json(), "command": command_line(cfg), "code": st.code_version(),
                    "python": sys.version.split()[0], "store": store})
@@ -139,7 +177,7 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     st.point_latest(store, run_dir)
     out.print(f"run {run_dir}  (seed {cfg.seed})")
 
-    progress_cb, stop_progress = _progress(err, cfg, quiet)
+    progress_cb, stop_progress = _progress(err, cfg, not progress)
     ctl = None
     try:
         ctl = Controller(cfg, run_dir, progress_cb)
@@ -148,7 +186,7 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     except MotoStartError as e:  # --blob s3 and the server cannot start: nothing ran
         stop_progress()
         st.set_status(run_dir, "aborted", reason=str(e))
-        return _fail(f"{e}; nothing was run (run directory: {run_dir})")
+        return {**res, "error": f"{e}; nothing was run (run directory: {run_dir})"}
     except RunAborted as e:
         stop_progress()
         if ctl is not None:
@@ -157,14 +195,15 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
         st.set_status(run_dir, "aborted", reason=str(e))
         err.print(f"[bold red]run stopped:[/] {e}", markup=True)
         err.print(f"run directory: {run_dir}")
-        return EXIT_USAGE if first else 2
+        return {**res, "code": EXIT_USAGE if first else 2, "verdict": "error" if first else "unknown",
+                "error": f"run stopped: {e}", "stopped": True}
     except KeyboardInterrupt:
         stop_progress()
         if ctl is not None:
             ctl.close()
         st.set_status(run_dir, "interrupted")
         err.print(f"interrupted; partial run in {run_dir}")
-        return 130
+        return {**res, "code": 130, "error": "interrupted", "stopped": True}
     except BaseException as e:
         stop_progress()
         if ctl is not None:
@@ -186,7 +225,9 @@ def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
     _summary(out, ctl, outcome, results, run_dir, cfg)
     if reports:
         _reports(out, run_dir, store)
-    return exit_code(results["valid"])
+    word = {True: "valid", False: "invalid"}.get(results["valid"], "unknown")
+    return {**res, "code": exit_code(results["valid"]), "verdict": word, "valid": results["valid"],
+            "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3)}
 
 
 def _fsck(url: str, **options: Any) -> dict[str, Any]:
