@@ -25,6 +25,7 @@ from typing import Any, Iterator, Protocol
 WORKLOADS: dict[str, str] = {
     "append": "workloads.append",
     "rehydrate": "workloads.rehydrate",
+    "upsert": "workloads.upsert",
 }
 
 
