@@ -337,6 +337,9 @@ class Controller:
     # --- faults ------------------------------------------------------------
 
     def _inject(self, fault: Fault) -> None:
+        retarget = getattr(self.wl, "retarget", None)
+        if retarget is not None:  # the writer moves between workers (multi-writer): aim at the current holder
+            fault, self.ctx.writer_slot = retarget(fault, [p.gen for p in self.procs])
         nem = self.nemeses[fault.nemesis]
         self.rec.record("nemesis", "invoke", fault.nemesis, fault.to_json())
         value = nem.invoke(fault)
