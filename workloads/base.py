@@ -26,6 +26,7 @@ WORKLOADS: dict[str, str] = {
     "append": "workloads.append",
     "rehydrate": "workloads.rehydrate",
     "upsert": "workloads.upsert",
+    "multi-writer": "workloads.multi_writer",
 }
 
 
