@@ -60,12 +60,42 @@ class RunConfig:
     blob: str = "file"  # "s3": on a moto server the controller starts (nemesis.s3.runstore)
     s3_faults: list[str] = field(default_factory=list)  # rules the s3 nemesis draws from (default: its catalogue)
     s3_port: int = 0
+    #: with ``faults``: fault i is injected once exactly ``fault_ops[i]`` client
+    #: operations have been invoked, instead of at its time (the *fault gate*:
+    #: no operation is dispatched past that count until the fault is in). A
+    #: shrinker replays a subset of a run's faults at the counts they hit.
+    fault_ops: list[int] | None = None
+    #: the client processes (of ``0..concurrency-1``) that run; None: all. Each
+    #: keeps its worker and its seeded generator, so a subset runs the same
+    #: operations per process (the workers are those of ``concurrency``).
+    processes: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"workload": self.workload, "nemesis": self.nemeses, "seed": self.seed,
-                "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,
-                "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval),
-                "blob": self.blob, "s3_faults": list(self.s3_faults), "s3_port": self.s3_port}
+        d = {"workload": self.workload, "nemesis": self.nemeses, "seed": self.seed,
+             "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,
+             "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval),
+             "blob": self.blob, "s3_faults": list(self.s3_faults), "s3_port": self.s3_port}
+        # a replayed schedule (shrinking, regression seeds): only when set, so a plain run's config is unchanged
+        if self.faults is not None:
+            d["faults"] = [f.to_json() for f in self.faults]
+        if self.fault_ops is not None:
+            d["fault_ops"] = list(self.fault_ops)
+        if self.processes is not None:
+            d["processes"] = list(self.processes)
+        return d
+
+    def check_replay(self) -> None:
+        """``fault_ops`` and ``processes`` make sense; raises ValueError saying what is wrong."""
+        if self.fault_ops is not None:
+            if self.faults is None or len(self.fault_ops) != len(self.faults):
+                raise ValueError("fault_ops needs a faults list of the same length (one operation count per fault)")
+            if any(not isinstance(n, int) or n < 0 for n in self.fault_ops) or self.fault_ops != sorted(self.fault_ops):
+                raise ValueError(f"fault_ops must be non-decreasing operation counts >= 0, got {self.fault_ops}")
+        if self.processes is not None:
+            bad = [p for p in self.processes if not isinstance(p, int) or not 0 <= p < self.concurrency]
+            if not self.processes or bad or len(set(self.processes)) != len(self.processes):
+                raise ValueError(f"processes must be distinct client process numbers in 0..{self.concurrency - 1}, "
+                                 f"at least one; got {self.processes}")
 
 
 @dataclass
@@ -127,7 +157,16 @@ class Controller:
         wall times aside."""
         return self.cfg.concurrency == 1 and set(self.cfg.nemeses) <= {"failpoint", "none"}
 
+    def _gate(self) -> int | None:
+        """With ``fault_ops``: the operation count no dispatch may pass until
+        the next fault is injected; None when no fault is waiting."""
+        return self._fault_ops[0] if self._fault_ops else None
+
     def _due(self, fault: Fault, start: float, now: float) -> bool:
+        if self._fault_ops is not None:  # the fault gate: at its count, as soon as every worker is up
+            ready = (self.outcome.ops >= self._fault_ops[0] and not self._pending
+                     and all(w.ready for w in self.workers.values()))
+            return ready and (not self.op_clock or not self._inflight)
         if self.op_clock:  # exactly between two operations; no settling time (that would let operations slip in)
             return (not self._inflight and self.outcome.ops >= round(fault.at * self.OPS_PER_SECOND)
                     and not self._pending and all(w.ready for w in self.workers.values()))
@@ -168,8 +207,9 @@ class Controller:
             for s in specs
         }
         by_slot = {s.slot: s for s in specs}
-        self.procs = [Proc(i, assign[i], i, self.wl.generator(i, by_slot[assign[i]], cfg.seed))
-                      for i in range(cfg.concurrency)]
+        cfg.check_replay()
+        chosen = range(cfg.concurrency) if cfg.processes is None else sorted(cfg.processes)
+        self.procs = [Proc(i, assign[i], i, self.wl.generator(i, by_slot[assign[i]], cfg.seed)) for i in chosen]
         self.next_number = cfg.concurrency
         self.faults = cfg.faults if cfg.faults is not None else schedule(
             cfg.seed, cfg.nemeses, cfg.time_limit, sorted(self.workers), 0, cfg.interval)
@@ -192,6 +232,8 @@ class Controller:
         self._pending_ops: list[tuple[int, str, dict[str, Any]]] = []  # (op count, action, value): op clock
         self._aborted: str | None = None
         self._last_ready = 0.0
+        #: the fault gate (``cfg.fault_ops``): operation counts of the faults not yet injected
+        self._fault_ops: list[int] | None = list(cfg.fault_ops) if cfg.fault_ops is not None else None
 
     # --- worker lifecycle --------------------------------------------------
 
@@ -337,6 +379,9 @@ class Controller:
     # --- faults ------------------------------------------------------------
 
     def _inject(self, fault: Fault) -> None:
+        if self._fault_ops:
+            self._fault_ops.pop(0)
+            self._run_pending_ops(everything=True)  # a previous fault still on (op clock) ends first
         retarget = getattr(self.wl, "retarget", None)
         if retarget is not None:  # the writer moves between workers (multi-writer): aim at the current holder
             fault, self.ctx.writer_slot = retarget(fault, [p.gen for p in self.procs])
@@ -439,6 +484,9 @@ class Controller:
                     wake = min(wake, p.next_time)
                     continue
                 if cfg.op_limit and self.outcome.ops >= cfg.op_limit:
+                    break
+                gate = self._gate()
+                if gate is not None and self.outcome.ops >= gate:
                     break
                 op = p.gen.next_op()
                 if op is not None:
