@@ -35,6 +35,10 @@ def load_config(run_dir: str):
                            int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)),
                            blob=c.get("blob", "file"), s3_faults=c.get("s3_faults", []),
                            s3_port=int(c.get("s3_port", 0)))
+        if any(k in c for k in ("faults", "fault_ops", "processes")):  # a replayed schedule (shrink, regressions)
+            from nemesis.regressions import apply_overrides
+
+            apply_overrides(cfg, {k: c[k] for k in ("faults", "fault_ops", "processes") if k in c})
     except (ValueError, KeyError, TypeError) as e:
         raise click.BadParameter(f"{path} is not a readable run configuration: {e}", param_hint="RUN_DIR") from None
     if c.get("interval"):
