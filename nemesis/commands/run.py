@@ -136,7 +136,8 @@ def run_one(cfg, store: str, quiet: bool = True, reports: bool = True) -> dict[s
       or stopped half-way, 3 bad input / nothing ran, 130 interrupted);
     - ``verdict``: ``"valid"``, ``"invalid"``, ``"unknown"`` or ``"error"``
       (the run could not be judged: ``error`` says why);
-    - ``valid`` (True/False/None), ``run_dir`` (None when no directory was
+    - ``valid`` (the verdict as ``results.json`` says it: True, False or
+      ``"unknown"``; None when not judged), ``run_dir`` (None when no directory was
       made), ``command`` (the ``persist-nemesis run`` line reproducing it),
       ``seed``, ``workload``, ``nemesis``, ``error`` (None or a message);
     - when judged: ``results`` (what ``results.json`` holds), ``ops``, ``elapsed``;
