@@ -1,0 +1,193 @@
+"""The multi-writer checker on small hand-written histories (valid and
+invalid), and a Hypothesis property: any one-lock execution (sessions one
+after another, epochs rising) with a complete final read is valid, and
+moving one session's acknowledgement into another's holding makes it invalid."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checker.multi_writer import MultiWriter
+from checker.workloads import check_workload
+from tests.workloads.hist import H
+
+LOCKED = "LockedError: the Wal directory /x is in use by pid=1"
+
+
+def w(h, p, key, holder, epoch, t0, t1, type_="ok", acquired=False, upper=0, error=None):
+    res = {"key": key, "ts": upper, "holder": holder, "epoch": epoch, "acquired": acquired, "upper": upper, "pid": 1}
+    return h.op(p, "write", {"key": key}, type_, res, t0, t1, error=error)
+
+
+def final(h, keys, t0, t1, holder="9.1", epoch=99, upper=100):
+    rows = [[k, "v", 1] for k in keys]
+    return h.op(9, "read", {"final": True}, "ok", {"rows": rows, "as_of": upper - 1, "holder": holder, "epoch": epoch,
+                                                   "acquired": True, "upper": upper, "pid": 9}, t0, t1)
+
+
+def check(h):
+    return MultiWriter().check(h.build())
+
+
+def kinds(r):
+    return {a.kind for a in r.anomalies}
+
+
+def handover():
+    """A holds (epoch 1), releases; B is locked out meanwhile, then takes over (epoch 2)."""
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    w(h, 1, "b0", None, None, 1, 2, type_="fail", error=LOCKED)
+    w(h, 0, "a2", "100.1", 1, 2, 3)
+    h.op(0, "release", {}, "ok", {"released": "100.1", "pid": 100}, 4, 5)
+    w(h, 1, "b1", "200.1", 2, 6, 7, acquired=True, upper=1)
+    w(h, 1, "b2", "200.1", 2, 8, 9, upper=1)
+    return h
+
+
+def test_a_clean_handover_is_valid():
+    h = handover()
+    final(h, ["a1", "a2", "b1", "b2"], 20, 21)
+    r = check(h)
+    assert r.valid is True, r.anomalies
+    assert r.stats["sessions"] == 3 and r.stats["locked_out"] == 1 and r.stats["writes_fail"] == 1
+
+
+def test_two_holders_at_once():
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    w(h, 1, "b1", "200.1", 2, 2, 3, acquired=True)
+    w(h, 1, "b2", "200.1", 2, 4, 5)
+    w(h, 0, "a2", "100.1", 1, 6, 7)
+    final(h, ["a1", "a2", "b1", "b2"], 20, 21)
+    r = check(h)
+    assert r.valid is False and "overlapping-holders" in kinds(r)
+    a = next(a for a in r.anomalies if a.kind == "overlapping-holders")
+    assert "100.1" in a.message and "200.1" in a.message and set(a.ops) <= {0, 2, 4, 6}
+    assert "epoch-regressed" not in kinds(r)
+
+
+def test_overlap_is_only_flagged_when_certain():
+    """A's two ops span [1, 2]; B's single op could have held at any point
+    of [0, 10]: nothing certain overlaps."""
+    h = H()
+    w(h, 1, "b1", "200.1", 2, 0, 10, acquired=True)
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    w(h, 0, "a2", "100.1", 1, 2, 3)
+    final(h, ["a1", "a2", "b1"], 20, 21)
+    assert check(h).valid is True
+
+
+def test_epochs_shared_or_going_back():
+    h = H()
+    w(h, 0, "a1", "100.1", 3, 0, 1, acquired=True)
+    w(h, 1, "b1", "200.1", 2, 5, 6, acquired=True)
+    final(h, ["a1", "b1"], 20, 21)
+    r = check(h)
+    assert r.valid is False and kinds(r) == {"epoch-regressed"}
+
+    h = H()
+    w(h, 0, "a1", "100.1", 2, 0, 1, acquired=True)
+    w(h, 1, "b1", "200.1", 2, 5, 6, acquired=True)
+    final(h, ["a1", "b1"], 20, 21)
+    assert "shared-epoch" in kinds(check(h))
+
+
+def test_frontier_going_back():
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True, upper=5)
+    w(h, 1, "b1", "200.1", 2, 5, 6, acquired=True, upper=3)
+    final(h, ["a1", "b1"], 20, 21)
+    r = check(h)
+    assert kinds(r) == {"frontier-regressed"} and r.anomalies[0].ops == [2, 0]
+
+
+def test_lost_acknowledged_write_and_a_refused_write_that_appeared():
+    h = handover()
+    final(h, ["a1", "b0", "b1", "b2"], 20, 21)  # a2 lost; b0 was refused by the lock
+    r = check(h)
+    assert kinds(r) == {"lost-write", "failed-write-visible"}
+    lost = next(a for a in r.anomalies if a.kind == "lost-write")
+    assert "a2" in lost.message and "100.1" in lost.message
+    vis = next(a for a in r.anomalies if a.kind == "failed-write-visible")
+    assert "LockedError" in vis.message
+
+
+def test_indeterminate_writes_may_or_may_not_appear():
+    for keys in (["a1"], ["a1", "x"]):
+        h = H()
+        w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+        w(h, 0, "x", None, None, 2, 3, type_="info")
+        final(h, keys, 20, 21)
+        assert check(h).valid is True
+
+
+def test_phantom_and_duplicate_keys():
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    h.op(9, "read", {"final": True}, "ok", {"rows": [["a1", "v", 2], ["zz", "v", 1]], "as_of": 0, "holder": "9.1",
+                                            "epoch": 5, "acquired": True, "upper": 1, "pid": 9}, 20, 21)
+    assert kinds(check(h)) == {"duplicate-write", "phantom-write"}
+
+
+def test_without_a_final_read_it_is_unknown_via_the_registry():
+    h = handover()
+    (r,) = check_workload("multi-writer", h.build())
+    assert r.valid == "unknown" and "final read" in r.reason
+
+
+@st.composite
+def executions(draw):
+    """Sessions one after another (each 1-4 acknowledged writes, epochs
+    rising, uppers rising), locked-out failures in between, some info writes."""
+    n = draw(st.integers(1, 6))
+    t, epoch, upper = 0, 0, 0
+    sessions = []
+    for s in range(n):
+        epoch += draw(st.integers(1, 3))
+        ops = []
+        for i in range(draw(st.integers(1, 4))):
+            upper += draw(st.integers(0, 2))
+            ops.append((f"s{s}.{i}", t, t + 1, upper))
+            t += 2
+        sessions.append((f"{1000 + s}.1", epoch, ops, draw(st.booleans())))
+        t += draw(st.integers(0, 3))
+    return sessions
+
+
+def build(sessions, shift=None):
+    h = H()
+    keys = []
+    for j, (holder, epoch, ops, info_after) in enumerate(sessions):
+        for i, (key, t0, t1, upper) in enumerate(ops):
+            if shift is not None and (j, i) == shift[0]:
+                t0, t1 = shift[1]
+            w(h, j % 3, key, holder, epoch, t0, t1, acquired=(i == 0), upper=upper)
+            keys.append(key)
+        if info_after:
+            w(h, 3 + j, f"{holder}.info", None, None, ops[-1][2] + 1, ops[-1][2] + 2, type_="info")
+        w(h, 50 + j, f"{holder}.refused", None, None, ops[0][1], ops[0][1] + 1, type_="fail", error=LOCKED)
+    final(h, keys, 10_000, 10_001, epoch=10_000, upper=10_000)
+    return h
+
+
+@settings(max_examples=60, deadline=None)
+@given(executions())
+def test_one_lock_executions_are_valid(sessions):
+    r = check(build(sessions))
+    assert r.valid is True, [a.message for a in r.anomalies]
+
+
+@settings(max_examples=40, deadline=None)
+@given(executions().filter(lambda ss: len(ss) >= 2 and len(ss[0][2]) >= 2))
+def test_an_acknowledgement_inside_a_later_holding_is_caught(sessions):
+    """Give session 1 a certain holding [ret of its first op, call of a later
+    ack] and move session 0's last write strictly inside it."""
+    _, _, ops1, _ = sessions[1]
+    mid = ops1[0][2]  # session 1 certainly holds from its first op's return on ...
+    last = len(sessions[0][2]) - 1
+    h = build(sessions, shift=((0, last), (mid + 1, mid + 2)))
+    w(h, 77, "late", sessions[1][0], sessions[1][1], mid + 3, mid + 4, upper=ops1[0][3])  # ... to here
+    r = check(h)
+    assert "overlapping-holders" in kinds(r), [a.message for a in r.anomalies]
