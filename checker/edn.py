@@ -33,14 +33,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from checker.errors import EdnError  # re-exported
 
-class EdnError(ValueError):
-    """Malformed EDN: ``line`` is 1-based; the message says what was expected."""
 
-    def __init__(self, message: str, line: int):
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-        self.detail = message
 
 
 class Keyword(str):

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checker.errors import HistoryError  # re-exported
+
 TYPES = ("invoke", "ok", "fail", "info")
 
 
-class HistoryError(ValueError):
-    """A history that cannot be read: says which line and what was expected."""
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from checker.errors import ModelError  # re-exported
 from checker.history import HistoryError, Op
 
 
@@ -42,9 +43,6 @@ INVALID: Any = _Sentinel("INVALID")
 DEFAULT: Any = _Sentinel("DEFAULT")
 
 
-class ModelError(HistoryError):
-    """An operation the model does not understand (wrong ``f`` or value
-    shape): bad input, not a verdict."""
 
 
 def freeze(v: Any) -> Hashable:
