@@ -19,7 +19,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from checker.errors import ModelError  # re-exported
-from checker.history import HistoryError, Op
+from checker.history import Op
 
 
 class _Sentinel:
