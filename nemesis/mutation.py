@@ -1,0 +1,229 @@
+"""Mutation testing of the harness: does it catch planted bugs?
+
+A *mutant* is a Python file that monkeypatches one bug into the engine; the
+worker runs it before persist starts (``persist-nemesis run --mutant``).
+The zoo is ``mutants/*.py`` at the top of the repository. Each file starts
+with a one-line docstring (what it breaks; which fault exposes it) and may
+carry a hint, read without importing the file (importing it would patch this
+process)::
+
+    EXPOSED_BY = {"workload": "append", "nemesis": "kill,lose-unsynced", "blob": "file",
+                  "time_limit": 5, "concurrency": 4, "s3_faults": [...], "seeds": [1, 2]}
+
+every key optional. :func:`hunt` runs seeded runs against one mutant until
+one of them is *caught* -- its verdict is invalid (``valid`` is false; for a
+run with media corruption that is whatever the checkers found wrong beyond a
+refusal, see :mod:`nemesis.judge`) -- or the mutant's budget of seconds is
+spent. The order of tries (:func:`trials`) is fixed by the hint alone: the
+hinted configuration with its seeds (default 1, 2, 3), then, round-robin,
+the hinted configuration with further seeds and each configuration of
+:data:`WIDEN` (one seed each per round). A run is never started once the
+budget is spent; one started just before may finish past it, and its time
+counts. Every run uses the command line's defaults for what the command
+line cannot set, so the ``command`` of a catch reproduces it.
+
+Time to catch is wall time from the start of the hunt to the end of the
+catching run (every run before it included). Unknown verdicts (a checker
+gave up) and runs that stopped half-way are not catches. A configuration
+that cannot run at all (exit 3: bad input, S3 unavailable, the mutant does
+not import) is dropped from the hunt; if none is left the mutant's result
+carries the error.
+
+``python -m nemesis.mutation FILE --budget S --store DIR`` hunts one mutant
+and prints one JSON object a line on stdout: ``{"event": "run", ...}`` after
+each run, then ``{"event": "done", "result": {...}}``. The ``mutants``
+command runs one such process per mutant, ``--jobs`` at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import glob
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ZOO = os.path.join(REPO, "mutants")
+
+#: what a run uses for keys the hint leaves out
+DEFAULTS: dict[str, Any] = {"workload": "append", "nemesis": "kill,lose-unsynced", "blob": "file",
+                            "time_limit": 6.0, "concurrency": 4, "s3_faults": []}
+#: configurations tried after the hint's seeds, round-robin
+WIDEN: list[dict[str, Any]] = [
+    {"workload": "append", "nemesis": "kill,lose-unsynced"},
+    {"workload": "append", "nemesis": "failpoint"},
+    {"workload": "rehydrate", "nemesis": "kill,lose-unsynced", "concurrency": 2},
+    {"workload": "append", "nemesis": "corrupt", "time_limit": 4.0},
+    {"workload": "upsert", "nemesis": "kill,lose-unsynced"},
+    {"workload": "append", "nemesis": "s3,kill", "blob": "s3"},
+]
+HINT_KEYS = set(DEFAULTS) | {"seeds"}
+
+
+class MutantError(ValueError):
+    """A mutant file that cannot be used; the message says what to fix."""
+
+
+@dataclass
+class Mutant:
+    name: str  # the file's stem
+    path: str  # absolute
+    line: str  # the docstring's first line
+    hint: dict[str, Any] = field(default_factory=dict)
+
+
+def zoo_files(zoo: str = ZOO) -> list[str]:
+    """Every mutant file of the zoo, sorted."""
+    return sorted(p for p in glob.glob(os.path.join(zoo, "*.py")) if not os.path.basename(p).startswith("_"))
+
+
+def load(path: str) -> Mutant:
+    """Read a mutant file without running it: name, docstring line, hint."""
+    path = os.path.abspath(path)
+    if not path.endswith(".py"):
+        raise MutantError(f"{path}: a mutant is a Python file ending in .py")
+    if not os.path.isfile(path):
+        raise MutantError(f"{path}: no such file (the zoo is {ZOO})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+    except (SyntaxError, UnicodeDecodeError, ValueError) as e:
+        raise MutantError(f"{path} does not parse: {e}") from None
+    doc = ast.get_docstring(tree) or ""
+    hint: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "EXPOSED_BY" for t in node.targets):
+            try:
+                hint = ast.literal_eval(node.value)
+            except ValueError:
+                raise MutantError(f"{path}: EXPOSED_BY must be a literal dict") from None
+            if not isinstance(hint, dict) or set(hint) - HINT_KEYS:
+                raise MutantError(f"{path}: EXPOSED_BY must be a dict with keys among {sorted(HINT_KEYS)}, got {hint!r}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return Mutant(name, path, doc.strip().splitlines()[0] if doc.strip() else "", hint)
+
+
+def config_of(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` with every key filled in (the run's configuration, sans seed)."""
+    out = {**DEFAULTS, **{k: v for k, v in cfg.items() if k != "seeds"}}
+    out["time_limit"] = float(out["time_limit"])
+    out["s3_faults"] = list(out["s3_faults"])
+    return out
+
+
+def describe(cfg: dict[str, Any]) -> str:
+    """A short text of a configuration: ``append kill,lose-unsynced file 6s``."""
+    text = f"{cfg['workload']} {cfg['nemesis']} {cfg['blob']} {cfg['time_limit']:g}s"
+    return text + (f" c{cfg['concurrency']}" if cfg["concurrency"] != DEFAULTS["concurrency"] else "")
+
+
+def trials(hint: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
+    """(configuration, seed) in the order a hunt tries them (see the module docstring)."""
+    first = config_of(hint)
+    seeds = list(hint.get("seeds") or (1, 2, 3))
+    for s in seeds:
+        yield first, s
+    widen = [c for c in (config_of(w) for w in WIDEN) if c != first]
+    hint_seed = max(seeds) + 1
+    r = 0
+    while True:
+        yield first, hint_seed + r
+        if widen:
+            yield widen[r % len(widen)], 1 + r // len(widen)
+        r += 1
+
+
+def _checkers(results: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """Names of the checkers that found the run invalid, and the first anomaly's message."""
+    bad = [c for c in (results or {}).get("checkers", []) if c.get("valid") is False]
+    if not bad:
+        return None, None
+    detail = next((a.get("message") for c in bad for a in c.get("anomalies", [])), None) or bad[0].get("reason")
+    return ",".join(c["checker"] for c in bad), detail
+
+
+def run_trial(mutant: Mutant, cfg: dict[str, Any], seed: int, store: str) -> dict[str, Any]:
+    """One run of ``mutant`` under ``cfg`` and ``seed``; returns run_one's dict
+    (``code``, ``verdict``, ``run_dir``, ``command``, ``results``, ``error``)."""
+    import click
+
+    from nemesis.commands.run import build_config, run_one
+
+    try:
+        rc = build_config(cfg["workload"], cfg["nemesis"], seed, cfg["time_limit"], cfg["concurrency"], 0,
+                          mutant.path, False, blob=cfg["blob"], s3_faults=cfg["s3_faults"])
+    except click.BadParameter as e:
+        return {"code": 3, "verdict": "error", "run_dir": None, "command": None, "results": None,
+                "error": e.format_message()}
+    return run_one(rc, store, quiet=True, reports=False)
+
+
+def hunt(mutant: Mutant, budget: float, store: str,
+         on_run: Callable[[dict[str, Any]], None] | None = None,
+         runner: Callable[..., dict[str, Any]] = run_trial) -> dict[str, Any]:
+    """Run ``mutant`` until caught or ``budget`` seconds are spent; returns its result entry."""
+    began = time.monotonic()
+    res: dict[str, Any] = {"name": mutant.name, "file": mutant.path, "line": mutant.line, "caught": False,
+                           "seconds": None, "seed": None, "checker": None, "command": None, "config": None,
+                           "run_dir": None, "detail": None, "runs": 0, "error": None}
+    dropped: set[str] = set()
+    errors: list[str] = []
+    distinct = len({json.dumps(c, sort_keys=True) for c in [config_of(mutant.hint)] + [config_of(w) for w in WIDEN]})
+    for cfg, seed in trials(mutant.hint):
+        if time.monotonic() - began >= budget or len(dropped) >= distinct:
+            break
+        key = json.dumps(cfg, sort_keys=True)
+        if key in dropped:
+            continue
+        t0 = time.monotonic()
+        out = runner(mutant, cfg, seed, store)
+        res["runs"] += 1
+        event = {"event": "run", "name": mutant.name, "n": res["runs"], "config": describe(cfg), "seed": seed,
+                 "verdict": out.get("verdict"), "code": out.get("code"), "run_seconds": round(time.monotonic() - t0, 2),
+                 "elapsed": round(time.monotonic() - began, 2), "run_dir": out.get("run_dir")}
+        if out.get("code") == 3:
+            dropped.add(key)
+            errors.append(f"{describe(cfg)}: {out.get('error') or 'could not run'}")
+            event["error"] = errors[-1]
+        if on_run is not None:
+            on_run(event)
+        if out.get("verdict") == "invalid" or (out.get("results") or {}).get("valid") is False:
+            checker, detail = _checkers(out.get("results"))
+            res.update(caught=True, seconds=round(time.monotonic() - began, 2), seed=seed, checker=checker,
+                       command=out.get("command"), config=describe(cfg), run_dir=out.get("run_dir"), detail=detail)
+            return res
+    res["seconds"] = round(time.monotonic() - began, 2)
+    if errors:
+        res["error"] = "; ".join(dict.fromkeys(errors))
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nemesis.mutation", description="hunt one mutant (JSON lines out)")
+    ap.add_argument("file")
+    ap.add_argument("--budget", type=float, required=True)
+    ap.add_argument("--store", required=True)
+    args = ap.parse_args(argv)
+
+    def emit(obj: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+
+    try:
+        m = load(args.file)
+    except MutantError as e:
+        emit({"event": "done", "result": {"name": os.path.basename(args.file), "caught": False, "error": str(e)}})
+        return 3
+    res = hunt(m, args.budget, args.store, on_run=emit)
+    emit({"event": "done", "result": res})
+    return 0 if res["caught"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
