@@ -1,0 +1,160 @@
+"""End to end for the ``upsert`` and ``multi-writer`` workloads: a short run
+per workload and nemesis on the correct engine is valid and its history
+shows the faults; with the lock-skipping mutant a multi-writer run is
+invalid (two holders at once)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.nemesis.test_e2e import assert_corruption_judged
+from tests.nemesis.harness import MUTANTS, events, explain, nemesis_infos, results, run_test
+
+
+def run_s3(store, workload, nemesis, seed, time_limit):
+    from nemesis.commands.run import build_config, execute
+
+    cfg = build_config(workload, nemesis, seed, time_limit, 4, 0, None, False, blob="s3")
+    cfg.interval = (0.3, 0.8)
+    code = execute(cfg, str(store), quiet=True, reports=False)
+    return code, os.path.realpath(os.path.join(str(store), "latest"))
+
+
+def checker(run, name):
+    (c,) = [c for c in results(run)["checkers"] if c["checker"] == name]
+    return c
+
+
+def client_ops(run):
+    return [e for e in events(run) if e["process"] != "nemesis"]
+
+
+# --- upsert ---------------------------------------------------------------
+
+
+def assert_upsert_valid(code, run):
+    assert code == 0, explain(run)
+    assert checker(run, "linearizable")["valid"] is True
+    assert checker(run, "upsert-domain")["stats"]["final_reads"] == 2  # writer and reader
+    oks = [e for e in client_ops(run) if e["type"] == "ok"]
+    assert {e["f"] for e in oks} >= {"upsert", "delete", "get", "read_all"}
+
+
+def test_upsert_kill(tmp_path):
+    code, run = run_test(tmp_path, workload="upsert", nemesis="kill", seed=1, time_limit=6)
+    assert_upsert_valid(code, run)
+    kills = nemesis_infos(run, "kill")
+    assert len(kills) >= 3 and all(k["pid"] for k in kills)
+    assert any(e["type"] == "info" and e["f"] in ("upsert", "delete") for e in client_ops(run)), \
+        "some upsert was in flight when its worker died"
+
+
+def test_upsert_lose_unsynced_and_pause(tmp_path):
+    code, run = run_test(tmp_path, workload="upsert", nemesis="lose-unsynced,pause", seed=2, time_limit=6,
+                         interval=(0.2, 0.5))
+    assert_upsert_valid(code, run)
+    assert nemesis_infos(run, "lose-unsynced") and [v for v in nemesis_infos(run, "pause") if v.get("pid")]
+
+
+def test_upsert_failpoint(tmp_path):
+    code, run = run_test(tmp_path, workload="upsert", nemesis="failpoint", seed=2, time_limit=6)
+    assert_upsert_valid(code, run)
+    assert [v for v in nemesis_infos(run, "failpoint") if v.get("action") == "arm"]
+
+
+def test_upsert_corrupt(tmp_path):
+    code, run = run_test(tmp_path, workload="upsert", nemesis="corrupt", seed=3, time_limit=4)
+    assert results(run)["category"] == "corruption"
+    assert len(nemesis_infos(run, "corrupt")) == 1
+    assert_corruption_judged(code, run)
+
+
+@pytest.mark.s3
+def test_upsert_on_s3(tmp_path):
+    code, run = run_s3(tmp_path, "upsert", "s3,kill", seed=3, time_limit=6)
+    assert_upsert_valid(code, run)
+    assert [v for v in nemesis_infos(run, "s3") if v.get("rules")]
+
+
+# --- multi-writer -----------------------------------------------------------
+
+
+def holder_hits(run, fault):
+    """For each ``fault`` info with a pid: was its worker the last one
+    acknowledged as holder before it? (the faults follow the holder)"""
+    last_worker = None
+    hits = []
+    for e in events(run):
+        if e["process"] != "nemesis" and e["type"] == "ok" and (e["value"] or {}).get("holder"):
+            last_worker = e.get("worker")
+        elif e["process"] == "nemesis" and e["type"] == "info" and e["f"] == fault and e["value"].get("pid"):
+            hits.append(last_worker == e["value"]["worker"])
+    return hits
+
+
+def sessions_by_worker(run):
+    out: dict[int, set] = {}
+    for e in client_ops(run):
+        if e["type"] == "ok" and (e["value"] or {}).get("holder"):
+            out.setdefault(e["worker"], set()).add(e["value"]["holder"])
+    return out
+
+
+def assert_multi_writer_valid(code, run):
+    assert code == 0, explain(run)
+    mw = checker(run, "multi-writer")
+    assert mw["valid"] is True and mw["stats"]["final_reads"] == 1
+    assert mw["stats"]["locked_out"] > 0, "contenders were refused by the holder's lock"
+    return mw
+
+
+def test_multi_writer_kill_follows_the_holder(tmp_path):
+    code, run = run_test(tmp_path, workload="multi-writer", nemesis="kill", seed=1, time_limit=6)
+    mw = assert_multi_writer_valid(code, run)
+    hits = holder_hits(run, "kill")
+    assert len(hits) >= 3 and sum(hits) >= 2, hits
+    assert len(sessions_by_worker(run)) >= 2, "the location changed hands between worker processes"
+    assert mw["stats"]["sessions"] >= len(hits)
+
+
+def test_multi_writer_pause(tmp_path):
+    code, run = run_test(tmp_path, workload="multi-writer", nemesis="pause", seed=2, time_limit=6)
+    assert_multi_writer_valid(code, run)
+    assert any(holder_hits(run, "pause")), "a pause hit the holder"
+
+
+def test_multi_writer_lose_unsynced_and_failpoint(tmp_path):
+    code, run = run_test(tmp_path, workload="multi-writer", nemesis="lose-unsynced,failpoint", seed=3,
+                         time_limit=7, interval=(0.2, 0.5))
+    assert_multi_writer_valid(code, run)
+    losses = nemesis_infos(run, "lose-unsynced")
+    assert losses and all(len(v["killed"]) == 3 for v in losses), "a power loss kills every contender"
+    arms = [v for v in nemesis_infos(run, "failpoint") if v.get("action") == "arm"]
+    assert arms
+
+
+def test_multi_writer_corrupt(tmp_path):
+    code, run = run_test(tmp_path, workload="multi-writer", nemesis="corrupt", seed=4, time_limit=4)
+    assert results(run)["category"] == "corruption"
+    assert len(nemesis_infos(run, "corrupt")) == 1
+    assert_corruption_judged(code, run)
+
+
+@pytest.mark.s3
+def test_multi_writer_on_s3(tmp_path):
+    code, run = run_s3(tmp_path, "multi-writer", "s3,kill", seed=3, time_limit=6)
+    assert_multi_writer_valid(code, run)
+
+
+def test_multi_writer_without_the_lock_is_invalid(tmp_path):
+    """The planted bug (``mutants/wal_lock_skipped.py``: no flock) lets two
+    contenders hold the location at once; the multi-writer checker says so."""
+    code, run = run_test(tmp_path, workload="multi-writer", nemesis="none", seed=1, time_limit=3,
+                         mutant="wal_lock_skipped.py")
+    assert code == 1, explain(run)
+    mw = checker(run, "multi-writer")
+    assert mw["valid"] is False
+    assert "overlapping-holders" in {a["kind"] for a in mw["anomalies"]}, explain(run)
+    assert os.path.isfile(os.path.join(MUTANTS, "wal_lock_skipped.py"))
