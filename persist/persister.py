@@ -205,34 +205,68 @@ class Persister:
             self._meta, self._token = meta, token
         return meta, token
 
-    def _open_writer(self) -> None:
-        loc, wal = self.location, self._wal
-        meta, token = self._read_meta()
-        wal_id = loc.wal_id()
-        ours = token is not None and meta.writer.get("wal_id") == wal_id
-        if not ours:
-            # Taking over (or a new location): what this Wal holds belongs to
-            # no live epoch of this location, so it must never be replayed.
-            wal.truncate(wal.next_seqno)
-        wal.ensure_next_seqno(meta.wal_absorbed + 1)
-        new = meta.successor(
-            epoch=meta.epoch + 1,
-            writer={"wal_id": wal_id, "host": socket.gethostname(), "pid": os.getpid(), "opened": time.time()},
-        )
-        data = md.encode(new)
+    def _reread(self, what: str, cause: BaseException | None = None) -> tuple[md.Metadata, str | None]:
+        """Re-read the record after a compare-and-set ``what`` failed. If the
+        re-read fails too and the attempt's outcome is unknown (``cause`` is
+        indeterminate), that is what the caller learns: a failed read must not
+        turn a commit that may have landed into a determinate error."""
         try:
-            self._token = self.blob.compare_and_set(md.META_KEY, token, data)
-        except ConflictError:
-            cur, _ = self._read_meta()
-            raise FencedError(
-                f"{self.url}: another writer ({cur.writer.get('wal_id')}, epoch {cur.epoch}) took the location "
-                f"while this one was opening at epoch {new.epoch}; open again to take it over"
-            ) from None
-        except StorageIndeterminateError:
-            cur, tok = self._read_meta()
-            if cur.nonce != new.nonce:
+            return self._read_meta()
+        except PersistError as e:
+            if cause is None or e.determinate is False:
                 raise
-            self._token = tok
+            raise StorageIndeterminateError(
+                f"{self.url}: {what}: the metadata write's outcome is unknown ({cause}) and re-reading the "
+                f"record to find out failed too ({e}); it may or may not have happened"
+            ) from e
+
+    #: How often open claims the epoch again when the record changed under it.
+    OPEN_ATTEMPTS = 3
+
+    def _open_writer(self) -> None:
+        """Claim the location: bump the epoch by compare-and-set on the record
+        just read, then replay the Wal records it has not absorbed (only if
+        the record follows this Wal). A conflict means the record changed
+        between the read and the claim: a spurious 409, or a late-landing
+        commit of this Wal's previous owner (both: claim again on the fresh
+        record), or another writer opening at the same moment (ConflictError
+        naming it: nothing was taken over)."""
+        loc, wal = self.location, self._wal
+        wal_id = loc.wal_id()
+        for attempt in range(1, self.OPEN_ATTEMPTS + 1):
+            meta, token = self._read_meta()
+            ours = token is not None and meta.writer.get("wal_id") == wal_id
+            if not ours:
+                # Taking over (or a new location): what this Wal holds belongs to
+                # no live epoch of this location, so it must never be replayed.
+                wal.truncate(wal.next_seqno)
+            wal.ensure_next_seqno(meta.wal_absorbed + 1)
+            new = meta.successor(
+                epoch=meta.epoch + 1,
+                writer={"wal_id": wal_id, "host": socket.gethostname(), "pid": os.getpid(), "opened": time.time()},
+            )
+            try:
+                self._token = self.blob.compare_and_set(md.META_KEY, token, md.encode(new))
+            except ConflictError as e:
+                cur, _ = self._read_meta()
+                if cur.writer.get("wal_id") not in (None, wal_id) and cur.epoch > meta.epoch:
+                    raise ConflictError(
+                        f"{self.url}: another writer ({cur.writer.get('wal_id')}, epoch {cur.epoch}) opened the "
+                        f"location while this one was claiming epoch {new.epoch}; nothing was taken over. If that "
+                        f"writer's machine is gone, open again to take the location over"
+                    ) from e
+                continue  # our own Wal's late commit, or a spurious conflict: claim on the fresh record
+            except StorageIndeterminateError as e:
+                cur, tok = self._reread("claiming the epoch on open", cause=e)
+                if cur.nonce != new.nonce:
+                    raise
+                self._token = tok
+            break
+        else:
+            raise ConflictError(
+                f"{self.url}: the metadata record kept changing while this writer tried to claim it "
+                f"({self.OPEN_ATTEMPTS} attempts); nothing was taken over; open again"
+            )
         self._meta = new
         self.epoch = new.epoch
         failpoint("open.after_epoch")
@@ -264,12 +298,36 @@ class Persister:
             raise ReadOnlyError(f"{what} on a read-only handle of {self.url}; open it without read_only=True to write")
 
     def current_meta(self) -> md.Metadata:
-        """The metadata this handle reads from: a writer's committed record, or
-        for a reader a fresh read of the Blob."""
+        """The metadata this handle reads from: for a reader a fresh read of
+        the Blob; for a writer its committed record, read *linearizably*: it
+        waits out a metadata compare-and-set in flight (whose record others
+        may already see in the store), and while a commit of unknown outcome
+        is unsettled it re-reads the store and adopts the attempt if it
+        landed (see :meth:`_reconcile`). So a frontier the writer reports is
+        never behind one that anybody saw before the read began."""
         self._check_open()
         if self.read_only:
             return self._read_meta()[0]
-        return self._meta
+        with self._meta_lock:
+            self._check_open()
+            if self._resync:
+                try:
+                    self._adopt_or_fence(supersede=False)
+                except FencedError:
+                    raise
+                except PersistError as e:
+                    raise StorageUnavailableError(
+                        f"{self.url}: an earlier metadata commit of unknown outcome could not be settled, so this "
+                        f"writer cannot say what the store holds ({e}); nothing changed; try the read again"
+                    ) from e
+            return self._meta
+
+    def _meta_now(self) -> md.Metadata:
+        """The writer's record without waiting or settling: only for early
+        refusals that are checked again where it counts (e.g. a write's
+        stream, validated again by the group commit)."""
+        self._check_open()
+        return self._read_meta()[0] if self.read_only else self._meta
 
     def _stream_meta(self, name: str, sid: int | None = None, meta: md.Metadata | None = None) -> md.StreamMeta:
         meta = meta if meta is not None else self.current_meta()
@@ -292,7 +350,7 @@ class Persister:
         self._bg_wake.set()
         return FencedError(self._fenced)
 
-    def _adopt_or_fence(self) -> None:
+    def _adopt_or_fence(self, supersede: bool = True) -> None:
         """Settle commits of unknown outcome (``_meta_lock`` held).
 
         Re-read the record. If one of our attempts landed, adopt it. If none
@@ -300,12 +358,18 @@ class Persister:
         by compare-and-set, after which no attempt based on the old token can
         land any more (so nothing accepted from now on can be contradicted
         by a late landing, e.g. a write below a seal that landed late). If
-        another writer's record is there, we are fenced."""
+        another writer's record is there, we are fenced.
+
+        ``supersede=False`` (a read): adopt or fence as above, but if nothing
+        landed leave the attempts outstanding (``_resync`` stays set): the
+        record as it is now is the answer, and the next read re-checks."""
         for _ in range(5):
             cur, tok = self._read_meta()
             if tok == self._token and cur.nonce == self._meta.nonce:
                 if not self._outstanding:
                     self._resync = False
+                    return
+                if not supersede:
                     return
                 new = self._meta.successor()
                 try:
@@ -351,17 +415,35 @@ class Persister:
         if self._resync:
             with self._meta_lock:
                 if self._resync:
-                    self._adopt_or_fence()
+                    self._settle_first()
+
+    def _settle_first(self) -> None:
+        """``_adopt_or_fence`` before a new change (``_meta_lock`` held). The
+        new change has not started, so if settling fails in doubt (the
+        superseding rewrite's outcome is unknown) the caller's operation
+        certainly did not happen: a determinate error."""
+        try:
+            self._adopt_or_fence()
+        except PersistError as e:
+            if e.determinate:
+                raise
+            raise StorageUnavailableError(
+                f"{self.url}: an earlier metadata commit of unknown outcome could not be settled ({e}); "
+                f"nothing was done; try again"
+            ) from e
 
     def _commit(self, transform: Callable[[md.Metadata], md.Metadata | None]) -> md.Metadata | None:
         """Apply ``transform`` to the current record and CAS the result.
 
         ``transform`` returns the changed fields as a new Metadata built with
-        ``successor`` (or None: nothing to do). Returns the installed record."""
+        ``successor`` (or None: nothing to do). Returns the installed record.
+        Raises Indeterminate only when this commit's own compare-and-set may
+        have landed (then readers may already see it: ``current_meta`` settles
+        it before the writer answers from memory again)."""
         with self._meta_lock:
             self._check_open()
             if self._resync:
-                self._adopt_or_fence()
+                self._settle_first()
             for _ in range(3):
                 new = transform(self._meta)
                 if new is None:
@@ -375,24 +457,20 @@ class Persister:
                     token = self.blob.compare_and_set(md.META_KEY, self._token, data)
                 except ConflictError:
                     self._resync = True  # stays set if the re-read fails
-                    self._adopt_or_fence()
+                    self._settle_first()  # this attempt did not apply: failing here is determinate
                     continue  # one of our earlier attempts landed: redo on top of it
-                except StorageIndeterminateError:
+                except StorageIndeterminateError as e:
                     self._outstanding[new.nonce] = new
                     self._resync = True
-                    try:
-                        cur, tok = self._read_meta()
-                    except PersistError:
-                        raise
+                    cur, tok = self._reread("a metadata commit", cause=e)
                     if cur.nonce != new.nonce:
                         raise
-                    self._outstanding.clear()
-                    self._resync = False
                     token = tok
                 except PersistError:
                     self._resync = True  # outcome known not to be applied, but re-read to be safe
                     raise
                 self._outstanding.clear()
+                self._resync = False
                 self._install(new, token)
                 failpoint("metadata.after_cas")
                 return new
@@ -421,7 +499,19 @@ class Persister:
             self._inflight.difference_update(keys)
 
     def fetch(self, key: str) -> pa.Table:
-        """The decoded batch ``key`` (through the shared cache)."""
+        """The decoded batch ``key`` (through the shared cache). A missing
+        blob is a :class:`CorruptionError` (or :class:`FencedError` for a
+        writer whose location was taken over: the new writer may have
+        compacted it away)."""
+        try:
+            return self._load(key)
+        except _MissingBlob as e:
+            if not self.read_only:
+                self._fenced_if_taken_over()
+            raise CorruptionError(str(e)) from None
+
+    def _load(self, key: str) -> pa.Table:
+        """``fetch`` for readers that retry: raises the internal ``_MissingBlob``."""
 
         def load() -> pa.Table:
             data = self.blob.get(key)
@@ -430,6 +520,15 @@ class Persister:
             return decode_batch(data, f"{self.url} {key}")
 
         return self.cache.get_or_load(self.location.id, key, load)
+
+    def _fenced_if_taken_over(self) -> None:
+        """Raise FencedError if another writer now holds the location."""
+        try:
+            cur, _ = self._read_meta()
+        except PersistError:
+            return
+        if cur.epoch != self.epoch:
+            raise self._fence(cur)
 
     def _delete_blobs(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -445,7 +544,7 @@ class Persister:
         meta = self.current_meta()
         for attempt in range(retries):
             try:
-                return meta, [self.fetch(k) for k in pick(meta)]
+                return meta, [self._load(k) for k in pick(meta)]
             except _MissingBlob as e:
                 fresh = self.current_meta()
                 if fresh.version == meta.version:

@@ -67,7 +67,9 @@ class Stream:
         """Append ``updates`` (``(key, val, ts, diff)`` tuples or a pyarrow
         Table); returns once durable. Refuses any ``ts < upper``."""
         self.persister._check_writer(f"write to {self.name!r}")
-        self._sm()
+        # An early refusal of a destroyed stream, from memory (no wait on a
+        # commit in flight): the group commit validates again on the settled record.
+        self.persister._stream_meta(self.name, self.sid, self.persister._meta_now())
         return self.persister._write([(self.name, self.sid, updates)])
 
     def seal(self, t: int) -> None:

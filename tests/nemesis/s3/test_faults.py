@@ -198,11 +198,6 @@ def test_engine_keeps_its_contract_under_each_fault(moto_server, s3_bucket, rule
     assert not violations(v), violations(v)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a writer answers upper/since from memory while its metadata compare-and-set is in flight, so a "
-    "reader of the store can see a frontier the writer then reports behind it (found by the s3 nemesis: "
-    "persist-nemesis run --workload append --nemesis s3 --blob s3 --seed 1 --time-limit 8 "
-    "--s3-fault 'error-after method=PUT key=*meta p=0.5' --s3-fault 'drop-after method=PUT key=*meta p=0.5')"))
 def test_frontiers_never_go_back_across_handles_while_a_commit_hangs(moto_server, s3_bucket, rules, tmp_path):
     import threading
 
