@@ -2,6 +2,8 @@
 
 from persist.storage import file_wal
 
+EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 5}
+
 
 def _fsync(self, fd, path, size):
     # bug: no os.fdatasync(fd); the engine still believes the bytes are durable

@@ -4,6 +4,8 @@ import dataclasses
 
 from persist import persister
 
+EXPOSED_BY = {"workload": "append", "nemesis": "kill", "blob": "file", "time_limit": 5}
+
 _orig = persister.Persister._open_writer
 
 

@@ -6,6 +6,8 @@ import secrets
 from persist import metadata
 from persist.storage import file_blob
 
+EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 5}
+
 _orig = file_blob.FileBlob._prepare
 
 

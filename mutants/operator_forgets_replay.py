@@ -2,6 +2,8 @@
 
 from persist.operators import persisted
 
+EXPOSED_BY = {"workload": "rehydrate", "nemesis": "kill", "blob": "file", "time_limit": 5, "concurrency": 2}
+
 _orig = persisted.PersistedStream.rehydrate
 
 

@@ -2,6 +2,8 @@
 
 from persist import persister
 
+EXPOSED_BY = {"workload": "append", "nemesis": "kill", "blob": "file", "time_limit": 5}
+
 _orig = persister.Persister._open_writer
 
 

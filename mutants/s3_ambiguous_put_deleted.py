@@ -7,6 +7,9 @@ from persist import persister
 from persist.errors import ConflictError, PersistError, StorageIndeterminateError, StorageUnavailableError
 from persist.failpoints import failpoint
 
+EXPOSED_BY = {"workload": "append", "nemesis": "s3", "blob": "s3", "time_limit": 8,
+              "s3_faults": ["error-after method=PUT key=*meta p=0.5", "drop-after method=PUT key=*meta p=0.5"]}
+
 _written = threading.local()
 _orig_write_batch = persister.Persister._write_batch
 

@@ -5,6 +5,9 @@ from persist import persister
 from persist.errors import ConflictError, PersistError, StorageIndeterminateError
 from persist.failpoints import failpoint
 
+EXPOSED_BY = {"workload": "append", "nemesis": "s3", "blob": "s3", "time_limit": 8,
+              "s3_faults": ["error-after method=PUT key=*meta p=0.5", "drop-after method=PUT key=*meta p=0.5"]}
+
 
 def _commit(self, transform):
     with self._meta_lock:

@@ -1,10 +1,10 @@
-"""Wal: a second writer is not refused: the Wal directory's flock is never taken
-(the lock file is still written, so nothing looks different); exposed by the
-multi-writer workload (two processes hold the location at once)."""
+"""Wal: a second writer is not refused because the Wal directory's flock is never taken (the lock file is still written, so nothing looks different); exposed by the multi-writer workload (two processes hold the location at once)."""
 
 import os
 
 from persist.storage import file_wal, fsutil
+
+EXPOSED_BY = {"workload": "multi-writer", "nemesis": "none", "blob": "file", "time_limit": 3}
 
 
 class _NoLock:
