@@ -9,7 +9,10 @@ the child's stdin, or dies (the child polls its parent pid).
 
 A server that cannot start (port in use, moto not installed) makes
 :meth:`MotoServer.start` raise :class:`MotoStartError` with the child's last
-error line. Start cost is dominated by importing moto (~1 s on 2 shared
+error line. The child's stderr goes to a file (``log_path``, or an anonymous
+temporary file gone at :meth:`MotoServer.stop`), never to a pipe nobody reads:
+a server that logs a lot (tracebacks of failed requests) must not block on a
+full pipe in the middle of a run. Start cost is dominated by importing moto (~1 s on 2 shared
 cores); S3 backends are created lazily on the first request.
 
 Run by hand: ``python -m nemesis.s3.server --port 5000`` (Ctrl-C stops it).
@@ -24,6 +27,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -42,9 +46,12 @@ class MotoServer:
     """Handle on a moto server child process. Use as a context manager or
     call :meth:`start` / :meth:`stop`."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, startup_timeout: float = 60.0) -> None:
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, startup_timeout: float = 60.0,
+                 log_path: str | None = None) -> None:
         self.host, self.port, self.startup_timeout = host, port, startup_timeout
+        self.log_path = log_path  # the child's stderr (None: an anonymous temporary file)
         self.proc: subprocess.Popen | None = None
+        self._log: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -61,8 +68,9 @@ class MotoServer:
     def start(self) -> MotoServer:
         cmd = [sys.executable, "-m", "nemesis.s3.server", "--host", self.host, "--port", str(self.port),
                "--parent", str(os.getpid())]
+        self._log = open(self.log_path, "w+b") if self.log_path else tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True
         )
         deadline = time.monotonic() + self.startup_timeout
         line = b""
@@ -87,13 +95,29 @@ class MotoServer:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+        err = self.stderr_text().strip().splitlines()
         last = err[-1] if err else why or f"exit status {self.proc.returncode}"
         self.proc = None
+        self._close_log()
         raise MotoStartError(
             f"could not start the moto server on {self.host}:{self.port}: {why or last}"
             + ("" if why is None else f" ({last})" if err else "")
         )
+
+    def stderr_text(self, limit: int = 1 << 16) -> str:
+        """The last ``limit`` bytes the child wrote to stderr so far."""
+        if self._log is None:
+            return ""
+        try:
+            size = os.fstat(self._log.fileno()).st_size
+            return os.pread(self._log.fileno(), limit, max(0, size - limit)).decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+
+    def _close_log(self) -> None:
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
 
     def health(self, timeout: float = 5.0) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.endpoint_url}/_nemesis/health", timeout=timeout) as r:
@@ -102,6 +126,7 @@ class MotoServer:
     def stop(self, timeout: float = 5.0) -> None:
         proc, self.proc = self.proc, None
         if proc is None:
+            self._close_log()
             return
         try:
             proc.stdin.close()  # the child exits on EOF
@@ -109,8 +134,12 @@ class MotoServer:
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
-        for f in (proc.stdout, proc.stderr):
-            f.close()
+        for f in (proc.stdin, proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._close_log()
 
     def __enter__(self) -> MotoServer:
         return self.start() if self.proc is None else self
