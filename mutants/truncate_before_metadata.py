@@ -8,8 +8,6 @@ import sys
 
 from persist import persister
 
-EXPOSED_BY = {"workload": "append", "nemesis": "failpoint", "blob": "file", "time_limit": 6}
-
 EXPOSED_BY = {"workload": "append", "nemesis": "failpoint", "time_limit": 8, "seeds": [1, 2, 3]}
 
 _orig = persister.failpoint
