@@ -9,6 +9,11 @@ the operation limit, then heals every fault, restarts every worker, waits for
 what is in flight, and runs the workload's final reads one at a time, so that
 lost data shows in the history.
 
+A run can also replay a given schedule (``RunConfig.faults``), each fault at
+an exact operation count (``fault_ops``: the *fault gate*, used by
+``persist-nemesis shrink`` and the regression seeds), with only some client
+processes (``processes``); left unset, nothing changes (``docs/shrinking.md``).
+
 Rules it keeps (``docs/history.md``): a client process has one operation
 outstanding; an operation whose worker died under it completes as ``info``
 and its process number is retired (the client continues under a fresh one);

@@ -1,0 +1,78 @@
+"""Regression seeds: every entry of ``regressions/seeds.json`` is replayed
+and gets its expected verdict (a planted bug still caught by its shrunk
+configuration; an engine bug once found still fixed). The file's checks and
+``persist-nemesis shrink --replay-regressions`` are tested on small files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nemesis import regressions as rg
+
+ENTRIES = rg.load(rg.DEFAULT_FILE)
+
+
+def test_the_regressions_file_is_well_formed_and_covers_both_kinds():
+    assert ENTRIES, "regressions/seeds.json lists no regression"
+    kinds = {(e["expect"], bool(e.get("mutant"))) for e in ENTRIES}
+    assert ("invalid", True) in kinds and ("valid", False) in kinds
+    for e in ENTRIES:
+        rg.config_from_dict(e)  # every entry makes a runnable configuration
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
+def test_regression_seed_gets_its_expected_verdict(tmp_path, entry):
+    r = rg.replay_one(entry, str(tmp_path))
+    assert r["ok"], f"{entry['name']}: {r['why']}\n{json.dumps(r['runs'], indent=1)}"
+
+
+def _write(path, doc):
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_a_broken_regressions_file_is_refused_with_the_entry_and_the_reason(tmp_path):
+    good = {"name": "a", "workload": "append", "nemesis": ["kill"], "seed": 1, "time_limit": 1, "expect": "valid"}
+    with pytest.raises(rg.RegressionError, match="no regressions file"):
+        rg.load(str(tmp_path / "none.json"))
+    with pytest.raises(rg.RegressionError, match="not JSON"):
+        rg.load(_write(tmp_path / "x.json", "[") if False else str((tmp_path / "y.json").write_text("{") and tmp_path / "y.json"))
+    with pytest.raises(rg.RegressionError, match="expected"):
+        rg.load(_write(tmp_path / "l.json", [good]))
+    with pytest.raises(rg.RegressionError, match="entry 1.*must be unique"):
+        rg.load(_write(tmp_path / "d.json", {"format": 1, "regressions": [good, good]}))
+    with pytest.raises(rg.RegressionError, match="lacks seed"):
+        rg.load(_write(tmp_path / "m.json", {"format": 1, "regressions": [{k: v for k, v in good.items() if k != "seed"}]}))
+    with pytest.raises(rg.RegressionError, match="expect must be one of"):
+        rg.load(_write(tmp_path / "e.json", {"format": 1, "regressions": [{**good, "expect": "pass"}]}))
+    with pytest.raises(rg.RegressionError, match="mutant mutants/nope.py not found"):
+        rg.load(_write(tmp_path / "n.json", {"format": 1, "regressions": [{**good, "mutant": "mutants/nope.py"}]}))
+
+
+def test_add_keeps_names_unique_and_the_file_loadable(tmp_path):
+    path = str(tmp_path / "r" / "seeds.json")
+    e = {"name": "x y", "workload": "append", "nemesis": ["kill"], "seed": 1, "time_limit": 1, "expect": "valid"}
+    assert rg.add(e, path)["name"] == "x-y"
+    assert rg.add(e, path)["name"] == "x-y-2"
+    assert [x["name"] for x in rg.load(path)] == ["x-y", "x-y-2"]
+
+
+def test_replay_command_reports_each_entry_and_fails_on_a_wrong_verdict(tmp_path, capsys):
+    """A valid engine run recorded as 'expect invalid' must make the replay
+    fail (exit 1), and an unknown --only name is bad input (exit 3)."""
+    from nemesis.cli import main
+
+    entry = {"name": "quiet-run", "workload": "append", "nemesis": ["none"], "seed": 1, "time_limit": 1.0,
+             "concurrency": 2, "op_limit": 40, "expect": "invalid", "tries": 1}
+    path = _write(tmp_path / "seeds.json", {"format": 1, "regressions": [entry, {**entry, "name": "ok-run",
+                                                                                  "expect": "valid"}]})
+    with pytest.raises(SystemExit) as e:
+        main(["shrink", "--replay-regressions", "--regressions", path, "--store", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert e.value.code == 1, out
+    assert "FAIL quiet-run" in out and "ok   ok-run" in out and "1 passed, 1 failed" in out
+    with pytest.raises(SystemExit) as e:
+        main(["shrink", "--replay-regressions", "--regressions", path, "--only", "nope"])
+    assert e.value.code == 3 and "no entry named nope" in capsys.readouterr().err
