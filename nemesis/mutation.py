@@ -97,14 +97,18 @@ def load(path: str) -> Mutant:
         raise MutantError(f"{path} does not parse: {e}") from None
     doc = ast.get_docstring(tree) or ""
     hint: dict[str, Any] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "EXPOSED_BY" for t in node.targets):
-            try:
-                hint = ast.literal_eval(node.value)
-            except ValueError:
-                raise MutantError(f"{path}: EXPOSED_BY must be a literal dict") from None
-            if not isinstance(hint, dict) or set(hint) - HINT_KEYS:
-                raise MutantError(f"{path}: EXPOSED_BY must be a dict with keys among {sorted(HINT_KEYS)}, got {hint!r}")
+    hints = [n for n in tree.body
+             if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "EXPOSED_BY" for t in n.targets)]
+    if len(hints) > 1:
+        raise MutantError(f"{path}: EXPOSED_BY is assigned {len(hints)} times (lines "
+                          f"{', '.join(str(n.lineno) for n in hints)}); keep one")
+    if hints:
+        try:
+            hint = ast.literal_eval(hints[0].value)
+        except ValueError:
+            raise MutantError(f"{path}: EXPOSED_BY must be a literal dict") from None
+        if not isinstance(hint, dict) or set(hint) - HINT_KEYS:
+            raise MutantError(f"{path}: EXPOSED_BY must be a dict with keys among {sorted(HINT_KEYS)}, got {hint!r}")
     name = os.path.splitext(os.path.basename(path))[0]
     return Mutant(name, path, doc.strip().splitlines()[0] if doc.strip() else "", hint)
 

@@ -58,7 +58,7 @@ def run_all(mutants, budget: float, store: str, jobs: int, err) -> list[dict[str
     running: dict[str, subprocess.Popen] = {}
     q: queue.Queue = queue.Queue()
     prog = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=err, transient=False)
+                    TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal)
     tasks = {m.name: prog.add_task(m.name, info="waiting", start=False, total=1) for m in todo}
     logs: dict[str, Any] = {}
 

@@ -105,6 +105,9 @@ def test_bad_input_is_exit_3_before_anything_runs(tmp_path):
     (tmp_path / "bad.py").write_text("EXPOSED_BY = {'workload': 'append', 'nemeses': 'kill'}\n")
     r = cli(str(tmp_path / "bad.py"), timeout=60)
     assert r.returncode == 3 and "EXPOSED_BY" in r.stderr, r.stderr
+    (tmp_path / "twice.py").write_text("EXPOSED_BY = {}\nEXPOSED_BY = {'nemesis': 'kill'}\n")
+    r = cli(str(tmp_path / "twice.py"), timeout=60)
+    assert r.returncode == 3 and "assigned 2 times" in r.stderr, r.stderr
     r = cli("--budget", "0", timeout=60)
     assert r.returncode == 3 and "--budget" in r.stderr, r.stderr
     assert not (tmp_path / "runs").exists()
