@@ -62,6 +62,7 @@ MAX_WORKERS = 3
 RETRY_GAP = 0.05
 
 _clock = itertools.count(1)  # orders acknowledgements across generators (the controller is one thread)
+_sessions = itertools.count(1)  # holding sessions opened in this process (whatever the client object)
 
 
 class MultiWriterGenerator:
@@ -143,7 +144,6 @@ class Contender:
         self.options = options
         self.p = None
         self.s = None
-        self.session = 0
         self.holder: str | None = None
         self._lock = threading.Lock()
         self._last_try = 0.0
@@ -166,8 +166,7 @@ class Contender:
             p.close()
             raise
         self.p = p
-        self.session += 1
-        self.holder = f"{os.getpid()}.{self.session}"
+        self.holder = f"{os.getpid()}.{next(_sessions)}"
         return True
 
     def _drop(self) -> None:

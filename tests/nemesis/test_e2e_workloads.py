@@ -78,6 +78,17 @@ def test_upsert_on_s3(tmp_path):
     assert [v for v in nemesis_infos(run, "s3") if v.get("rules")]
 
 
+def test_upsert_catches_a_lost_seal(tmp_path):
+    """``mutants/lose_seal.py`` (a seal acknowledged but not durable): after a
+    kill, a read at the sealed frontier misses acknowledged upserts; the
+    per-key linearizability check says which read and which key."""
+    code, run = run_test(tmp_path, workload="upsert", nemesis="kill", seed=1, time_limit=5, mutant="lose_seal.py")
+    assert code == 1, explain(run)
+    lin = checker(run, "linearizable")
+    assert lin["valid"] is False and lin["anomalies"][0]["kind"] == "not-linearizable"
+    assert "for key" in lin["anomalies"][0]["message"]
+
+
 # --- multi-writer -----------------------------------------------------------
 
 
