@@ -11,7 +11,10 @@ length its last fsync covered (known from FileWal's ``on_fsync`` hook) and
 may leave garbage after it (a torn write). An error (and then maybe a crash) may
 also strike inside a write, seal, drain or compaction through a failpoint;
 the model knows which side of the effect each failpoint sits on, and a
-handle that saw the error must go on serving the state the model says. After every step the frontiers
+handle that saw the error must go on serving the state the model says. A seal or
+compaction whose metadata write timed out may land late; a reader of the store
+then looks, and the writer (or its successor after a crash) must never report
+a frontier behind what the reader saw. After every step the frontiers
 and the contents at ``upper - 1`` are compared with the model.
 
 CI runs a bounded number of examples; set PERSIST_HYPOTHESIS_PROFILE=thorough
@@ -394,6 +397,46 @@ class PersistMachine(RuleBasedStateMachine):
             assert s.upper == m.upper
         finally:
             self.blob.mode = None
+
+    @rule(name=st.sampled_from(NAMES), what=st.sampled_from(["upper", "since"]), step=st.integers(1, 3),
+          late=st.booleans(), read_first=st.booleans(), crash=st.booleans(), data=st.data())
+    def frontier_in_doubt_seen_across_handles(self, name, what, step, late, read_first, crash, data):
+        """A seal or compaction frontier whose compare-and-set timed out
+        unapplied, maybe applied late by the store; a reader of the store
+        looks. Whatever the reader saw, the writer (and, after a crash, its
+        successor) never reports less: frontiers never go back as observed
+        by anyone."""
+        s = self._stream(name)
+        m = self.model[name]
+        target = m.upper + step if what == "upper" else min(m.since + step, m.upper)
+        if target == getattr(m, what):
+            return
+        self.blob.mode = "before"
+        try:
+            s.seal(target) if what == "upper" else s.allow_compaction(target)
+            raise AssertionError("the injected fault did not fire")
+        except errors.StorageIndeterminateError:
+            pass
+        finally:
+            self.blob.mode = None
+        if read_first:  # nothing landed yet: the writer answers what the store holds
+            assert getattr(self.p.stream(name), what) == getattr(m, what)
+        if late:
+            attempt = list(self.p._outstanding.values())[-1]
+            try:
+                self.blob.inner.compare_and_set(md.META_KEY, self.p._token, md.encode(attempt))
+            except errors.ConflictError:  # already superseded: it can never land
+                late = False
+        r = persist.open_reader(self.url)
+        try:
+            seen = getattr(r.stream(name), what)
+        finally:
+            r.close()
+        assert seen == (target if late else getattr(m, what))
+        if crash:
+            self._crash(data)
+        assert getattr(self.p.stream(name), what) == seen, f"{what} went back: a reader saw {seen}"
+        setattr(m, what, seen)
 
     @rule(mode=st.sampled_from(["before", "after", "unavailable", "late"]))
     def drain_with_a_storage_fault(self, mode):
