@@ -93,8 +93,11 @@ class FencedError(Determinate):
 
 
 class StorageUnavailableError(Determinate):
-    """The store could not be reached or used before anything was sent
-    (unreachable endpoint, missing bucket, directory not creatable)."""
+    """The store could not be used and nothing changed: it could not be
+    reached before anything was sent (unreachable endpoint, missing bucket,
+    directory not creatable), it refused a write outright, or a *read*
+    failed (a read has no effect, so even a timed-out read is determinate).
+    Safe to retry; the message says what to check if it keeps failing."""
 
 
 class StorageIndeterminateError(Indeterminate):

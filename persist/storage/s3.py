@@ -49,6 +49,12 @@ class _Missing(Exception):
     """Internal: the object does not exist (404 NoSuchKey)."""
 
 
+#: Said by every failed read: a read changes nothing, so it is determinate.
+READ_HINT = (
+    "; a read has no effect, so nothing changed: try again (if it keeps failing, check that the "
+    "endpoint is up and reachable and the credentials allow reading)"
+)
+
 DEFAULT_TOTAL_MAX_ATTEMPTS = 3
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 10.0
@@ -153,7 +159,7 @@ class S3Blob:
         if code == "NoSuchBucket":
             return StorageUnavailableError(f"{what}: the bucket {self.bucket!r} does not exist (any more); create it")
         if not write:
-            return StorageUnavailableError(f"{what} failed: {status} {code} {msg}".rstrip())
+            return StorageUnavailableError(f"{what} failed: {status} {code} {msg}".rstrip() + READ_HINT)
         if status >= 500:
             return StorageIndeterminateError(
                 f"{what}: {status} {code} after {attempts} attempt(s); the write may or may not have been applied"
@@ -174,7 +180,9 @@ class S3Blob:
         never_sent = isinstance(e, (self._bce.EndpointConnectionError, self._bce.ConnectTimeoutError))
         if not write or (never_sent and not self._earlier_doubtful()):
             hint = "; is the endpoint up?" if never_sent else ""
-            return StorageUnavailableError(f"{what} failed: {e}{hint}")
+            if not write:
+                return StorageUnavailableError(f"{what} failed: {e}{hint}{READ_HINT}")
+            return StorageUnavailableError(f"{what} failed: {e}{hint}; nothing was sent, so nothing was written")
         return StorageIndeterminateError(f"{what}: {e}; the write may or may not have been applied")
 
     def _check_bucket(self) -> None:
@@ -223,7 +231,7 @@ class S3Blob:
         try:
             body = resp["Body"].read()
         except self._bce.BotoCoreError as e:  # connection dropped mid-body
-            raise StorageUnavailableError(f"{self._what('get_object', key)}: reading the body failed: {e}") from None
+            raise StorageUnavailableError(f"{self._what('get_object', key)}: reading the body failed: {e}{READ_HINT}") from None
         return body, resp["ETag"]
 
     def set(self, key: str, value: bytes) -> None:

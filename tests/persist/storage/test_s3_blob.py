@@ -164,6 +164,23 @@ def test_failed_reads_are_determinate(s3):
         make(total_max_attempts=2).get("k")
 
 
+@pytest.mark.parametrize("fault", [dict(status=503, code="SlowDown", times=100), dict(delay=0.8, times=100)],
+                         ids=["5xx", "timeout"])
+def test_a_failed_read_says_nothing_changed_and_what_to_do(s3, fault):
+    app, make = s3
+    b = make(total_max_attempts=2, read_timeout=0.3)
+    b.set("k", b"v")
+    app.hooks.append(Fault(method="GET", **fault))
+    for read in (lambda: b.get_versioned("k"), lambda: b.list_keys()):
+        with pytest.raises(StorageUnavailableError) as e:
+            read()
+        assert e.value.determinate
+        msg = str(e.value)
+        assert "nothing changed" in msg and "try again" in msg and "endpoint" in msg, msg
+    app.hooks.clear()
+    assert b.get("k") == b"v"
+
+
 def test_cas_on_absent_key_with_a_version_is_a_conflict(s3):
     app, make = s3
     with pytest.raises(ConflictError, match="absent"):
