@@ -109,7 +109,9 @@ def compact_all(p, max_merges: int = 1000) -> int:
 
 
 def gc(p) -> list[str]:
-    """Delete orphan batch blobs; return their keys."""
+    """Delete orphan batch blobs; return their keys. Also removes the temp
+    files that dead processes left in a local blob directory."""
+    p._clean_stale_tmp()
     listed = p.blob.list_keys(md.BATCH_PREFIX)
     with p._meta_lock:
         p._check_open()

@@ -270,12 +270,27 @@ class Persister:
         self._meta = new
         self.epoch = new.epoch
         failpoint("open.after_epoch")
+        self._clean_stale_tmp()
         if ours:
             for seqno, payload in wal.records(meta.wal_absorbed + 1):
                 if seqno <= meta.wal_absorbed:
                     continue
                 t = walcodec.decode(payload, f"{loc.wal_dir} record {seqno}")
                 self._add_pending(seqno, t)
+
+    def _clean_stale_tmp(self) -> None:
+        """Remove temp files that dead processes left in a local blob
+        directory (best effort; a store without them has nothing to do)."""
+        clean = getattr(self.blob, "clean_stale_tmp", None)
+        if clean is None:
+            return
+        try:
+            removed = clean()
+        except (OSError, PersistError) as e:
+            log.warning("could not clean stale temp files of %s: %s", self.url, e)
+            return
+        if removed:
+            log.info("removed %d stale temp file(s) of %s", len(removed), self.url)
 
     def _add_pending(self, seqno: int, table: pa.Table) -> None:
         sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()

@@ -3,7 +3,9 @@
 Directory layout (flat: one file per key)::
 
     <root>/.lock                 flock'ed around every conditional write, set and delete
-    <root>/.tmp-<hex>            a write in progress (never a key; left over only by a crash)
+    <root>/.tmp-<pid>-<hex>      a write in progress by process <pid> (never a key); one
+                                 left by a process that died is removed by
+                                 ``clean_stale_tmp`` (the writer's open and GC call it)
     <root>/<escaped key>         one entry per key
 
 Key escaping: every byte of the key's UTF-8 form outside ``[A-Za-z0-9_.-]``
@@ -37,6 +39,14 @@ exclusive ``flock`` on ``.lock``, so conditional writes are linearizable
 against every writer in any process on this machine. The value's bytes are
 written and fsynced before the lock is taken, keeping the critical section
 short.
+
+Stale temp files: a process that dies between creating its temp file and
+the rename leaves it behind. ``clean_stale_tmp`` removes the temp files
+whose process is gone (``<pid>`` no longer exists); it never touches its own
+process's (a thread may be writing one) nor those of a live process, so it
+is safe while other processes write. A pid reused by an unrelated live
+process only delays the cleanup. Temp names without a pid (older builds)
+count as stale once they are ``LEGACY_TMP_AGE`` seconds old.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ import fcntl
 import os
 import secrets
 import struct
+import time
 import zlib
 from contextlib import contextmanager
 
@@ -57,6 +68,8 @@ HEADER = struct.Struct("<4sHH16sQI")
 HEADER_SIZE = HEADER.size + 4  # 40
 LOCK_NAME = ".lock"
 TMP_PREFIX = ".tmp-"
+#: Temp files named without a pid (older builds) are stale after this many seconds.
+LEGACY_TMP_AGE = 3600.0
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
@@ -125,6 +138,25 @@ def _decode_parts(head, value, name: str) -> tuple[bytes, str]:
     return (value if isinstance(value, bytes) else bytes(value)), token.hex()
 
 
+def _tmp_is_stale(path: str, name: str) -> bool:
+    pid_text, sep, _ = name[len(TMP_PREFIX) :].partition("-")
+    if not sep or not pid_text.isdigit():  # an older build's name: judge by age
+        try:
+            return time.time() - os.stat(path).st_mtime > LEGACY_TMP_AGE
+        except FileNotFoundError:
+            return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 class FileBlob:
     """A Blob in one local directory (created if missing). Thread- and
     process-safe; see the module docstring for layout and guarantees."""
@@ -173,7 +205,7 @@ class FileBlob:
     def _prepare(self, key: str, value: bytes) -> tuple[str, str, str]:
         name = escape_key(key)
         token = secrets.token_bytes(16)
-        tmp = os.path.join(self.root, TMP_PREFIX + secrets.token_hex(8))
+        tmp = os.path.join(self.root, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}")
         write_tmp(tmp, encode_entry(token, bytes(value)))
         return name, tmp, token.hex()
 
@@ -219,6 +251,22 @@ class FileBlob:
             except FileNotFoundError:
                 return
             fsync_dir(self.root)
+
+    def clean_stale_tmp(self) -> list[str]:
+        """Remove temp files left by processes that died mid-write; return
+        their names (see the module docstring for what counts as stale)."""
+        self._check()
+        removed = []
+        for name in os.listdir(self.root):
+            if name.startswith(TMP_PREFIX) and _tmp_is_stale(os.path.join(self.root, name), name):
+                try:
+                    os.unlink(os.path.join(self.root, name))
+                except FileNotFoundError:
+                    continue
+                removed.append(name)
+        if removed:
+            fsync_dir(self.root)
+        return removed
 
     def list_keys(self, prefix: str = "") -> list[str]:
         self._check()

@@ -1,4 +1,5 @@
-"""FileBlob specifics: key escaping, leftovers of a crashed write, damaged entries."""
+"""FileBlob specifics: key escaping, leftovers of a crashed write (and their
+cleanup, never of a live process), damaged entries."""
 
 from __future__ import annotations
 
@@ -57,3 +58,65 @@ def test_values_survive_reopen_and_other_instances(tmp_path):
     b.compare_and_set("m", token, b"2")
     assert FileBlob(tmp_path).get("m") == b"2"
     assert sorted(os.listdir(tmp_path)) == [".lock", "m"]
+
+
+# --- temp files left by a process that died mid-set -------------------------
+
+CHILD = r"""
+import os, signal, sys
+from persist.storage import FileBlob
+b = FileBlob(sys.argv[1])
+b.set("k", b"old")
+_name, tmp, _token = b._prepare("k", b"new value, never renamed")  # temp written and fsynced
+print(os.path.basename(tmp), flush=True)
+if sys.argv[2] == "die":
+    os.kill(os.getpid(), signal.SIGKILL)  # dies between the temp file and the rename
+sys.stdin.read()  # "live": a writer still busy with its temp file
+"""
+
+
+def _child(root, mode):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(root), mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    name = proc.stdout.readline().strip()
+    assert name.startswith(".tmp-"), name
+    return proc, name
+
+
+def test_temp_files_of_dead_processes_are_cleaned_and_live_ones_kept(tmp_path):
+    dead, dead_tmp = _child(tmp_path, "die")
+    assert dead.wait() != 0
+    live, live_tmp = _child(tmp_path, "live")
+    b = FileBlob(tmp_path)
+    _name, own_tmp, _ = b._prepare("x", b"being written by a thread of this process")
+    try:
+        assert b.clean_stale_tmp() == [dead_tmp]
+        assert sorted(n for n in os.listdir(tmp_path) if n.startswith(".tmp-")) == sorted([live_tmp, os.path.basename(own_tmp)])
+        assert b.get("k") == b"old"
+    finally:
+        live.stdin.close()
+        live.wait()
+    assert b.clean_stale_tmp() == [live_tmp]  # its process is gone now
+    os.unlink(own_tmp)
+
+
+def test_a_writer_open_and_gc_remove_stale_temp_files(tmp_path):
+    import persist
+
+    url = f"file://{tmp_path / 'loc'}"
+    persist.open(url, background=False).close()
+    blob_dir = tmp_path / "loc" / "blob"
+    dead, dead_tmp = _child(blob_dir, "die")
+    dead.wait()
+    p = persist.open(url, background=False)  # the writer's open cleans
+    assert not (blob_dir / dead_tmp).exists()
+    dead, dead_tmp = _child(blob_dir, "die")
+    dead.wait()
+    p.gc()  # and so does GC
+    assert not (blob_dir / dead_tmp).exists()
+    p.blob.delete("k")  # the child's own key is no part of the location
+    assert persist.check(url).ok
+    p.close()
