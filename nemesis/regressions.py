@@ -209,7 +209,8 @@ def replay_one(entry: dict[str, Any], store: str, on_run: Callable[[dict[str, An
             return out
         if expect == "valid":
             if r["verdict"] != "valid":
-                out["why"] = f"expected valid, got {r['verdict']} ({', '.join(failing) or 'no checker'}): {r['run_dir']}"
+                out["why"] = (f"expected valid, got {r['verdict']} ({', '.join(failing) or 'no checker'}): "
+                              f"{r['run_dir']}")
                 return out
         elif r["verdict"] == "invalid" and (not want or want & set(failing)):
             out["ok"] = True

@@ -45,7 +45,8 @@ def test_a_broken_regressions_file_is_refused_with_the_entry_and_the_reason(tmp_
     with pytest.raises(rg.RegressionError, match="entry 1.*must be unique"):
         rg.load(_write(tmp_path / "d.json", {"format": 1, "regressions": [good, good]}))
     with pytest.raises(rg.RegressionError, match="lacks seed"):
-        rg.load(_write(tmp_path / "m.json", {"format": 1, "regressions": [{k: v for k, v in good.items() if k != "seed"}]}))
+        no_seed = {k: v for k, v in good.items() if k != "seed"}
+        rg.load(_write(tmp_path / "m.json", {"format": 1, "regressions": [no_seed]}))
     with pytest.raises(rg.RegressionError, match="expect must be one of"):
         rg.load(_write(tmp_path / "e.json", {"format": 1, "regressions": [{**good, "expect": "pass"}]}))
     with pytest.raises(rg.RegressionError, match="mutant mutants/nope.py not found"):

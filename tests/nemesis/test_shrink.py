@@ -51,6 +51,98 @@ def test_recorded_faults_are_read_back_with_their_operation_counts(tmp_path):
     assert [(f.nemesis, f.seed, n) for f, n in got] == [("kill", 7, 2), ("pause", 8, 3)]
 
 
+def _fake_failing_run(tmp_path):
+    """A stored run of 1,000 operations with four kills; only the third
+    (seed 3, at op 500) matters to the fake engine below."""
+    run = tmp_path / "orig"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"workload": "append", "nemesis": ["kill"], "seed": 1,
+                                                 "time_limit": 6.0, "concurrency": 4, "op_limit": 0}))
+    (run / "results.json").write_text(json.dumps({"valid": False, "ops": 1000, "checkers": [
+        {"checker": "duplicates", "valid": False}, {"checker": "recovery", "valid": True}]}))
+    lines, at = [], {100: 1, 300: 2, 500: 3, 700: 4}
+    for i in range(1000):
+        if i in at:
+            f = Fault(i / 100, "kill", 0, 0.1, at[i]).to_json()
+            lines.append({"index": len(lines), "process": "nemesis", "type": "invoke", "f": "kill", "value": f})
+        lines.append({"index": len(lines), "process": i % 4, "type": "invoke", "f": "write", "value": {}})
+    (run / "history.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    return str(run)
+
+
+def _fake_engine(monkeypatch, flaky: bool):
+    """Stands in for run_one in the search-logic tests only: a run "fails"
+    (duplicates) iff the kill with seed 3 comes at op >= 20, process 0 runs,
+    and at least 5 operations follow the kill; ``flaky``: every other run
+    passes whatever it holds."""
+    from nemesis.commands import run as run_mod
+
+    calls = []
+
+    def run_one(cfg, store, quiet=True, reports=True):
+        calls.append(cfg)
+        ops = dict(zip([f.seed for f in cfg.faults], cfg.fault_ops))
+        bug = (ops.get(3, -1) >= 20 and (cfg.processes is None or 0 in cfg.processes)
+               and cfg.op_limit >= ops[3] + 5)
+        if flaky and len(calls) % 2:
+            bug = False
+        return {"code": 1 if bug else 0, "verdict": "invalid" if bug else "valid", "run_dir": f"{store}/{len(calls)}",
+                "ops": cfg.op_limit + 6, "results": {"valid": not bug, "checkers": [
+                    {"checker": "duplicates", "valid": not bug}]}}
+
+    monkeypatch.setattr(run_mod, "run_one", run_one)
+    return calls
+
+
+@pytest.mark.parametrize("flaky", [False, True], ids=["deterministic", "flaky"])
+def test_the_search_finds_the_one_fault_the_process_and_the_fewest_operations(tmp_path, monkeypatch, flaky):
+    from nemesis.shrink import Shrinker
+
+    run = _fake_failing_run(tmp_path)
+    calls = _fake_engine(monkeypatch, flaky)
+    trials = []
+    out = Shrinker(run, str(tmp_path / "store"), budget=1e6, tries=2, on_trial=trials.append).run()
+    assert out.original["ops"] == 1000 and out.original["faults"] == 4 and out.original["failing"] == ["duplicates"]
+    best = out.best
+    assert [f.seed for f in best.faults] == [3]
+    assert best.processes == (0,)
+    assert 20 <= best.fault_ops[0] < 40  # 500 -> 62 -> 31 (/8 then /2 while it fails)
+    assert best.op_limit == best.fault_ops[0] + 5
+    assert out.best_run["ops"] * 4 <= 1000
+    assert not out.budget_spent and len(calls) < 60
+    assert all(t.failed == (len(t.runs) >= 1 and t.runs[-1]["verdict"] == "invalid") for t in trials)
+    if flaky:  # a candidate that failed only on its second run was kept
+        assert any(t.failed and len(t.runs) == 2 for t in trials)
+
+
+def test_a_failure_that_never_comes_back_is_reported_as_such(tmp_path, monkeypatch, capsys):
+    from nemesis.cli import main
+    from nemesis.commands import run as run_mod
+
+    run = _fake_failing_run(tmp_path)
+    monkeypatch.setattr(run_mod, "run_one", lambda cfg, store, quiet=True, reports=True: {
+        "code": 0, "verdict": "valid", "run_dir": store, "ops": 10, "results": {"valid": True, "checkers": []}})
+    with pytest.raises(SystemExit) as e:
+        main(["shrink", run, "--no-save", "--store", str(tmp_path / "s"), "--tries", "1"])
+    out = capsys.readouterr().out
+    assert e.value.code == 2, out
+    assert "no candidate failed again" in out and "candidate   1:" in out
+
+
+def test_repro_of_a_shrunk_run_replays_its_schedule(tmp_path):
+    """``persist-nemesis repro`` reads faults / fault_ops / processes back from
+    config.json (a shrunk run must not be rerun with the full schedule)."""
+    from nemesis.commands.repro import load_config
+
+    f = Fault(1.0, "kill", 0, 0.2, 9).to_json()
+    (tmp_path / "config.json").write_text(json.dumps({
+        "workload": "append", "nemesis": ["kill"], "seed": 4, "time_limit": 30.0, "concurrency": 4, "op_limit": 40,
+        "faults": [f], "fault_ops": [12], "processes": [0, 2]}))
+    cfg, _ = load_config(str(tmp_path))
+    assert [x.to_json() for x in cfg.faults] == [f] and cfg.fault_ops == [12] and cfg.processes == [0, 2]
+    assert cfg.to_json()["fault_ops"] == [12]
+
+
 def test_the_fault_gate_injects_at_the_operation_count_and_only_chosen_processes_run(tmp_path):
     """A real run: a kill replayed at operation 40 lands after exactly 40
     client invokes; processes 0 and 3 (a writer and the reader) are the only
