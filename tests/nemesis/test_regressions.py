@@ -22,8 +22,8 @@ def test_the_regressions_file_is_well_formed_and_covers_both_kinds():
         rg.config_from_dict(e)  # every entry makes a runnable configuration
 
 
-@pytest.mark.parametrize("entry", [pytest.param(e, id=e["name"], marks=[pytest.mark.s3] if e.get("blob") == "s3" else [])
-                                   for e in ENTRIES])
+@pytest.mark.parametrize("entry", [
+    pytest.param(e, id=e["name"], marks=[pytest.mark.s3] if e.get("blob") == "s3" else []) for e in ENTRIES])
 def test_regression_seed_gets_its_expected_verdict(tmp_path, entry):
     r = rg.replay_one(entry, str(tmp_path))
     assert r["ok"], f"{entry['name']}: {r['why']}\n{json.dumps(r['runs'], indent=1)}"
