@@ -8,7 +8,7 @@ from persist.columnar import consolidate_updates
 from persist.compaction import plan
 from persist.failpoints import failpoint
 
-EXPOSED_BY = {"workload": "append", "nemesis": "none", "blob": "file", "time_limit": 5}
+EXPOSED_BY = {"workload": "append", "nemesis": "none", "blob": "file", "time_limit": 6, "concurrency": 12}
 
 
 def compact_stream(p, name: str) -> bool:

@@ -2,7 +2,7 @@
 
 from persist import persister
 
-EXPOSED_BY = {"workload": "append", "nemesis": "s3", "blob": "s3", "time_limit": 8,
+EXPOSED_BY = {"workload": "rehydrate", "nemesis": "s3", "blob": "s3", "time_limit": 6, "concurrency": 2,
               "s3_faults": ["error-before method=PUT key=*meta p=1", "conflict method=PUT key=*meta p=1"]}
 
 _orig = persister.Persister._commit

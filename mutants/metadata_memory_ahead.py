@@ -5,8 +5,8 @@ from persist import persister
 from persist.errors import ConflictError, PersistError
 from persist.failpoints import failpoint
 
-EXPOSED_BY = {"workload": "append", "nemesis": "s3", "blob": "s3", "time_limit": 6,
-              "s3_faults": ["error-before method=PUT key=*meta p=0.7", "conflict method=PUT key=*meta p=0.5"]}
+EXPOSED_BY = {"workload": "rehydrate", "nemesis": "s3", "blob": "s3", "time_limit": 6, "concurrency": 2,
+              "s3_faults": ["error-before method=PUT key=*meta p=1", "conflict method=PUT key=*meta p=1"]}
 
 
 def _commit(self, transform):

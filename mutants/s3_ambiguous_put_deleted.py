@@ -7,7 +7,7 @@ from persist import persister
 from persist.errors import ConflictError, PersistError, StorageIndeterminateError, StorageUnavailableError
 from persist.failpoints import failpoint
 
-EXPOSED_BY = {"workload": "append", "nemesis": "s3", "blob": "s3", "time_limit": 8,
+EXPOSED_BY = {"workload": "rehydrate", "nemesis": "s3", "blob": "s3", "time_limit": 6, "concurrency": 2,
               "s3_faults": ["error-after method=PUT key=*meta p=0.5", "drop-after method=PUT key=*meta p=0.5"]}
 
 _written = threading.local()

@@ -1,10 +1,10 @@
-"""Wal: recovery finds a torn tail but does not cut it, so new records are appended after the garbage and the next open finds corruption in the middle of the log; exposed by lose-unsynced (torn writes) then a restart."""
+"""Wal: recovery finds a torn tail but does not cut it (the segment keeps its full length), so replay and later appends meet the torn record as corruption in the middle of the log and the writer cannot open; exposed by lose-unsynced (a torn write)."""
 
 import os
 
 from persist.storage import file_wal
 
-EXPOSED_BY = {"workload": "append", "nemesis": "kill,lose-unsynced", "blob": "file", "time_limit": 6}
+EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 6, "concurrency": 16}
 
 
 def _recover(self):
@@ -20,8 +20,9 @@ def _recover(self):
             data = f.read()
         newest = i == len(found) - 1
         recs, good_end, seal = file_wal.scan_segment(path, data, base, newest=newest)
-        segments.append(file_wal._Segment(base, path, len(recs), good_end))
-        # bug: a torn tail (good_end < len(data)) is left in the file
+        # bug: a torn tail (good_end < len(data)) is left in the file, and the
+        # segment's length (where appends go, what replay reads) is the file's
+        segments.append(file_wal._Segment(base, path, len(recs), len(data)))
     if seal is not None:
         path = self._create_segment(seal)
         segments.append(file_wal._Segment(seal, path, 0, 0))
