@@ -56,7 +56,7 @@ from typing import Any, Callable
 #: seconds a run may take beyond its time limit before it is stopped (start,
 #: ready waits, drain and final reads, judging, reports)
 GRACE = 240.0
-#: seconds between SIGINT and SIGKILL when a run is stopped
+#: seconds between SIGTERM and SIGKILL when a run is stopped
 STOP_GRACE = 15.0
 PRELOAD = ["nemesis.commands.run", "nemesis.controller", "nemesis.judge", "nemesis.report", "nemesis.report.plots",
            "matplotlib.figure", "matplotlib.backends.backend_agg",
@@ -295,7 +295,10 @@ def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
     """One run, in its own process: ``run_one`` and its result as JSON in ``out_path``."""
     from nemesis.commands.run import run_one
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # run_one closes its workers and marks the run interrupted
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         res = run_one(cfg, store, quiet=True, reports=False)
     except BaseException as e:  # noqa: BLE001 - a harness bug costs this run, reported as error
@@ -413,10 +416,10 @@ def execute(p: Plan, jobs: int, *, reports: bool = True,
 
 
 def _stop(proc: Any) -> None:
-    """SIGINT (the run closes its workers and says interrupted), then SIGKILL."""
+    """SIGTERM (the run closes its workers and says interrupted), then SIGKILL."""
     if proc.exitcode is None:
         try:
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, signal.SIGTERM)
         except ProcessLookupError:
             return
         proc.join(STOP_GRACE)
