@@ -3,17 +3,32 @@ writer of one location while the nemesis kills or pauses the holder
 (BRIEF §2 "one writer per location", §4; the checker is
 :mod:`checker.multi_writer`).
 
-Processes. ``min(concurrency, 3)`` worker processes (slots ``0..``), every
-one a **contender** on the same location and the same Wal directory; client
-processes are spread over them round-robin. A contender holds nothing until
-an operation needs the location: then it calls ``persist.open`` (the Wal's
-``flock`` refuses it with ``LockedError`` while another live process holds
-it; the operation fails, determinately) and keeps the handle — a *holding
-session*, named ``"<pid>.<n>"`` — until it releases it, any of its
-operations fails (the handle is closed: the next operation opens again), or
-the process dies (the kernel drops the flock; the next opener recovers the
-Wal). Attempts to open are at least ``RETRY_GAP`` seconds apart in a
-process. Operations of one process run one at a time.
+Processes. ``min(concurrency, 3)`` worker processes (slots ``0..``); client
+processes are spread over them round-robin. Operations of one process run
+one at a time. Every holding of the location by a process is a *holding
+session*, named ``"<pid>.<n>"``; it lasts until the process releases it,
+one of its operations fails (the handle is closed: the next operation opens
+again), or the process dies.
+
+* **Contenders** (every slot but the standby) share one Wal directory. A
+  contender holds nothing until an operation needs the location: then it
+  calls ``persist.open``; the Wal's ``flock`` refuses it with ``LockedError``
+  while another live process holds it (the operation fails, determinately).
+  When the holder dies the kernel drops the flock and the next opener
+  recovers the Wal. Attempts to open are at least ``RETRY_GAP`` seconds
+  apart in a process.
+* The **standby** (the last slot, when there are 3 workers) stands for
+  another machine: its own Wal directory (``wal-standby``). Its ``takeover``
+  operation watches the stream's upper through a read-only handle and, once
+  the upper has not moved for ``LEASE`` seconds (the holder is stalled or
+  gone: a lease ran out), opens the location with its own Wal, which bumps
+  the epoch: the old holder, if it is in fact alive (paused), is *fenced* at
+  its next metadata change, and nothing it writes from then on may reach
+  the stream; its acknowledged writes that were not yet drained may be lost
+  (BRIEF §2: takeover is for when the old machine is gone). A contender that
+  opens the shared Wal after a takeover fences the standby the same way. The
+  standby never opens the location in any other operation (a ``write`` or
+  ``seal`` while it holds nothing fails with ``ClosedError``).
 
 Operations (history values)::
 
@@ -23,13 +38,19 @@ Operations (history values)::
              ok     {"holder", "epoch", "acquired", "upper", "pid"}
     release  invoke {}
              ok     {"released": holder|null, "pid"}
+    takeover invoke {}                                # the standby only
+             ok     {"acquired": false, "upper", "still": S, "pid"}            # lease not run out
+                    {"acquired", "holder", "epoch", "wal": "own", "upper", "pid"}  # took it (or held it)
     read     invoke {"final": true}
              ok     {"rows": [[k, v, diff], ...], "as_of", "holder", "epoch", "acquired", "upper", "pid"}
 
 ``write`` writes ``[key, "v", ts, 1]`` to stream ``w`` at ``ts`` = the
 stream's upper; ``seal`` seals to ``upper + 1``. ``acquired`` is true when
 this operation opened the session; ``epoch`` is the session's metadata
-epoch; ``upper`` the stream's upper after the operation.
+epoch; ``wal`` is ``"shared"`` or ``"own"`` (the standby's); ``upper`` the
+stream's upper after the operation, as the session sees it (a fenced
+session that does not know it yet sees its old upper); ``still`` how long
+the standby has seen the upper unchanged.
 
 Final reads: after healing, every worker releases what it holds (``release``
 ops), then worker 0 opens the location (recovering the Wal), seals past
@@ -56,20 +77,22 @@ from typing import Any
 from workloads.base import WorkerSpec, rng_for
 
 STREAM = "w"
-CONTENDER = "contender"
+CONTENDER, STANDBY = "contender", "standby"
 MAX_WORKERS = 3
 #: seconds between two attempts of one process to open the location
 RETRY_GAP = 0.05
+#: seconds the standby waits for the upper to move before it takes the location over
+LEASE = 0.6
 
 _clock = itertools.count(1)  # orders acknowledgements across generators (the controller is one thread)
 _sessions = itertools.count(1)  # holding sessions opened in this process (whatever the client object)
 
 
 class MultiWriterGenerator:
-    def __init__(self, process: int, slot: int, seed: int) -> None:
+    def __init__(self, process: int, slot: int, seed: int, role: str = CONTENDER) -> None:
         self.process = process
         self.slot = slot
-        self.role = CONTENDER
+        self.role = role
         self.rng = rng_for(seed, "multi-writer", process)
         self.n = 0
         self.last_ok = 0  # when (on _clock) this process last had an acknowledgement as holder
@@ -77,9 +100,11 @@ class MultiWriterGenerator:
     def next_op(self) -> dict[str, Any] | None:
         self.n += 1
         x = self.rng.random()
-        if x < 0.88:
+        if self.role == STANDBY and not self.last_ok:  # not holding: watch the lease
+            return {"f": "takeover", "value": {}}
+        if x < 0.83:
             return {"f": "write", "value": {"key": f"p{self.process}.{self.n}"}}
-        if x < 0.95:
+        if x < 0.97:
             return {"f": "seal", "value": {}}
         return {"f": "release", "value": {}}
 
@@ -94,14 +119,15 @@ class MultiWriterWorkload:
     name = "multi-writer"
 
     def workers(self, concurrency: int) -> list[WorkerSpec]:
-        return [WorkerSpec(i, CONTENDER) for i in range(max(1, min(concurrency, MAX_WORKERS)))]
+        n = max(1, min(concurrency, MAX_WORKERS))
+        return [WorkerSpec(i, STANDBY if (n == MAX_WORKERS and i == n - 1) else CONTENDER) for i in range(n)]
 
     def assign(self, concurrency: int) -> list[int]:
         n = max(1, min(concurrency, MAX_WORKERS))
         return [i % n for i in range(concurrency)]
 
     def generator(self, process: int, worker: WorkerSpec, seed: int) -> MultiWriterGenerator:
-        return MultiWriterGenerator(process, worker.slot, seed)
+        return MultiWriterGenerator(process, worker.slot, seed, worker.role)
 
     def final_ops(self, gens: list[MultiWriterGenerator]) -> list[tuple[int, dict[str, Any]]]:
         slots = sorted({g.slot for g in gens})
@@ -113,7 +139,7 @@ class MultiWriterWorkload:
         return ["multi-writer"]
 
     def pace(self, role: str) -> float:
-        return 0.0
+        return 0.05 if role == STANDBY else 0.0
 
     def holder(self, gens: list[MultiWriterGenerator]) -> int | None:
         """The worker slot that was last acknowledged as holder (None if nobody is known to hold)."""
@@ -139,6 +165,8 @@ WORKLOAD = MultiWriterWorkload()
 class Contender:
     """One worker process's claim on the location (see the module docstring)."""
 
+    WAL = "shared"
+
     def open(self, url: str, options: dict[str, Any]) -> None:
         self.url = url
         self.options = options
@@ -159,7 +187,7 @@ class Contender:
         if wait > 0:
             time.sleep(wait)
         self._last_try = time.monotonic()
-        p = open_persist(self.url, self.options, False)  # LockedError while another process holds it
+        p = open_persist(self.url, self._options(), False)  # LockedError while another process holds it
         try:
             self.s = p.stream(STREAM)
         except BaseException:
@@ -168,6 +196,9 @@ class Contender:
         self.p = p
         self.holder = f"{os.getpid()}.{next(_sessions)}"
         return True
+
+    def _options(self) -> dict[str, Any]:
+        return self.options
 
     def _drop(self) -> None:
         """Close the session (releases the flock); errors of the close are moot."""
@@ -180,7 +211,7 @@ class Contender:
 
     def _info(self, acquired: bool) -> dict[str, Any]:
         return {"holder": self.holder, "epoch": getattr(self.p, "epoch", None), "acquired": acquired,
-                "upper": self.s.upper, "pid": os.getpid()}
+                "wal": self.WAL, "upper": self.s.upper, "pid": os.getpid()}
 
     def invoke(self, f: str, value: Any) -> Any:
         with self._lock:
@@ -190,6 +221,8 @@ class Contender:
                 if p is not None:
                     p.close()
                 return {"released": held, "pid": os.getpid()}
+            if f == "takeover":
+                return self._takeover()
             acquired = self._acquire()
             try:
                 if f == "write":
@@ -221,6 +254,9 @@ class Contender:
             rows = snapshot_rows(s, t - 1)
         return {"rows": rows, "as_of": t - 1 if t else None, **self._info(acquired)}
 
+    def _takeover(self) -> dict[str, Any]:
+        raise ValueError("only the standby takes the location over")
+
     def close(self) -> None:
         with self._lock:
             if self.p is not None:
@@ -228,4 +264,69 @@ class Contender:
                 self.p = None
 
 
-CLIENTS = {CONTENDER: Contender}
+class Standby(Contender):
+    """Another machine: its own Wal directory; opens the location only in
+    ``takeover``, once the upper has stood still for ``LEASE`` seconds."""
+
+    WAL = "own"
+
+    def open(self, url: str, options: dict[str, Any]) -> None:
+        super().open(url, options)
+        self._reader = None
+        self._seen: tuple[int, float] | None = None  # (upper, when first seen)
+
+    def _options(self) -> dict[str, Any]:
+        persist_opts = dict(self.options.get("persist", {}))
+        shared = persist_opts.get("wal_dir")
+        if shared:
+            own = shared.rstrip("/") + "-standby"
+        else:
+            from urllib.parse import urlparse
+
+            own = os.path.join(urlparse(self.url).path, "wal-standby")
+        return {**self.options, "persist": {**persist_opts, "wal_dir": own}}
+
+    def _acquire(self) -> bool:
+        if self.p is None:
+            from persist.errors import ClosedError
+
+            raise ClosedError("the standby holds nothing: it opens the location only by a takeover")
+        return False
+
+    def _watch(self) -> int:
+        """The sealed upper, through a read-only handle (0 before the stream exists)."""
+        from persist.errors import UnknownStreamError
+        from workloads.append import open_persist
+
+        if self._reader is None:
+            self._reader = open_persist(self.url, self.options, True)
+        try:
+            return self._reader.stream(STREAM).upper
+        except UnknownStreamError:
+            return 0
+
+    def _takeover(self) -> dict[str, Any]:
+        if self.p is not None:
+            return self._info(False)
+        upper, now = self._watch(), time.monotonic()
+        if self._seen is None or self._seen[0] != upper:
+            self._seen = (upper, now)
+        still = now - self._seen[1]
+        if still < LEASE:
+            return {"acquired": False, "upper": upper, "still": round(still, 3), "pid": os.getpid()}
+        self._last_try = 0.0
+        self._seen = None
+        try:
+            Contender._acquire(self)  # bumps the epoch: whoever held the location is fenced
+            return self._info(True)
+        except BaseException:
+            self._drop()
+            raise
+
+    def close(self) -> None:
+        super().close()
+        if self._reader is not None:
+            self._reader.close()
+
+
+CLIENTS = {CONTENDER: Contender, STANDBY: Standby}
