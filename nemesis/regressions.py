@@ -19,7 +19,7 @@ An entry::
      "blob": "file", "s3_faults": [], "interval": [0.2, 0.6],
      "overrides": {"faults": [{"at": .., "nemesis": "kill", "target": 0, "duration": .., "seed": ..}],
                    "fault_ops": [37], "processes": [0, 3]},   # all optional (RunConfig fields)
-     "expect": "invalid", "checkers": ["append"], "tries": 3,
+     "expect": "invalid", "checkers": ["duplicates"], "tries": 5,
      "note": "what it once found", "from_run": "...", "added": "2026-12-01"}
 
 ``checkers`` (for ``invalid``): the replay must be judged invalid by at
@@ -191,7 +191,7 @@ def replay_one(entry: dict[str, Any], store: str, on_run: Callable[[dict[str, An
         raise RegressionError(f"entry {entry.get('name')!r}: {getattr(e, 'message', None) or e}") from None
     expect = entry["expect"]
     want = set(entry.get("checkers") or [])
-    n = max(1, int(tries if tries is not None else entry.get("tries", 3 if expect == "invalid" else 1)))
+    n = max(1, int(tries if tries is not None else entry.get("tries", 5 if expect == "invalid" else 1)))
     out: dict[str, Any] = {"name": entry["name"], "expect": expect, "ok": False, "verdict": None, "runs": [],
                            "why": ""}
     for _ in range(n):

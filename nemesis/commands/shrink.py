@@ -53,7 +53,7 @@ def regression_entry(shrinker, outcome) -> dict:
         "workload": cfg.workload, "nemesis": list(cfg.nemeses), "seed": cfg.seed, "time_limit": cfg.time_limit,
         "concurrency": cfg.concurrency, "op_limit": cfg.op_limit, "mutant": mutant, "blob": cfg.blob,
         "s3_faults": list(cfg.s3_faults), "interval": list(cfg.interval), "overrides": overrides,
-        "expect": "invalid", "checkers": b["failing"], "tries": 3,
+        "expect": "invalid", "checkers": b["failing"], "tries": 5,
         "note": (f"shrunk from {o['run_dir']}: {o['ops']} -> {b['ops']} operations, {o['processes']} -> "
                  f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults"),
         "from_run": b["run_dir"], "added": _dt.date.today().isoformat(),
