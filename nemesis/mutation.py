@@ -42,6 +42,7 @@ import ast
 import glob
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -187,6 +188,8 @@ def hunt(mutant: Mutant, budget: float, store: str,
             continue
         t0 = time.monotonic()
         out = runner(mutant, cfg, seed, store)
+        if out.get("code") == 130:  # the run was interrupted: so is the hunt
+            raise KeyboardInterrupt
         res["runs"] += 1
         event = {"event": "run", "name": mutant.name, "n": res["runs"], "config": describe(cfg), "seed": seed,
                  "verdict": out.get("verdict"), "code": out.get("code"), "run_seconds": round(time.monotonic() - t0, 2),
@@ -219,12 +222,19 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
+    def terminate(signum, frame):  # the mutants command stops its hunts with SIGTERM: end the run cleanly
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         m = load(args.file)
     except MutantError as e:
         emit({"event": "done", "result": {"name": os.path.basename(args.file), "caught": False, "error": str(e)}})
         return 3
-    res = hunt(m, args.budget, args.store, on_run=emit)
+    try:
+        res = hunt(m, args.budget, args.store, on_run=emit)
+    except KeyboardInterrupt:
+        return 130
     emit({"event": "done", "result": res})
     return 0 if res["caught"] else 1
 

@@ -104,12 +104,17 @@ def run_all(mutants, budget: float, store: str, jobs: int, err) -> list[dict[str
                                               f"{msg['verdict']}, {msg['elapsed']:.0f} s")
             elif msg.get("event") == "done":
                 results[name] = msg["result"]
-    except BaseException:
+    except BaseException:  # Ctrl-C: each hunt ends its run cleanly (workers, moto server), then stops
         for proc in running.values():
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        for proc in running.values():
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
         raise
     finally:
         prog.stop()
