@@ -101,3 +101,41 @@ def test_upsert_client_survives_a_reopen(tmp_path):
     c.invoke("upsert", {"key": "k2", "value": "d"})
     assert c.invoke("read_all", {"final": True})["rows"] == [["k0", "c", 1], ["k2", "d", 1]]
     c.close()
+
+
+def test_standby_takes_over_a_stalled_holder_which_is_then_fenced(tmp_path, monkeypatch):
+    """The standby (its own Wal) opens only once the upper stood still for
+    LEASE; the old holder's next Wal write is still acknowledged, its seal is
+    fenced, and that write never reaches the stream."""
+    import time
+
+    from persist.errors import ClosedError, FencedError
+
+    monkeypatch.setattr(multi_writer, "RETRY_GAP", 0.0)
+    monkeypatch.setattr(multi_writer, "LEASE", 0.05)
+    url = f"file://{tmp_path}/loc"
+    a, s, c = multi_writer.Contender(), multi_writer.Standby(), multi_writer.Contender()
+    for x in (a, s, c):
+        x.open(url, {})
+    try:
+        a.invoke("write", {"key": "a1"})
+        a.invoke("seal", {})
+        with pytest.raises(ClosedError):
+            s.invoke("write", {"key": "s0"})  # the standby opens only by a takeover
+        first = s.invoke("takeover", {})
+        assert first["acquired"] is False and first["upper"] == 1
+        time.sleep(0.06)
+        took = s.invoke("takeover", {})
+        assert took["acquired"] and took["wal"] == "own" and took["epoch"] == 2
+        s.invoke("write", {"key": "s1"})
+        s.invoke("seal", {})
+        late = a.invoke("write", {"key": "a2"})  # a does not know yet: its own Wal acknowledges
+        assert late["holder"] and late["epoch"] == 1
+        with pytest.raises(FencedError):
+            a.invoke("seal", {})
+        fin = c.invoke("read", {"final": True})  # the shared Wal again: fences the standby
+        assert fin["acquired"] and fin["epoch"] == 3
+        assert sorted(k for k, _, _ in fin["rows"]) == ["a1", "s1"]
+    finally:
+        for x in (a, s, c):
+            x.close()

@@ -191,3 +191,112 @@ def test_an_acknowledgement_inside_a_later_holding_is_caught(sessions):
     w(h, 77, "late", sessions[1][0], sessions[1][1], mid + 3, mid + 4, upper=ops1[0][3])  # ... to here
     r = check(h)
     assert "overlapping-holders" in kinds(r), [a.message for a in r.anomalies]
+
+
+# --- takeover by the standby (another Wal) ------------------------------------
+
+
+def wo(h, p, key, holder, epoch, t0, t1, type_="ok", acquired=False, upper=0, wal="own"):
+    res = {"key": key, "ts": upper, "holder": holder, "epoch": epoch, "acquired": acquired, "wal": wal,
+           "upper": upper, "pid": 3}
+    return h.op(p, "write", {"key": key}, type_, res, t0, t1)
+
+
+def takeover(h, p, holder, epoch, t0, t1, upper=0, type_="ok"):
+    res = {"acquired": True, "holder": holder, "epoch": epoch, "wal": "own", "upper": upper, "pid": 3}
+    return h.op(p, "takeover", {}, type_, res, t0, t1)
+
+
+def seal(h, p, holder, epoch, t0, t1, upper, wal="shared", type_="ok", error=None):
+    res = {"holder": holder, "epoch": epoch, "acquired": False, "wal": wal, "upper": upper, "pid": 1}
+    return h.op(p, "seal", {}, type_, res, t0, t1, error=error)
+
+
+FENCED = "FencedError: this writer of file:///x (epoch 1) was fenced"
+
+
+def stalled_holder():
+    """A (shared, epoch 1) writes, stalls; the standby S takes over (epoch 2)
+    and writes; A wakes, acknowledges one more write to its Wal, then its
+    seal is fenced."""
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    w(h, 0, "a2", "100.1", 1, 2, 3)
+    takeover(h, 2, "300.1", 2, 10, 11)
+    wo(h, 2, "s1", "300.1", 2, 12, 13)
+    seal(h, 2, "300.1", 2, 14, 15, upper=1, wal="own")
+    w(h, 0, "a3", "100.1", 1, 16, 17)  # A does not know yet: acknowledged to its own Wal
+    seal(h, 0, None, None, 18, 19, 1, type_="fail", error=FENCED)
+    return h
+
+
+def test_a_takeover_of_a_stalled_holder_is_valid_and_its_late_write_must_vanish():
+    h = stalled_holder()
+    final(h, ["s1"], 30, 31)  # a1, a2 were never drained: the takeover abandoned them (allowed)
+    r = check(h)
+    assert r.valid is True, [a.message for a in r.anomalies]
+    assert r.stats["takeovers"] == 1 and r.stats["acks_after_fence"] == 1
+
+    h = stalled_holder()
+    final(h, ["a1", "a2", "s1", "a3"], 30, 31)
+    r = check(h)
+    assert kinds(r) == {"fenced-write-visible"}
+    assert "a3" in r.anomalies[0].message and "300.1" in r.anomalies[0].message
+
+
+def test_a_fenced_holder_whose_seal_succeeds():
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    takeover(h, 2, "300.1", 2, 10, 11, upper=0)
+    seal(h, 0, "100.1", 1, 12, 13, upper=1)
+    final(h, ["a1"], 30, 31)
+    r = check(h)
+    assert "fenced-writer-acted" in kinds(r)
+
+
+def test_takeover_allowance_ends_at_a_covering_seal_and_needs_a_takeover_after_the_write():
+    h = H()  # a1 sealed by its own session before the takeover: it must survive
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    seal(h, 0, "100.1", 1, 2, 3, upper=1)
+    takeover(h, 2, "300.1", 2, 10, 11, upper=1)
+    final(h, [], 30, 31)
+    r = check(h)
+    assert kinds(r) == {"lost-write"} and "a1" in r.anomalies[0].message
+
+    h = H()  # the only takeover returned before a2 began: a2 is fenced, a1 allowed to vanish
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    takeover(h, 2, "300.1", 2, 2, 3)
+    w(h, 1, "b1", "200.1", 3, 5, 6, acquired=True)  # a shared contender fences the standby in turn
+    w(h, 1, "b2", "200.1", 3, 7, 8)
+    final(h, ["b1"], 30, 31)
+    r = check(h)
+    assert kinds(r) == {"lost-write"} and "b2" in r.anomalies[0].message
+
+
+def test_sessions_on_different_wals_may_overlap_but_not_on_the_same():
+    h = stalled_holder()
+    w(h, 1, "b1", "200.1", 3, 20, 21, acquired=True, upper=1)
+    w(h, 1, "b2", "200.1", 3, 22, 23, upper=1)
+    final(h, ["s1", "b1", "b2"], 30, 31)
+    r = check(h)
+    assert r.valid is True, [a.message for a in r.anomalies]
+
+    h = stalled_holder()
+    w(h, 1, "b1", "200.1", 3, 14, 15, acquired=True, upper=1)  # on A's Wal while A still acknowledges on it
+    w(h, 1, "b2", "200.1", 3, 18, 19, upper=1)
+    final(h, ["s1", "b1", "b2"], 30, 31)
+    assert "overlapping-holders" in kinds(check(h))
+
+
+def test_the_standbys_unsealed_writes_may_vanish_once_the_shared_wal_is_reopened():
+    h = H()
+    takeover(h, 2, "300.1", 1, 0, 1)
+    wo(h, 2, "s1", "300.1", 1, 2, 3)
+    final(h, [], 30, 31)  # the final read opens the shared Wal: the standby's Wal is abandoned
+    assert check(h).valid is True
+    h = H()
+    takeover(h, 2, "300.1", 1, 0, 1)
+    wo(h, 2, "s1", "300.1", 1, 2, 3)
+    seal(h, 2, "300.1", 1, 4, 5, upper=1, wal="own")
+    final(h, [], 30, 31)
+    assert kinds(check(h)) == {"lost-write"}
