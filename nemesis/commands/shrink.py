@@ -130,7 +130,9 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
         flag = "" if path == rg.DEFAULT_FILE else f" --regressions {path}"
         echo(f"saved as regression case {entry['name']!r} in {path}")
         echo(f"reproduce: persist-nemesis shrink --replay-regressions{flag} --only {entry['name']}")
-    echo(f"       or: persist-nemesis repro {b['run_dir']}")
+        echo(f"       or: persist-nemesis repro {b['run_dir']}")
+    else:
+        echo(f"reproduce: persist-nemesis repro {b['run_dir']}")
     summary["command"] = f"persist-nemesis repro {b['run_dir']}"
     return 0, summary
 
