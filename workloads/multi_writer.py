@@ -82,7 +82,7 @@ MAX_WORKERS = 3
 #: seconds between two attempts of one process to open the location
 RETRY_GAP = 0.05
 #: seconds the standby waits for the upper to move before it takes the location over
-LEASE = 0.6
+LEASE = 0.4
 
 _clock = itertools.count(1)  # orders acknowledgements across generators (the controller is one thread)
 _sessions = itertools.count(1)  # holding sessions opened in this process (whatever the client object)

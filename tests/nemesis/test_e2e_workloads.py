@@ -130,10 +130,23 @@ def test_multi_writer_kill_follows_the_holder(tmp_path):
     assert mw["stats"]["sessions"] >= len(hits)
 
 
-def test_multi_writer_pause(tmp_path):
-    code, run = run_test(tmp_path, workload="multi-writer", nemesis="pause", seed=2, time_limit=6)
-    assert_multi_writer_valid(code, run)
-    assert any(holder_hits(run, "pause")), "a pause hit the holder"
+def test_multi_writer_pause_standby_takes_over_and_the_stalled_holder_is_fenced(tmp_path):
+    """These seeds' schedules pause the holder for about a second, past the
+    standby's lease: the standby takes over, the holder wakes, acknowledges
+    writes to its own Wal that must never appear, and its next metadata
+    change is fenced. Every run is valid; whether a pause outlasts the lease
+    depends on timing, so up to three seeds are tried for the takeover."""
+    tried = []
+    for seed in (4, 13, 3):
+        code, run = run_test(tmp_path / f"s{seed}", workload="multi-writer", nemesis="pause", seed=seed,
+                             time_limit=6)
+        mw = assert_multi_writer_valid(code, run)
+        assert [v for v in nemesis_infos(run, "pause") if v.get("pid")]
+        tried.append((seed, mw["stats"]["takeovers"]))
+        if mw["stats"]["takeovers"] and any("FencedError" in (e.get("error") or "") for e in client_ops(run)):
+            assert any(holder_hits(run, "pause")), "a pause hit the holder"
+            return
+    pytest.fail(f"no takeover of a stalled holder in {tried}")
 
 
 def test_multi_writer_lose_unsynced_and_failpoint(tmp_path):
@@ -157,6 +170,22 @@ def test_multi_writer_corrupt(tmp_path):
 def test_multi_writer_on_s3(tmp_path):
     code, run = run_s3(tmp_path, "multi-writer", "s3,kill", seed=3, time_limit=6)
     assert_multi_writer_valid(code, run)
+
+
+def test_multi_writer_catches_an_unchecked_metadata_cas(tmp_path):
+    """``mutants/metadata_cas_unchecked.py``: the metadata compare-and-set
+    does not compare, so a taken-over writer is never fenced; after the pause
+    its writes and seals land on top of the standby's."""
+    tried = []
+    for seed in (4, 13, 3):
+        code, run = run_test(tmp_path / f"s{seed}", workload="multi-writer", nemesis="pause", seed=seed,
+                             time_limit=6, mutant="metadata_cas_unchecked.py")
+        tried.append((seed, code))
+        if code == 1:
+            kinds = {a["kind"] for a in checker(run, "multi-writer").get("anomalies", [])}
+            assert kinds & {"fenced-write-visible", "fenced-writer-acted", "shared-epoch", "lost-write"}, explain(run)
+            return
+    pytest.fail(f"the unchecked CAS was not caught in {tried}")
 
 
 def test_multi_writer_without_the_lock_is_invalid(tmp_path):
