@@ -33,16 +33,16 @@ again), or the process dies.
 Operations (history values)::
 
     write    invoke {"key": "p2.17"}                  # unique in the run
-             ok     {"key", "ts", "holder", "epoch", "acquired", "upper", "pid"}
+             ok     {"key", "ts", "holder", "epoch", "acquired", "wal", "upper", "pid"}
     seal     invoke {}
-             ok     {"holder", "epoch", "acquired", "upper", "pid"}
+             ok     {"holder", "epoch", "acquired", "wal", "upper", "pid"}
     release  invoke {}
              ok     {"released": holder|null, "pid"}
     takeover invoke {}                                # the standby only
              ok     {"acquired": false, "upper", "still": S, "pid"}            # lease not run out
                     {"acquired", "holder", "epoch", "wal": "own", "upper", "pid"}  # took it (or held it)
     read     invoke {"final": true}
-             ok     {"rows": [[k, v, diff], ...], "as_of", "holder", "epoch", "acquired", "upper", "pid"}
+             ok     {"rows": [[k, v, diff], ...], "as_of", "holder", "epoch", "acquired", "wal", "upper", "pid"}
 
 ``write`` writes ``[key, "v", ts, 1]`` to stream ``w`` at ``ts`` = the
 stream's upper; ``seal`` seals to ``upper + 1``. ``acquired`` is true when
@@ -52,10 +52,14 @@ stream's upper after the operation, as the session sees it (a fenced
 session that does not know it yet sees its old upper); ``still`` how long
 the standby has seen the upper unchanged.
 
+The generator of a process issues ``write`` (83%), ``seal`` (14%) and
+``release`` (3%); the standby's, while it holds nothing, only ``takeover``
+(every 50 ms).
+
 Final reads: after healing, every worker releases what it holds (``release``
-ops), then worker 0 opens the location (recovering the Wal), seals past
-every durable update and reads the whole stream (``read`` with ``"final":
-true``).
+ops), then worker 0 opens the location through the shared Wal (recovering
+it, or fencing the standby), seals past every durable update and reads the
+whole stream (``read`` with ``"final": true``).
 
 Aiming the nemesis: the holder moves between workers, so the workload offers
 ``retarget(fault, generators)``, which the controller calls before it
