@@ -210,9 +210,7 @@ class UpsertReader(UpsertClient):
     def invoke(self, f: str, value: Any) -> Any:
         if f in ("upsert", "delete"):
             raise ValueError(f"the reader process cannot {f}")
-        if f == "get":  # a reader's stream handle: registered once the writer has made it
-            return get(self.stream(), value["key"])
-        return super().invoke(f, value)
+        return super().invoke(f, value)  # its stream exists once the writer has registered it
 
 
 def get(s, key: str) -> dict[str, Any]:
