@@ -36,7 +36,8 @@ The passes, each keeping the smallest failing candidate so far (``Plan``):
 
 Operations come first (the cheapest candidates are the short ones, and
 fewer processes make each operation slower). Every pass stops when the
-budget (seconds) is spent; the best failing run so far is the result. Known
+budget (seconds) is spent, or (``goal_ops``) as soon as a failing run has at
+most that many operations; the best failing run so far is the result. Known
 limits: the search assumes the failure is monotone in each dimension (as
 ddmin does); a fault that only fails because of wall-clock timing (a
 background drain running meanwhile) may not survive compression.
@@ -60,6 +61,10 @@ class ShrinkError(RuntimeError):
 
 
 class BudgetSpent(Exception):
+    pass
+
+
+class GoalReached(Exception):
     pass
 
 
@@ -135,7 +140,8 @@ class Shrinker:
     called after every candidate with its :class:`Trial`."""
 
     def __init__(self, run_dir: str, store: str, budget: float = 120.0, tries: int = 2,
-                 on_trial: Callable[[Trial], None] | None = None, time_limit: float | None = None):
+                 on_trial: Callable[[Trial], None] | None = None, time_limit: float | None = None,
+                 goal_ops: int = 0):
         from nemesis.regressions import config_from_dict
 
         self.run_dir = os.path.realpath(run_dir)
@@ -158,6 +164,7 @@ class Shrinker:
         self.base.keep_data = False
         self.store = store
         self.budget = budget
+        self.goal_ops = goal_ops  # > 0: stop at the first failing run with at most this many operations
         self.tries = max(1, tries)
         self.on_trial = on_trial
         self.failing = failing_checkers(self.results)
@@ -210,11 +217,14 @@ class Shrinker:
                 if self.best is None or self._smaller(plan, run):
                     self.best, self.best_run = plan, run
                 break
+        reached = failed and self.goal_ops > 0 and (runs[-1].get("ops") or 0) <= self.goal_ops
         self._seen[plan] = failed
         trial = Trial(len(self.trials) + 1, plan, failed, runs)
         self.trials.append(trial)
         if self.on_trial:
             self.on_trial(trial)
+        if reached:
+            raise GoalReached
         return failed
 
     def _smaller(self, plan: Plan, run: dict[str, Any]) -> bool:
@@ -325,6 +335,8 @@ class Shrinker:
                     self.fails(Plan((), (), self.best.processes, self.best.op_limit))
         except BudgetSpent:
             spent = True
+        except GoalReached:
+            pass
         return Outcome(self.original, self.best, self.best_run, self.trials, time.monotonic() - self._t0, spent)
 
 

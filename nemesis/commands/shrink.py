@@ -1,6 +1,7 @@
 """``persist-nemesis shrink``: shrink a failing run; replay the regression seeds.
 
-    persist-nemesis shrink RUN_DIR [--budget S] [--tries N] [--store DIR] [--regressions FILE] [--no-save]
+    persist-nemesis shrink RUN_DIR [--budget S] [--tries N] [--goal-ops N] [--store DIR] [--regressions FILE]
+                           [--no-save]
     persist-nemesis shrink --replay-regressions [--regressions FILE] [--only NAME ...] [--store DIR]
 
 The first form runs candidates (real runs, into ``--store``, default the
@@ -61,7 +62,7 @@ def regression_entry(shrinker, outcome) -> dict:
 
 
 def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regressions: str | None,
-               save: bool, echo=click.echo) -> tuple[int, dict | None]:
+               save: bool, echo=click.echo, goal_ops: int = 0) -> tuple[int, dict | None]:
     """Shrink ``run_dir``, print as the command does; returns (exit code, the
     summary: original, shrunk, run_dir, command, entry)."""
     from nemesis import regressions as rg
@@ -77,7 +78,7 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
              f"{sum(r['seconds'] for r in t.runs):.1f} s  {last.get('run_dir', '')}")
 
     try:
-        sh = Shrinker(run_dir, store, budget=budget, tries=tries, on_trial=on_trial)
+        sh = Shrinker(run_dir, store, budget=budget, tries=tries, on_trial=on_trial, goal_ops=goal_ops)
     except ShrinkError as e:
         echo(f"error: {e}", err=True)
         return EXIT_USAGE, None
@@ -97,8 +98,9 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
     b = out.best_run
     rows = [("operations", o["ops"], b["ops"]), ("processes", o["processes"], len(out.best.processes)),
             ("faults", o["faults"], len(out.best.faults))]
+    goal = " (goal reached)" if goal_ops and (b.get("ops") or 0) <= goal_ops else ""
     echo(f"\nshrunk in {out.seconds:.0f} s, {len(out.trials)} candidates"
-         f"{' (budget spent)' if out.budget_spent else ''}:")
+         f"{' (budget spent)' if out.budget_spent else goal}:")
     echo(f"  {'':<18}{'original':>12}{'shrunk':>12}")
     for name, a, c in rows:
         echo(f"  {name:<18}{a!s:>12}{c!s:>12}")
@@ -192,10 +194,12 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
 @click.option("--store", default=None, help="where candidate runs go (default: the original run's store)")
 @click.option("--regressions", "regressions", default=None, type=click.Path(dir_okay=False),
               help="the regressions file (default: regressions/seeds.json in the repo)")
+@click.option("--goal-ops", type=int, default=0, show_default=True,
+              help="stop at the first failing run with at most this many operations (0: shrink to the end)")
 @click.option("--no-save", is_flag=True, help="do not add the shrunk run to the regressions file")
 @click.option("--replay-regressions", is_flag=True, help="replay every regression seed instead (no RUN_DIR)")
 @click.option("--only", multiple=True, metavar="NAME", help="with --replay-regressions: only these entries")
-def shrink(run_dir, budget, tries, store, regressions, no_save, replay_regressions, only) -> int:
+def shrink(run_dir, budget, tries, store, regressions, goal_ops, no_save, replay_regressions, only) -> int:
     """Shrink a failing run to a smaller one that still fails; save it as a regression seed."""
     if replay_regressions:
         if run_dir:
@@ -212,7 +216,9 @@ def shrink(run_dir, budget, tries, store, regressions, no_save, replay_regressio
         raise click.BadParameter(f"must be > 0 seconds, got {budget:g}", param_hint="--budget")
     if tries < 1:
         raise click.BadParameter(f"must be >= 1, got {tries}", param_hint="--tries")
-    code, _ = shrink_run(run_dir, store, budget, tries, regressions, not no_save)
+    if goal_ops < 0:
+        raise click.BadParameter(f"must be >= 0 (0: no goal), got {goal_ops}", param_hint="--goal-ops")
+    code, _ = shrink_run(run_dir, store, budget, tries, regressions, not no_save, goal_ops=goal_ops)
     return code
 
 

@@ -200,20 +200,21 @@ def test_shrink_refuses_a_run_that_did_not_fail(tmp_path, capsys):
     assert e.value.code == 3
 
 
-#: mutant, workload, nemesis, seed, seconds: short runs that fail (as in tests/nemesis/test_mutants.py). lose_seal
-#: needs a seal before its kill (a few hundred operations in), so its original runs a little longer.
+#: mutant, workload, nemesis, seed, seconds, shrink budget: short runs that fail (as in test_mutants.py). lose_seal
+#: needs a seal before its kill (a few hundred operations in), so its original runs longer and its shrink
+#: needs a few more candidates.
 SHRINK_CASES = [
-    ("replay_twice.py", "append", "kill", 1, 6),
-    ("ack_before_fsync.py", "append", "lose-unsynced", 1, 6),
-    ("lose_seal.py", "append", "kill", 1, 8),
+    ("replay_twice.py", "append", "kill", 1, 6, 45),
+    ("ack_before_fsync.py", "append", "lose-unsynced", 1, 6, 45),
+    ("lose_seal.py", "append", "kill", 1, 8, 60),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutant,workload,nemesis,seed,secs", SHRINK_CASES,
+@pytest.mark.parametrize("mutant,workload,nemesis,seed,secs,budget", SHRINK_CASES,
                          ids=[c[0][:-3] for c in SHRINK_CASES])
 def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
-        tmp_path, mutant, workload, nemesis, seed, secs):
+        tmp_path, mutant, workload, nemesis, seed, secs, budget):
     from nemesis import regressions as rg
     from nemesis.commands.shrink import shrink_run
 
@@ -222,7 +223,7 @@ def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
     assert code == 1, f"the original run must fail first: {explain(run)}"
     lines: list[str] = []
     reg = str(tmp_path / "seeds.json")
-    code, summary = shrink_run(run, str(tmp_path / "store"), budget=45, tries=1, regressions=reg, save=True,
+    code, summary = shrink_run(run, str(tmp_path / "store"), budget=budget, tries=1, regressions=reg, save=True,
                                echo=lambda s="", err=False: lines.append(s))
     print("\n".join(lines))
     assert code == 0 and summary is not None, "\n".join(lines)
