@@ -276,3 +276,57 @@ def test_a_campaign_finds_a_failpoint_mutant_and_its_command_reproduces_it(tmp_p
     rerun = json.load(open(os.path.join(os.path.realpath(store / "latest"), "results.json")))
     lost = next(c for c in rerun["checkers"] if c["checker"] == "lost-writes")
     assert f"lost-writes: {lost['anomalies'][0]['message']}" == complaint  # the same operations, the same loss
+
+
+def test_ctrl_c_stops_the_runs_in_flight_and_reports_what_finished(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    store = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "nemesis.cli", "campaign", "--workloads", "append", "--nemeses",
+                          "kill", "--seeds", "3", "--time-limit", "60", "--jobs", "2", "--store", str(store),
+                          "--concurrency", "2", "--no-report"],
+                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), os.setpgrp()))
+    try:
+        deadline = time.monotonic() + 120
+
+        def workers():
+            out = []
+            for c in psutil.Process(p.pid).children(recursive=True):
+                try:
+                    if "worker_main" in " ".join(c.cmdline()):
+                        out.append(c)
+                except psutil.Error:
+                    pass
+            return out
+
+        while (len(list(store.glob("append/*/history.jsonl"))) < 2 or len(workers()) < 4) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        started = workers()
+        os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, out + err
+    assert "of 3 runs" in out and "interrupted" in out
+    statuses = [json.load(open(s))["status"] for s in store.glob("append/*/status.json")]
+    assert statuses == ["interrupted", "interrupted"], statuses  # the third never started
+    assert len(started) >= 4
+
+    def alive(w):
+        try:
+            return w.is_running() and w.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    # Every run closed its workers; one interrupted while it was (re)spawning one may leave a process that
+    # exits on its own at the EOF of its stdin, once its imports are done.
+    deadline = time.monotonic() + 30
+    while [w for w in started if alive(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w.cmdline() for w in started if alive(w)]
