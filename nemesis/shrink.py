@@ -32,7 +32,11 @@ The passes, each keeping the smallest failing candidate so far (``Plan``):
    the run still fails;
 4. *tail*: bisect the operations after the last fault (down to 1);
 5. *ddmin* over the client processes;
-6. passes 3 and 4 again while they gain; with one fault left, no fault at all.
+6. passes 3 and 4 again while they gain; with one fault left, no fault at all;
+7. *confirm*: the smallest failing plan is run ``confirm`` (2) more times
+   and must fail every time; if it does not (it failed by luck), the next
+   smallest is tried (3 plans at most). With ``goal_ops``, the first plan
+   that small is confirmed before the search stops, and dropped if it is not.
 
 Operations come first (the cheapest candidates are the short ones, and
 fewer processes make each operation slower). Every pass stops when the
@@ -95,6 +99,7 @@ class Trial:
     plan: Plan
     failed: bool
     runs: list[dict[str, Any]]  # {"run_dir", "verdict", "failing", "ops", "seconds"}
+    confirm: bool = False  # a confirmation of an accepted plan (every run must fail), not a search step
 
 
 @dataclass
@@ -105,6 +110,8 @@ class Outcome:
     trials: list[Trial] = field(default_factory=list)
     seconds: float = 0.0
     budget_spent: bool = False
+    #: "k/n": the best plan failed again in k of n confirmation runs (None: not confirmed: flaky)
+    confirmed: str | None = None
 
 
 def recorded_faults(run_dir: str) -> list[tuple[Fault, int]]:
@@ -141,7 +148,7 @@ class Shrinker:
 
     def __init__(self, run_dir: str, store: str, budget: float = 120.0, tries: int = 2,
                  on_trial: Callable[[Trial], None] | None = None, time_limit: float | None = None,
-                 goal_ops: int = 0):
+                 goal_ops: int = 0, confirm: int = 2):
         from nemesis.regressions import config_from_dict
 
         self.run_dir = os.path.realpath(run_dir)
@@ -182,6 +189,9 @@ class Shrinker:
         self.trials: list[Trial] = []
         self.best: Plan | None = None
         self.best_run: dict[str, Any] | None = None
+        self.confirm = confirm  # runs that must all fail again before a plan is the result
+        self.accepted: list[tuple[Plan, dict[str, Any]]] = []  # every failing candidate and its failing run
+        self.confirmed: str | None = None
 
     # --- running candidates ----------------------------------------------
 
@@ -212,25 +222,80 @@ class Shrinker:
             run = {"run_dir": r.get("run_dir"), "verdict": r["verdict"], "failing": failing, "ops": r.get("ops"),
                    "seconds": round(time.monotonic() - t, 2)}
             runs.append(run)
-            if r["verdict"] == "invalid" and (not self.failing or self.failing & set(failing)):
+            if self._failed_like_original(run):
                 failed = True
-                if self.best is None or self._smaller(plan, run):
-                    self.best, self.best_run = plan, run
+                self.accepted.append((plan, run))
+                self._pick_best()
                 break
-        reached = failed and self.goal_ops > 0 and (runs[-1].get("ops") or 0) <= self.goal_ops
         self._seen[plan] = failed
-        trial = Trial(len(self.trials) + 1, plan, failed, runs)
+        self._record(Trial(len(self.trials) + 1, plan, failed, runs))
+        if failed and self.goal_ops > 0 and (runs[-1].get("ops") or 0) <= self.goal_ops:
+            if self._confirmed(plan):
+                raise GoalReached
+            self._reject(plan)  # a fluke: the search goes on without it
+            return False
+        return failed
+
+    def _failed_like_original(self, run: dict[str, Any]) -> bool:
+        return run["verdict"] == "invalid" and (not self.failing or bool(self.failing & set(run["failing"])))
+
+    def _record(self, trial: Trial) -> None:
         self.trials.append(trial)
         if self.on_trial:
             self.on_trial(trial)
-        if reached:
-            raise GoalReached
-        return failed
 
-    def _smaller(self, plan: Plan, run: dict[str, Any]) -> bool:
-        assert self.best is not None and self.best_run is not None
-        key = lambda p, r: (r.get("ops") or p.op_limit, len(p.faults), len(p.processes))  # noqa: E731
-        return key(plan, run) <= key(self.best, self.best_run)
+    @staticmethod
+    def _key(item: tuple[Plan, dict[str, Any]]) -> tuple[int, int, int]:
+        p, r = item
+        return (r.get("ops") or p.op_limit, len(p.faults), len(p.processes))
+
+    def _pick_best(self) -> None:
+        if self.accepted:
+            self.best, self.best_run = min(reversed(self.accepted), key=self._key)  # ties: the latest
+        else:
+            self.best, self.best_run = None, None
+
+    def _reject(self, plan: Plan) -> None:
+        self._seen[plan] = False
+        self.accepted = [a for a in self.accepted if a[0] != plan]
+        self._pick_best()
+
+    def _confirmed(self, plan: Plan) -> bool:
+        """Run an accepted plan ``confirm`` more times (past the budget: at
+        most a few plans get this); True when every run fails like the
+        original. Keeps a shrunk run that failed only by luck out of the
+        regression seeds."""
+        from nemesis.commands.run import run_one
+
+        if self.confirm < 1:
+            self.confirmed = "0/0"
+            return True
+        runs = []
+        for _ in range(self.confirm):
+            t = time.monotonic()
+            r = run_one(self.config(plan), self.store, quiet=True, reports=False)
+            if r["verdict"] == "error":
+                raise ShrinkError(f"a candidate could not be run: {r.get('error')}")
+            runs.append({"run_dir": r.get("run_dir"), "verdict": r["verdict"], "ops": r.get("ops"),
+                         "failing": sorted(failing_checkers(r.get("results"))),
+                         "seconds": round(time.monotonic() - t, 2)})
+            if not self._failed_like_original(runs[-1]):
+                break
+        k = sum(self._failed_like_original(r) for r in runs)
+        ok = k == self.confirm
+        self._record(Trial(len(self.trials) + 1, plan, ok, runs, confirm=True))
+        if ok:
+            self.confirmed = f"{k + 1}/{self.confirm + 1}"
+        return ok
+
+    def confirm_best(self, fallbacks: int = 3) -> None:
+        """The smallest accepted plan that fails again every time (up to
+        ``fallbacks`` plans tried, smallest first); if none does, the
+        smallest stays the result and ``confirmed`` stays None."""
+        for plan, run in sorted(self.accepted, key=self._key)[:fallbacks]:
+            if self._confirmed(plan):
+                self.best, self.best_run = plan, run
+                return
 
     # --- the passes -------------------------------------------------------
 
@@ -333,11 +398,14 @@ class Shrinker:
                         break
                 if len(self.best.faults) == 1:  # ddmin never tries no fault at all
                     self.fails(Plan((), (), self.best.processes, self.best.op_limit))
+            self.confirm_best()
         except BudgetSpent:
             spent = True
+            self.confirm_best()
         except GoalReached:
             pass
-        return Outcome(self.original, self.best, self.best_run, self.trials, time.monotonic() - self._t0, spent)
+        return Outcome(self.original, self.best, self.best_run, self.trials, time.monotonic() - self._t0, spent,
+                       self.confirmed)
 
 
 def ddmin(items: list[Any], test: Callable[[list[Any]], bool]) -> list[Any]:

@@ -56,7 +56,8 @@ def regression_entry(shrinker, outcome) -> dict:
         "s3_faults": list(cfg.s3_faults), "interval": list(cfg.interval), "overrides": overrides,
         "expect": "invalid", "checkers": b["failing"], "tries": 5,
         "note": (f"shrunk from {o['run_dir']}: {o['ops']} -> {b['ops']} operations, {o['processes']} -> "
-                 f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults"),
+                 f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults; "
+                 f"failed in {outcome.confirmed or 'not all'} runs when shrunk"),
         "from_run": b["run_dir"], "added": _dt.date.today().isoformat(),
     }
 
@@ -74,7 +75,10 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
         last = t.runs[-1] if t.runs else {}
         verdict = "FAILS" if t.failed else "passes"
         tries = f" ({len(t.runs)} runs)" if len(t.runs) > 1 else ""
-        echo(f"candidate {t.n:>3}: {t.plan.describe():<58} -> {verdict}{tries}, {last.get('ops')} ops, "
+        kind = "confirm  " if t.confirm else "candidate"
+        if t.confirm:
+            verdict = "FAILS every time" if t.failed else "passed once: not kept"
+        echo(f"{kind} {t.n:>3}: {t.plan.describe():<58} -> {verdict}{tries}, {last.get('ops')} ops, "
              f"{sum(r['seconds'] for r in t.runs):.1f} s  {last.get('run_dir', '')}")
 
     try:
@@ -107,6 +111,9 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
     faults = ", ".join(f"{f.nemesis} on worker {f.target} at op {n}"
                        for f, n in zip(out.best.faults, out.best.fault_ops)) or "none"
     echo(f"  failing checkers: {', '.join(o['failing'])} -> {', '.join(b['failing'])}")
+    echo(f"  failed again in {out.confirmed} runs" if out.confirmed else
+         "  warning: the shrunk run did not fail again in every confirmation run (flaky); its regression case "
+         "may need more tries")
     echo(f"  faults replayed: {faults}; op limit {out.best.op_limit}")
     echo(f"shrunk run: {b['run_dir']}")
     _write_lineage(b["run_dir"], sh, out)
@@ -119,6 +126,7 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
     entry = regression_entry(sh, out)
     summary = {"original": o, "shrunk": {"ops": b["ops"], "processes": len(out.best.processes),
                                          "faults": len(out.best.faults), "failing": b["failing"]},
+               "confirmed": out.confirmed,
                "run_dir": b["run_dir"], "seconds": round(out.seconds, 1), "candidates": len(out.trials),
                "entry": entry}
     if save:
@@ -147,7 +155,8 @@ def _write_lineage(run_dir: str, sh, out) -> None:
         "original": out.original, "seconds": round(out.seconds, 2), "budget_spent": out.budget_spent,
         "plan": {"faults": [f.to_json() for f in out.best.faults], "fault_ops": list(out.best.fault_ops),
                  "processes": list(out.best.processes), "op_limit": out.best.op_limit},
-        "trials": [{"n": t.n, "faults": len(t.plan.faults), "fault_ops": list(t.plan.fault_ops),
+        "confirmed": out.confirmed,
+        "trials": [{"n": t.n, "confirm": t.confirm, "faults": len(t.plan.faults), "fault_ops": list(t.plan.fault_ops),
                     "processes": list(t.plan.processes), "op_limit": t.plan.op_limit, "failed": t.failed,
                     "runs": t.runs} for t in out.trials]})
 

@@ -110,9 +110,25 @@ def test_the_search_finds_the_one_fault_the_process_and_the_fewest_operations(tm
     assert best.op_limit == best.fault_ops[0] + 5
     assert out.best_run["ops"] * 4 <= 1000
     assert not out.budget_spent and len(calls) < 60
-    assert all(t.failed == (len(t.runs) >= 1 and t.runs[-1]["verdict"] == "invalid") for t in trials)
-    if flaky:  # a candidate that failed only on its second run was kept
+    assert all(t.failed == (t.runs[-1]["verdict"] == "invalid") for t in trials if not t.confirm)
+    if flaky:  # a candidate that failed only on its second run was kept; none fails twice in a row
         assert any(t.failed and len(t.runs) == 2 for t in trials)
+        assert out.confirmed is None and [t.failed for t in trials if t.confirm] == [False] * 3
+    else:
+        assert out.confirmed == "3/3" and trials[-1].confirm and trials[-1].plan == best
+
+
+def test_a_goal_stops_the_search_at_the_first_failing_run_that_small(tmp_path, monkeypatch):
+    from nemesis.shrink import Shrinker
+
+    run = _fake_failing_run(tmp_path)
+    _fake_engine(monkeypatch, flaky=False)
+    out = Shrinker(run, str(tmp_path / "store"), budget=1e6, tries=1, goal_ops=250).run()
+    assert out.best_run["ops"] <= 250 and out.trials[-1].failed
+    search = [t for t in out.trials if not t.confirm]
+    assert all(not t.failed or (t.runs[-1]["ops"] > 250) for t in search[:-1])
+    assert out.trials[-1].confirm and out.confirmed == "3/3"  # confirmed before stopping
+    assert len(out.best.faults) == 1 and out.best.processes == (0, 1, 2, 3)  # stopped before the process pass
 
 
 def test_a_failure_that_never_comes_back_is_reported_as_such(tmp_path, monkeypatch, capsys):
@@ -224,7 +240,7 @@ def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
     lines: list[str] = []
     reg = str(tmp_path / "seeds.json")
     code, summary = shrink_run(run, str(tmp_path / "store"), budget=budget, tries=1, regressions=reg, save=True,
-                               echo=lambda s="", err=False: lines.append(s))
+                               echo=lambda s="", err=False: lines.append(s), goal_ops=results(run)["ops"] // 4)
     print("\n".join(lines))
     assert code == 0 and summary is not None, "\n".join(lines)
     o, s = summary["original"], summary["shrunk"]
