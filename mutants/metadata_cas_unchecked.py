@@ -1,11 +1,10 @@
-"""FileBlob: compare-and-set does not compare (the stored version is never
-checked), so a writer whose location was taken over is never fenced: after a
-stall it overwrites the new writer's metadata. Exposed by the multi-writer
-workload under pause (its standby takes over from a stalled holder)."""
+"""FileBlob: compare-and-set does not compare (the stored version is never checked), so a writer whose location was taken over is never fenced and, after a stall, overwrites the new writer's metadata; exposed by the multi-writer workload under pause (its standby takes over from a stalled holder)."""
 
 import os
 
 from persist.storage import file_blob
+
+EXPOSED_BY = {"workload": "multi-writer", "nemesis": "pause", "blob": "file", "time_limit": 6}
 
 
 def compare_and_set(self, key, expected, value):
