@@ -1,14 +1,16 @@
-"""Batches: reads do not verify checksums (neither the blob entry's nor the batch frame's), so flipped bits in a batch are served as data; exposed by corrupt."""
+"""Batches (and every other read): checksums are not verified (blob entries, batch frames, the metadata body, Wal record payloads), so flipped bits in fsynced data are served as data; exposed by corrupt."""
 
+import struct
+import zlib
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from persist import persister
+from persist import metadata, persister
 from persist.errors import CorruptionError
-from persist.storage import batch, file_blob
+from persist.storage import batch, file_blob, file_wal
 
-EXPOSED_BY = {"workload": "append", "nemesis": "corrupt", "blob": "file", "time_limit": 4}
+EXPOSED_BY = {"workload": "append", "nemesis": "corrupt", "blob": "file", "time_limit": 3}
 
 
 def _decode_parts(head, value, name):
@@ -35,6 +37,36 @@ def decode_batch(data, name="<batch>"):
         raise CorruptionError(f"{name}: payload is not a valid Arrow IPC stream: {e}") from e
 
 
+_decode_metadata = metadata.decode
+
+
+def decode_metadata(data, name=metadata.META_KEY):
+    view = memoryview(data)
+    if len(view) < metadata.HEADER_SIZE:
+        return _decode_metadata(data, name)
+    magic, version, reserved, length, _, _ = metadata.HEADER.unpack_from(view, 0)
+    # bug: the checksums are recomputed from the bytes read instead of compared with them
+    head = struct.pack("<4sHHQI", magic, version, reserved, length, zlib.crc32(view[metadata.HEADER_SIZE:]))
+    return _decode_metadata(head + struct.pack("<I", zlib.crc32(head)) + bytes(view[metadata.HEADER_SIZE:]), name)
+
+
+def _record_at(buf, off):
+    if len(buf) - off < file_wal.HEADER_SIZE:
+        return None
+    magic, version, kind, seqno, length, pcrc = file_wal.HEADER.unpack_from(buf, off)
+    if magic != file_wal.MAGIC:
+        return None
+    (hcrc,) = struct.unpack_from("<I", buf, off + file_wal.HEADER.size)
+    if zlib.crc32(buf[off : off + file_wal.HEADER.size]) != hcrc:
+        return None
+    end = off + file_wal.HEADER_SIZE + length
+    if end > len(buf):  # bug: the payload's crc is not checked
+        return None
+    return version, kind, seqno, end
+
+
 file_blob._decode_parts = _decode_parts
+metadata.decode = decode_metadata
+file_wal._record_at = _record_at
 batch.decode_batch = decode_batch
 persister.decode_batch = decode_batch

@@ -15,9 +15,11 @@ one of them is *caught* -- its verdict is invalid (``valid`` is false; for a
 run with media corruption that is whatever the checkers found wrong beyond a
 refusal, see :mod:`nemesis.judge`) -- or the mutant's budget of seconds is
 spent. The order of tries (:func:`trials`) is fixed by the hint alone: the
-hinted configuration with its seeds (default 1, 2, 3), then, round-robin,
-the hinted configuration with further seeds and each configuration of
-:data:`WIDEN` (one seed each per round). A run is never started once the
+hinted configuration with its seeds (default 1, 2, 3), then rounds of
+:data:`HINT_WEIGHT` runs of the hinted configuration with further seeds and
+one run of the next configuration of :data:`WIDEN` (round-robin, each with
+its own seeds 1, 2, ...): a hint that names a fault which exposes the bug only
+now and then still gets most of the budget. A run is never started once the
 budget is spent; one started just before may finish past it, and its time
 counts. Every run uses the command line's defaults for what the command
 line cannot set, so the ``command`` of a catch reproduces it.
@@ -65,6 +67,8 @@ WIDEN: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "s3,kill", "blob": "s3"},
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
+#: runs of the hinted configuration per run of a wider one, after the hint's seeds
+HINT_WEIGHT = 2
 
 
 class MutantError(ValueError):
@@ -138,7 +142,8 @@ def trials(hint: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
     hint_seed = max(seeds) + 1
     r = 0
     while True:
-        yield first, hint_seed + r
+        for i in range(HINT_WEIGHT):
+            yield first, hint_seed + HINT_WEIGHT * r + i
         if widen:
             yield widen[r % len(widen)], 1 + r // len(widen)
         r += 1

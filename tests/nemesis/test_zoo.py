@@ -58,13 +58,16 @@ def test_the_zoo_covers_every_layer():
 def test_a_hunt_tries_the_hint_first_then_widens():
     hint = {"workload": "rehydrate", "nemesis": "kill", "time_limit": 4, "concurrency": 2, "seeds": [5, 7]}
     it = mutation.trials(hint)
-    got = [next(it) for _ in range(8)]
+    got = [next(it) for _ in range(2 + 3 * (mutation.HINT_WEIGHT + 1))]
     first = mutation.config_of(hint)
-    assert [s for _, s in got[:2]] == [5, 7] and all(c == first for c, _ in got[:2])
-    assert got[2] == (first, 8)  # then the hint with the next seed, alternating with the wider configurations
-    widened = [c for c, _ in got[3::2]]
-    assert widened and all(c != first for c in widened) and len({json.dumps(c, sort_keys=True) for c in widened}) == 3
-    assert got == list(itertools.islice(mutation.trials(hint), 8))  # the hint alone decides
+    assert got[:2] == [(first, 5), (first, 7)]
+    rounds = [got[2 + k * (mutation.HINT_WEIGHT + 1):2 + (k + 1) * (mutation.HINT_WEIGHT + 1)] for k in range(3)]
+    hinted = [seed for r in rounds for c, seed in r[:-1] if c == first]
+    assert hinted == list(range(8, 8 + 3 * mutation.HINT_WEIGHT))  # the hint keeps most of the runs, new seeds
+    widened = [r[-1] for r in rounds]
+    assert all(c != first and seed == 1 for c, seed in widened)
+    assert len({json.dumps(c, sort_keys=True) for c, _ in widened}) == 3
+    assert got == list(itertools.islice(mutation.trials(hint), len(got)))  # the hint alone decides
 
 
 def test_a_hunt_stops_on_the_first_invalid_run_and_names_its_checkers(tmp_path):
@@ -129,7 +132,7 @@ def test_a_mutant_that_plants_nothing_is_not_caught_exit_1(tmp_path):
 @pytest.mark.slow
 def test_the_whole_zoo_is_caught(tmp_path):
     """The CI gate (issue 7, must-show 1): mutation score 100%."""
-    r = cli("--json", "--budget", "150", "--jobs", "2", "--store", str(tmp_path / "runs"))
+    r = cli("--json", "--budget", "300", "--jobs", "2", "--store", str(tmp_path / "runs"))
     line = last_json(r.stdout)
     missed = [(e["name"], e.get("error")) for e in line["mutants"] if not e["caught"]]
     assert not missed, f"not caught: {missed}\n{r.stdout[-3000:]}"
