@@ -1,4 +1,4 @@
-"""The Persister: one open location, its write path, drain, seal and metadata.
+"""The Persister: one open location; its state, drain and seal, blobs, closing.
 
 State of a writer = the last metadata record it committed (``_meta``) plus
 the Wal records it acknowledged that the metadata has not absorbed
@@ -6,12 +6,20 @@ the Wal records it acknowledged that the metadata has not absorbed
 runs ahead of the metadata, because ``_meta`` changes only after a
 compare-and-set returned success (or a re-read proved that one landed).
 
+The Persister is assembled from one module per concept:
+
+- :mod:`persist.opening`: the writer's open (epoch claim) and Wal recovery;
+- :mod:`persist.writes`: stream registration and the group-committed write
+  path (Wal first; acknowledged once durable);
+- :mod:`persist.commit`: metadata compare-and-set, settling commits of
+  unknown outcome, and linearizable reads of the writer's record;
+- :mod:`persist.background`: the background thread, ``compact``, ``gc``;
+- this module: drain and seal, batch blobs and the cache, allow_compaction,
+  destroy, closing.
+
 Paths, each in the order data first, metadata second, deletes last:
 
-- write: validate against ``upper`` -> Wal append (fsync; one fsync for a
-  whole group of concurrent writers: the thread holding ``_commit_lock`` is
-  the leader and takes everyone queued behind it) -> add to ``_pending`` ->
-  acknowledge.
+- write: see :mod:`persist.writes`.
 - drain: pending records up to seqno N -> per stream an *unsealed* batch
   blob -> CAS metadata (``wal_absorbed = N``) -> truncate the Wal below N+1.
 - seal(t): a drain under ``_commit_lock`` that also moves every update of
@@ -21,43 +29,27 @@ Paths, each in the order data first, metadata second, deletes last:
   are deleted after.
 - compaction and GC: see :mod:`persist.compaction`.
 
-Metadata commits (``_commit``) are serialised by ``_meta_lock`` and take a
-*transform* of the current record, so compaction, seals and registrations
-interleave without a global mutex. A compare-and-set that fails:
-
-- ConflictError: re-read. If the record is one we wrote whose outcome was
-  unknown, adopt it and redo the transform on top. Otherwise another writer
-  bumped the epoch: this persister is fenced (FencedError from now on).
-- StorageIndeterminateError: re-read; our nonce there means it landed. If
-  not, raise Indeterminate and remember the attempt. Before the next write,
-  seal or commit the writer settles it (``_adopt_or_fence``): adopt it if it
-  landed late, else supersede it with a no-op rewrite of the current record
-  so that it can never land. Never a blind retry.
-
 Locks, in acquisition order: ``_commit_lock`` (writers' leader, seals,
 destroy) -> ``_drain_lock`` (drains) -> ``_compact_lock`` -> ``_meta_lock``
-(metadata CAS) -> ``_state_lock`` (the pending list; held briefly).
-Snapshots take none of them beyond a read of ``_meta``.
+(metadata CAS; a writer's reads take it briefly, waiting out a CAS in
+flight) -> ``_state_lock`` (the pending list; held briefly).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from persist import cache as cache_mod
 from persist import metadata as md
-from persist import walcodec
-from persist.columnar import EMPTY_UPDATES, consolidate_updates, to_table
+from persist import walcodec  # noqa: F401  (mutants reach it as persister.walcodec)
+from persist.columnar import EMPTY_UPDATES, consolidate_updates
 from persist.errors import (
     ClosedError,
     ConflictError,
@@ -69,13 +61,15 @@ from persist.errors import (
     SealBackwardsError,
     SinceError,
     StorageIndeterminateError,
-    StorageUnavailableError,
     UnknownStreamError,
-    WriteBelowUpperError,
 )
 from persist.failpoints import failpoint
+from persist.background import BackgroundMixin
+from persist.commit import CommitMixin
 from persist.location import Location, open_blob, open_wal
-from persist.storage.batch import UPDATE_SCHEMA, decode_batch, encode_batch
+from persist.opening import OpenMixin
+from persist.storage.batch import decode_batch, encode_batch
+from persist.writes import WriteMixin, _Pending, _WriteReq
 
 log = logging.getLogger("persist")
 
@@ -92,37 +86,15 @@ class _Stale(Exception):
 class _MissingBlob(CorruptionError):
     """A batch blob named by the metadata is not in the store. Readers retry
     with fresh metadata (compaction may have replaced it); elsewhere it is
-    corruption."""
+    corruption. Internal: ``fetch`` turns it into a public CorruptionError
+    (or FencedError), so it never escapes the API."""
 
     def __init__(self, key: str, where: str = "") -> None:
         super().__init__(f"{where}: batch blob {key} named by the metadata is missing; run persist.check")
         self.key = key
 
 
-@dataclass
-class _Pending:
-    seqno: int
-    table: pa.Table  # walcodec.WAL_SCHEMA
-    sids: frozenset[int]
-    nbytes: int
-
-
-@dataclass
-class _WriteReq:
-    tables: list[pa.Table]  # tagged (WAL_SCHEMA)
-    checks: list[tuple[str, int, int]]  # (name, sid, min ts)
-    done: bool = False
-    error: BaseException | None = None
-    seqno: int = 0
-
-
-@dataclass
-class _DrainResult:
-    absorbed: int = 0
-    written: list[str] = field(default_factory=list)
-
-
-class Persister:
+class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
     """An open persist location. Use :func:`persist.open`.
 
     A writer (``read_only=False``) holds the Wal's flock and the metadata's
@@ -193,112 +165,6 @@ class Persister:
             self._bg = threading.Thread(target=self._background, name=f"persist-bg {loc.url}", daemon=True)
             self._bg.start()
 
-    # --- opening ------------------------------------------------------------
-
-    def _read_meta(self) -> tuple[md.Metadata, str | None]:
-        got = self.blob.get_versioned(md.META_KEY)
-        if got is None:
-            meta, token = md.Metadata(), None
-        else:
-            meta, token = md.decode(got[0], f"{self.url} metadata"), got[1]
-        if self.read_only:
-            self._meta, self._token = meta, token
-        return meta, token
-
-    def _reread(self, what: str, cause: BaseException | None = None) -> tuple[md.Metadata, str | None]:
-        """Re-read the record after a compare-and-set ``what`` failed. If the
-        re-read fails too and the attempt's outcome is unknown (``cause`` is
-        indeterminate), that is what the caller learns: a failed read must not
-        turn a commit that may have landed into a determinate error."""
-        try:
-            return self._read_meta()
-        except PersistError as e:
-            if cause is None or e.determinate is False:
-                raise
-            raise StorageIndeterminateError(
-                f"{self.url}: {what}: the metadata write's outcome is unknown ({cause}) and re-reading the "
-                f"record to find out failed too ({e}); it may or may not have happened"
-            ) from e
-
-    #: How often open claims the epoch again when the record changed under it.
-    OPEN_ATTEMPTS = 3
-
-    def _open_writer(self) -> None:
-        """Claim the location: bump the epoch by compare-and-set on the record
-        just read, then replay the Wal records it has not absorbed (only if
-        the record follows this Wal). A conflict means the record changed
-        between the read and the claim: a spurious 409, or a late-landing
-        commit of this Wal's previous owner (both: claim again on the fresh
-        record), or another writer opening at the same moment (ConflictError
-        naming it: nothing was taken over)."""
-        loc, wal = self.location, self._wal
-        wal_id = loc.wal_id()
-        for attempt in range(1, self.OPEN_ATTEMPTS + 1):
-            meta, token = self._read_meta()
-            ours = token is not None and meta.writer.get("wal_id") == wal_id
-            if not ours:
-                # Taking over (or a new location): what this Wal holds belongs to
-                # no live epoch of this location, so it must never be replayed.
-                wal.truncate(wal.next_seqno)
-            wal.ensure_next_seqno(meta.wal_absorbed + 1)
-            new = meta.successor(
-                epoch=meta.epoch + 1,
-                writer={"wal_id": wal_id, "host": socket.gethostname(), "pid": os.getpid(), "opened": time.time()},
-            )
-            try:
-                self._token = self.blob.compare_and_set(md.META_KEY, token, md.encode(new))
-            except ConflictError as e:
-                cur, _ = self._read_meta()
-                if cur.writer.get("wal_id") not in (None, wal_id) and cur.epoch > meta.epoch:
-                    raise ConflictError(
-                        f"{self.url}: another writer ({cur.writer.get('wal_id')}, epoch {cur.epoch}) opened the "
-                        f"location while this one was claiming epoch {new.epoch}; nothing was taken over. If that "
-                        f"writer's machine is gone, open again to take the location over"
-                    ) from e
-                continue  # our own Wal's late commit, or a spurious conflict: claim on the fresh record
-            except StorageIndeterminateError as e:
-                cur, tok = self._reread("claiming the epoch on open", cause=e)
-                if cur.nonce != new.nonce:
-                    raise
-                self._token = tok
-            break
-        else:
-            raise ConflictError(
-                f"{self.url}: the metadata record kept changing while this writer tried to claim it "
-                f"({self.OPEN_ATTEMPTS} attempts); nothing was taken over; open again"
-            )
-        self._meta = new
-        self.epoch = new.epoch
-        failpoint("open.after_epoch")
-        self._clean_stale_tmp()
-        if ours:
-            for seqno, payload in wal.records(meta.wal_absorbed + 1):
-                if seqno <= meta.wal_absorbed:
-                    continue
-                t = walcodec.decode(payload, f"{loc.wal_dir} record {seqno}")
-                self._add_pending(seqno, t)
-
-    def _clean_stale_tmp(self) -> None:
-        """Remove temp files that dead processes left in a local blob
-        directory (best effort; a store without them has nothing to do)."""
-        clean = getattr(self.blob, "clean_stale_tmp", None)
-        if clean is None:
-            return
-        try:
-            removed = clean()
-        except (OSError, PersistError) as e:
-            log.warning("could not clean stale temp files of %s: %s", self.url, e)
-            return
-        if removed:
-            log.info("removed %d stale temp file(s) of %s", len(removed), self.url)
-
-    def _add_pending(self, seqno: int, table: pa.Table) -> None:
-        sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()
-        p = _Pending(seqno, table, sids, table.get_total_buffer_size())  # nbytes walks the buffers: ~50 us a call
-        with self._state_lock:
-            self._pending.append(p)
-            self._pending_bytes += p.nbytes
-
     # --- guards -------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -312,38 +178,6 @@ class Persister:
         if self.read_only:
             raise ReadOnlyError(f"{what} on a read-only handle of {self.url}; open it without read_only=True to write")
 
-    def current_meta(self) -> md.Metadata:
-        """The metadata this handle reads from: for a reader a fresh read of
-        the Blob; for a writer its committed record, read *linearizably*: it
-        waits out a metadata compare-and-set in flight (whose record others
-        may already see in the store), and while a commit of unknown outcome
-        is unsettled it re-reads the store and adopts the attempt if it
-        landed (see :meth:`_reconcile`). So a frontier the writer reports is
-        never behind one that anybody saw before the read began."""
-        self._check_open()
-        if self.read_only:
-            return self._read_meta()[0]
-        with self._meta_lock:
-            self._check_open()
-            if self._resync:
-                try:
-                    self._adopt_or_fence(supersede=False)
-                except FencedError:
-                    raise
-                except PersistError as e:
-                    raise StorageUnavailableError(
-                        f"{self.url}: an earlier metadata commit of unknown outcome could not be settled, so this "
-                        f"writer cannot say what the store holds ({e}); nothing changed; try the read again"
-                    ) from e
-            return self._meta
-
-    def _meta_now(self) -> md.Metadata:
-        """The writer's record without waiting or settling: only for early
-        refusals that are checked again where it counts (e.g. a write's
-        stream, validated again by the group commit)."""
-        self._check_open()
-        return self._read_meta()[0] if self.read_only else self._meta
-
     def _stream_meta(self, name: str, sid: int | None = None, meta: md.Metadata | None = None) -> md.StreamMeta:
         meta = meta if meta is not None else self.current_meta()
         sm = meta.streams.get(name)
@@ -352,144 +186,6 @@ class Persister:
             known = ", ".join(repr(n) for n in sorted(meta.streams)) or "none"
             raise UnknownStreamError(f"stream {name!r} {what} at {self.url} (streams: {known})")
         return sm
-
-    # --- metadata commits -----------------------------------------------------
-
-    def _fence(self, cur: md.Metadata) -> FencedError:
-        self._fenced = (
-            f"this writer of {self.url} (epoch {self.epoch}, Wal {self.location.wal_id()}) was fenced: "
-            f"writer {cur.writer.get('wal_id')} took the location over at epoch {cur.epoch}; "
-            f"nothing more from this handle reaches the stream"
-        )
-        self._bg_stop.set()
-        self._bg_wake.set()
-        return FencedError(self._fenced)
-
-    def _adopt_or_fence(self, supersede: bool = True) -> None:
-        """Settle commits of unknown outcome (``_meta_lock`` held).
-
-        Re-read the record. If one of our attempts landed, adopt it. If none
-        did, supersede them: rewrite the current record with a fresh nonce
-        by compare-and-set, after which no attempt based on the old token can
-        land any more (so nothing accepted from now on can be contradicted
-        by a late landing, e.g. a write below a seal that landed late). If
-        another writer's record is there, we are fenced.
-
-        ``supersede=False`` (a read): adopt or fence as above, but if nothing
-        landed leave the attempts outstanding (``_resync`` stays set): the
-        record as it is now is the answer, and the next read re-checks."""
-        for _ in range(5):
-            cur, tok = self._read_meta()
-            if tok == self._token and cur.nonce == self._meta.nonce:
-                if not self._outstanding:
-                    self._resync = False
-                    return
-                if not supersede:
-                    return
-                new = self._meta.successor()
-                try:
-                    token = self.blob.compare_and_set(md.META_KEY, self._token, md.encode(new))
-                except ConflictError:
-                    continue  # something landed meanwhile: look again
-                except StorageIndeterminateError:
-                    self._outstanding[new.nonce] = new
-                    raise
-                self._outstanding.clear()
-                self._resync = False
-                self._install(new, token)
-                self._settled()
-                return
-            landed = self._outstanding.get(cur.nonce)
-            if landed is not None and cur.epoch == self.epoch:
-                self._outstanding.clear()
-                self._resync = False
-                self._install(cur, tok)
-                self._settled()
-                return
-            raise self._fence(cur)
-        raise ConflictError(f"{self.url}: could not settle an earlier metadata commit of unknown outcome; try again")
-
-    def _settled(self) -> None:
-        """Batches of settled attempts that the record does not name are garbage."""
-        with self._state_lock:
-            self._inflight -= self._doubtful - self._meta.batch_keys()
-            self._doubtful.clear()
-
-    def _install(self, new: md.Metadata, token: str) -> None:
-        self._meta, self._token = new, token
-        with self._state_lock:
-            if self._pending and self._pending[0].seqno <= new.wal_absorbed:
-                self._pending = [p for p in self._pending if p.seqno > new.wal_absorbed]
-                self._pending_bytes = sum(p.nbytes for p in self._pending)
-            self._inflight -= new.batch_keys()
-        with self._changed:
-            self._changed.notify_all()
-
-    def _resync_now(self) -> None:
-        """Settle commits of unknown outcome before planning on ``_meta``."""
-        if self._resync:
-            with self._meta_lock:
-                if self._resync:
-                    self._settle_first()
-
-    def _settle_first(self) -> None:
-        """``_adopt_or_fence`` before a new change (``_meta_lock`` held). The
-        new change has not started, so if settling fails in doubt (the
-        superseding rewrite's outcome is unknown) the caller's operation
-        certainly did not happen: a determinate error."""
-        try:
-            self._adopt_or_fence()
-        except PersistError as e:
-            if e.determinate:
-                raise
-            raise StorageUnavailableError(
-                f"{self.url}: an earlier metadata commit of unknown outcome could not be settled ({e}); "
-                f"nothing was done; try again"
-            ) from e
-
-    def _commit(self, transform: Callable[[md.Metadata], md.Metadata | None]) -> md.Metadata | None:
-        """Apply ``transform`` to the current record and CAS the result.
-
-        ``transform`` returns the changed fields as a new Metadata built with
-        ``successor`` (or None: nothing to do). Returns the installed record.
-        Raises Indeterminate only when this commit's own compare-and-set may
-        have landed (then readers may already see it: ``current_meta`` settles
-        it before the writer answers from memory again)."""
-        with self._meta_lock:
-            self._check_open()
-            if self._resync:
-                self._settle_first()
-            for _ in range(3):
-                new = transform(self._meta)
-                if new is None:
-                    return None
-                if self.debug:
-                    problems = md.invariant_problems(new)
-                    assert not problems, f"metadata invariants broken by a commit: {problems}"
-                data = md.encode(new)
-                failpoint("metadata.before_cas")
-                try:
-                    token = self.blob.compare_and_set(md.META_KEY, self._token, data)
-                except ConflictError:
-                    self._resync = True  # stays set if the re-read fails
-                    self._settle_first()  # this attempt did not apply: failing here is determinate
-                    continue  # one of our earlier attempts landed: redo on top of it
-                except StorageIndeterminateError as e:
-                    self._outstanding[new.nonce] = new
-                    self._resync = True
-                    cur, tok = self._reread("a metadata commit", cause=e)
-                    if cur.nonce != new.nonce:
-                        raise
-                    token = tok
-                except PersistError:
-                    self._resync = True  # outcome known not to be applied, but re-read to be safe
-                    raise
-                self._outstanding.clear()
-                self._resync = False
-                self._install(new, token)
-                failpoint("metadata.after_cas")
-                return new
-            raise ConflictError(f"{self.url}: metadata kept changing under this writer; giving up this commit")
 
     # --- blobs and the cache ----------------------------------------------------
 
@@ -569,151 +265,6 @@ class Persister:
                     ) from None
                 meta = fresh
         raise CorruptionError(f"{self.url}: batches kept disappearing under {retries} reads")
-
-    # --- the write path -----------------------------------------------------
-
-    def stream(self, name: str):
-        """The stream ``name``, registered (durably) on first use by a writer."""
-        from persist.stream import Stream
-
-        self._check_open()
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(f"a stream name must be a non-empty str; got {name!r}")
-        meta = self.current_meta()
-        if name in meta.streams:
-            return Stream(self, name, meta.streams[name].id)
-        if self.read_only:
-            self._stream_meta(name, meta=meta)  # raises UnknownStreamError
-
-        def register(cur: md.Metadata):
-            if name in cur.streams:
-                return None
-            sid = cur.next_stream_id
-            return cur.successor(next_stream_id=sid + 1, streams=cur.with_stream(name, md.StreamMeta(id=sid)))
-
-        self._commit(register)
-        return Stream(self, name, self._meta.streams[name].id)
-
-    def streams(self) -> list[str]:
-        return sorted(self.current_meta().streams)
-
-    def write_multi(self, updates_by_stream: dict) -> int:
-        """Write to several streams atomically (one Wal record); durable on return.
-
-        Every stream must be registered; every update needs ``ts >= upper``
-        of its stream. Returns the Wal seqno."""
-        self._check_writer("write_multi")
-        meta = self._meta
-        items = []
-        for name, updates in updates_by_stream.items():
-            sm = self._stream_meta(name, meta=meta)
-            items.append((name, sm.id, updates))
-        return self._write(items)
-
-    def _write(self, items: list[tuple[str, int, object]]) -> int:
-        tables, checks = [], []
-        for name, sid, updates in items:
-            t = to_table(updates)
-            if not len(t):
-                continue
-            tables.append(walcodec.tag(sid, t))
-            ts = t.column("ts")  # a compute call costs more than a small list
-            checks.append((name, sid, min(ts.to_pylist()) if len(t) <= 16 else pc.min(ts).as_py()))
-        if not tables:
-            return 0
-        req = _WriteReq(tables, checks)
-        with self._group_done:
-            self._queue.append(req)
-        while not req.done:
-            if self._commit_lock.acquire(blocking=False):
-                try:  # leader: everything queued so far goes into one Wal record
-                    with self._group_done:
-                        group, self._queue = self._queue, []
-                    if group:
-                        self._commit_group(group)
-                finally:
-                    self._commit_lock.release()
-                    with self._group_done:
-                        self._group_done.notify_all()
-            else:
-                with self._group_done:
-                    if not req.done:  # the lock's holder may be a seal: poll now and then
-                        self._group_done.wait(0.001)
-        if req.error is not None:
-            raise req.error
-        if self._pending_bytes >= self._drain_bytes:
-            if self._bg is not None:
-                self._bg_wake.set()
-            else:
-                self.drain()
-        return req.seqno
-
-    def _commit_group(self, group: list[_WriteReq]) -> None:
-        """Leader: validate, append one Wal record for the group, acknowledge."""
-        try:
-            self._check_open()
-        except PersistError as e:
-            for r in group:
-                r.error, r.done = e, True
-            return
-        if self._resync:  # validate only against a settled record (see _adopt_or_fence)
-            try:
-                self._resync_now()
-            except PersistError as e:
-                err = e
-                if not isinstance(e, FencedError):
-                    err = StorageUnavailableError(
-                        f"{self.url}: an earlier metadata commit of unknown outcome could not be settled ({e}); "
-                        f"nothing written, try again"
-                    )
-                for r in group:
-                    r.error, r.done = err, True
-                return
-        by_id = self._meta.by_id()
-        accepted = []
-        for r in group:
-            for name, sid, lo in r.checks:
-                entry = by_id.get(sid)
-                if entry is None:
-                    r.error = UnknownStreamError(f"stream {name!r} was destroyed at {self.url}; nothing written")
-                    break
-                upper = entry[1].upper
-                if lo < upper:
-                    r.error = WriteBelowUpperError(
-                        f"write to stream {name!r} has an update at ts={lo} below its upper={upper} "
-                        f"(times < {upper} are sealed); nothing written"
-                    )
-                    break
-            if r.error is None:
-                accepted.append(r)
-            else:
-                r.done = True
-        if not accepted:
-            return
-        tables = [t for r in accepted for t in r.tables]
-        try:
-            payload = walcodec.encode(tables)
-            failpoint("write.before_wal")
-            seqno = self._wal.append(payload)
-        except BaseException as e:
-            err = e
-            if not isinstance(e, PersistError):
-                err = StorageIndeterminateError(f"Wal append for {self.url} failed: {e!r}")
-                err.__cause__ = e
-            for r in accepted:
-                r.error, r.done = err, True
-            if not isinstance(e, Exception):
-                raise
-            return
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        self._add_pending(seqno, table)
-        for r in accepted:
-            r.seqno, r.done = seqno, True
-        try:  # durable and in memory (a later drain takes it), not yet acknowledged
-            failpoint("write.after_wal")
-        except PersistError as e:
-            for r in accepted:
-                r.error = e
 
     # --- drain and seal -------------------------------------------------------
 
@@ -900,55 +451,7 @@ class Persister:
             self._commit(lambda cur: cur.successor(streams=cur.with_stream(name, None)))
         self._delete_blobs(sm.batch_keys())
 
-    # --- maintenance ------------------------------------------------------------
-
-    def compact(self) -> int:
-        """Run compaction passes until nothing merges; return merges done."""
-        from persist.compaction import compact_all
-
-        self._check_writer("compact")
-        return compact_all(self)
-
-    def gc(self) -> list[str]:
-        """Delete blobs no metadata names (never ones being written); return them."""
-        from persist.compaction import gc
-
-        self._check_writer("gc")
-        return gc(self)
-
-    def _background(self) -> None:
-        from persist.compaction import compact_all, gc
-
-        backoff = 0.05
-        passes = 0
-        while not self._bg_stop.is_set():
-            self._bg_wake.wait(timeout=1.0)
-            self._bg_wake.clear()
-            if self._bg_stop.is_set():
-                break
-            try:
-                if self._pending_bytes >= self._drain_bytes:
-                    with self._drain_lock:
-                        self._drain({})
-                if self._compaction_enabled:
-                    merged = compact_all(self)
-                    passes += 1
-                    if merged or passes % 20 == 0:
-                        gc(self)
-                backoff = 0.05
-            except FencedError:
-                break
-            except ClosedError:
-                break
-            except PersistError as e:
-                self.bg_errors.append(e)
-                log.warning("persist background work on %s failed: %s", self.url, e)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            except Exception as e:  # a bug: keep it visible, stop background work
-                self.bg_errors.append(e)
-                log.exception("persist background thread of %s stopped on a bug", self.url)
-                break
+    # --- introspection ------------------------------------------------------------
 
     def wait_for_change(self, version: int, timeout: float | None) -> bool:
         """Block until the writer's metadata version exceeds ``version``."""

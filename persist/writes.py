@@ -1,0 +1,204 @@
+"""The write path: stream registration and group-committed Wal writes.
+
+A write is validated against ``upper`` of the *settled* record (a commit of
+unknown outcome is settled first, so a seal that lands late can never
+contradict an acknowledged write), appended to the Wal as one record for a
+whole group of concurrent writers (one fsync: the thread holding
+``_commit_lock`` is the leader and takes everyone queued behind it), added
+to ``_pending`` and only then acknowledged. A seal holds ``_commit_lock``,
+so no write is validated while a seal is in flight.
+
+Mixed into :class:`persist.persister.Persister`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from persist import metadata as md
+from persist import walcodec
+from persist.columnar import to_table
+from persist.errors import (
+    FencedError,
+    InvalidArgumentError,
+    PersistError,
+    StorageIndeterminateError,
+    StorageUnavailableError,
+    UnknownStreamError,
+    WriteBelowUpperError,
+)
+from persist.failpoints import failpoint
+
+
+@dataclass
+class _Pending:
+    seqno: int
+    table: pa.Table  # walcodec.WAL_SCHEMA
+    sids: frozenset[int]
+    nbytes: int
+
+
+@dataclass
+class _WriteReq:
+    tables: list[pa.Table]  # tagged (WAL_SCHEMA)
+    checks: list[tuple[str, int, int]]  # (name, sid, min ts)
+    done: bool = False
+    error: BaseException | None = None
+    seqno: int = 0
+
+
+class WriteMixin:
+    """Streams and the group-committed write path of a Persister."""
+
+    def stream(self, name: str):
+        """The stream ``name``, registered (durably) on first use by a writer."""
+        from persist.stream import Stream
+
+        self._check_open()
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"a stream name must be a non-empty str; got {name!r}")
+        meta = self.current_meta()
+        if name in meta.streams:
+            return Stream(self, name, meta.streams[name].id)
+        if self.read_only:
+            self._stream_meta(name, meta=meta)  # raises UnknownStreamError
+
+        def register(cur: md.Metadata):
+            if name in cur.streams:
+                return None
+            sid = cur.next_stream_id
+            return cur.successor(next_stream_id=sid + 1, streams=cur.with_stream(name, md.StreamMeta(id=sid)))
+
+        self._commit(register)
+        return Stream(self, name, self._meta.streams[name].id)
+
+    def streams(self) -> list[str]:
+        return sorted(self.current_meta().streams)
+
+    def write_multi(self, updates_by_stream: dict) -> int:
+        """Write to several streams atomically (one Wal record); durable on return.
+
+        Every stream must be registered; every update needs ``ts >= upper``
+        of its stream. Returns the Wal seqno."""
+        self._check_writer("write_multi")
+        meta = self._meta
+        items = []
+        for name, updates in updates_by_stream.items():
+            sm = self._stream_meta(name, meta=meta)
+            items.append((name, sm.id, updates))
+        return self._write(items)
+
+    def _write(self, items: list[tuple[str, int, object]]) -> int:
+        tables, checks = [], []
+        for name, sid, updates in items:
+            t = to_table(updates)
+            if not len(t):
+                continue
+            tables.append(walcodec.tag(sid, t))
+            ts = t.column("ts")  # a compute call costs more than a small list
+            checks.append((name, sid, min(ts.to_pylist()) if len(t) <= 16 else pc.min(ts).as_py()))
+        if not tables:
+            return 0
+        req = _WriteReq(tables, checks)
+        with self._group_done:
+            self._queue.append(req)
+        while not req.done:
+            if self._commit_lock.acquire(blocking=False):
+                try:  # leader: everything queued so far goes into one Wal record
+                    with self._group_done:
+                        group, self._queue = self._queue, []
+                    if group:
+                        self._commit_group(group)
+                finally:
+                    self._commit_lock.release()
+                    with self._group_done:
+                        self._group_done.notify_all()
+            else:
+                with self._group_done:
+                    if not req.done:  # the lock's holder may be a seal: poll now and then
+                        self._group_done.wait(0.001)
+        if req.error is not None:
+            raise req.error
+        if self._pending_bytes >= self._drain_bytes:
+            if self._bg is not None:
+                self._bg_wake.set()
+            else:
+                self.drain()
+        return req.seqno
+
+    def _commit_group(self, group: list[_WriteReq]) -> None:
+        """Leader: validate, append one Wal record for the group, acknowledge."""
+        try:
+            self._check_open()
+        except PersistError as e:
+            for r in group:
+                r.error, r.done = e, True
+            return
+        if self._resync:  # validate only against a settled record (see _adopt_or_fence)
+            try:
+                self._resync_now()
+            except PersistError as e:
+                err = e
+                if not isinstance(e, FencedError):
+                    err = StorageUnavailableError(
+                        f"{self.url}: an earlier metadata commit of unknown outcome could not be settled ({e}); "
+                        f"nothing written, try again"
+                    )
+                for r in group:
+                    r.error, r.done = err, True
+                return
+        by_id = self._meta.by_id()
+        accepted = []
+        for r in group:
+            for name, sid, lo in r.checks:
+                entry = by_id.get(sid)
+                if entry is None:
+                    r.error = UnknownStreamError(f"stream {name!r} was destroyed at {self.url}; nothing written")
+                    break
+                upper = entry[1].upper
+                if lo < upper:
+                    r.error = WriteBelowUpperError(
+                        f"write to stream {name!r} has an update at ts={lo} below its upper={upper} "
+                        f"(times < {upper} are sealed); nothing written"
+                    )
+                    break
+            if r.error is None:
+                accepted.append(r)
+            else:
+                r.done = True
+        if not accepted:
+            return
+        tables = [t for r in accepted for t in r.tables]
+        try:
+            payload = walcodec.encode(tables)
+            failpoint("write.before_wal")
+            seqno = self._wal.append(payload)
+        except BaseException as e:
+            err = e
+            if not isinstance(e, PersistError):
+                err = StorageIndeterminateError(f"Wal append for {self.url} failed: {e!r}")
+                err.__cause__ = e
+            for r in accepted:
+                r.error, r.done = err, True
+            if not isinstance(e, Exception):
+                raise
+            return
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        self._add_pending(seqno, table)
+        for r in accepted:
+            r.seqno, r.done = seqno, True
+        try:  # durable and in memory (a later drain takes it), not yet acknowledged
+            failpoint("write.after_wal")
+        except PersistError as e:
+            for r in accepted:
+                r.error = e
+
+    def _add_pending(self, seqno: int, table: pa.Table) -> None:
+        sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()
+        p = _Pending(seqno, table, sids, table.get_total_buffer_size())  # nbytes walks the buffers: ~50 us a call
+        with self._state_lock:
+            self._pending.append(p)
+            self._pending_bytes += p.nbytes
