@@ -81,7 +81,7 @@ class CommitMixin:
         waits out a metadata compare-and-set in flight (whose record others
         may already see in the store), and while a commit of unknown outcome
         is unsettled it re-reads the store and adopts the attempt if it
-        landed (see :meth:`_reconcile`). So a frontier the writer reports is
+        landed (see :meth:`_adopt_or_fence`). So a frontier the writer reports is
         never behind one that anybody saw before the read began."""
         self._check_open()
         if self.read_only:
