@@ -42,7 +42,7 @@ class OpenMixin:
         naming it: nothing was taken over)."""
         loc, wal = self.location, self._wal
         wal_id = loc.wal_id()
-        for attempt in range(1, self.OPEN_ATTEMPTS + 1):
+        for _ in range(self.OPEN_ATTEMPTS):
             meta, token = self._read_meta()
             ours = token is not None and meta.writer.get("wal_id") == wal_id
             if not ours:
