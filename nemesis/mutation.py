@@ -158,16 +158,16 @@ def _checkers(results: dict[str, Any] | None) -> tuple[str | None, str | None]:
     return ",".join(c["checker"] for c in bad), detail
 
 
-def run_trial(mutant: Mutant, cfg: dict[str, Any], seed: int, store: str) -> dict[str, Any]:
-    """One run of ``mutant`` under ``cfg`` and ``seed``; returns run_one's dict
-    (``code``, ``verdict``, ``run_dir``, ``command``, ``results``, ``error``)."""
+def run_trial(mutant: Mutant | None, cfg: dict[str, Any], seed: int, store: str) -> dict[str, Any]:
+    """One run of ``mutant`` (None: the correct engine) under ``cfg`` and ``seed``;
+    returns run_one's dict (``code``, ``verdict``, ``run_dir``, ``command``, ``results``, ``error``)."""
     import click
 
     from nemesis.commands.run import build_config, run_one
 
     try:
         rc = build_config(cfg["workload"], cfg["nemesis"], seed, cfg["time_limit"], cfg["concurrency"], 0,
-                          mutant.path, False, blob=cfg["blob"], s3_faults=cfg["s3_faults"])
+                          mutant.path if mutant else None, False, blob=cfg["blob"], s3_faults=cfg["s3_faults"])
     except click.BadParameter as e:
         return {"code": 3, "verdict": "error", "run_dir": None, "command": None, "results": None,
                 "error": e.format_message()}
@@ -176,8 +176,13 @@ def run_trial(mutant: Mutant, cfg: dict[str, Any], seed: int, store: str) -> dic
 
 def hunt(mutant: Mutant, budget: float, store: str,
          on_run: Callable[[dict[str, Any]], None] | None = None,
-         runner: Callable[..., dict[str, Any]] = run_trial) -> dict[str, Any]:
-    """Run ``mutant`` until caught or ``budget`` seconds are spent; returns its result entry."""
+         runner: Callable[..., dict[str, Any]] = run_trial, control: bool = False) -> dict[str, Any]:
+    """Run ``mutant`` until caught or ``budget`` seconds are spent; returns its result entry.
+
+    ``control``: after a catch, run the catching configuration and seed once
+    more on the correct engine (no mutant); its verdict goes into ``control``
+    (``"valid"`` is what a sound catch needs; timing differs between the two
+    runs, so it is evidence, not proof). It does not count in ``seconds``."""
     began = time.monotonic()
     res: dict[str, Any] = {"name": mutant.name, "file": mutant.path, "line": mutant.line, "caught": False,
                            "seconds": None, "seed": None, "checker": None, "command": None, "config": None,
@@ -209,6 +214,12 @@ def hunt(mutant: Mutant, budget: float, store: str,
             checker, detail = _checkers(out.get("results"))
             res.update(caught=True, seconds=round(time.monotonic() - began, 2), seed=seed, checker=checker,
                        command=out.get("command"), config=describe(cfg), run_dir=out.get("run_dir"), detail=detail)
+            if control:
+                ctl = runner(None, cfg, seed, os.path.join(store, "control"))
+                if ctl.get("code") == 130:
+                    raise KeyboardInterrupt
+                res["control"] = ctl.get("verdict")
+                res["control_run_dir"] = ctl.get("run_dir")
             return res
     res["seconds"] = round(time.monotonic() - began, 2)
     if errors:
@@ -221,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file")
     ap.add_argument("--budget", type=float, required=True)
     ap.add_argument("--store", required=True)
+    ap.add_argument("--control", action="store_true", help="after a catch, run its config and seed without the mutant")
     args = ap.parse_args(argv)
 
     def emit(obj: dict[str, Any]) -> None:
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         emit({"event": "done", "result": {"name": os.path.basename(args.file), "caught": False, "error": str(e)}})
         return 3
     try:
-        res = hunt(m, args.budget, args.store, on_run=emit)
+        res = hunt(m, args.budget, args.store, on_run=emit, control=args.control)
     except KeyboardInterrupt:
         return 130
     emit({"event": "done", "result": res})

@@ -1,6 +1,6 @@
 """``persist-nemesis mutants``: the mutation score of the harness.
 
-    persist-nemesis mutants [--json] [--budget S] [--store DIR] [--jobs N] [FILE.py ...]
+    persist-nemesis mutants [--json] [--budget S] [--store DIR] [--jobs N] [--control] [FILE.py ...]
 
 For each mutant (the zoo ``mutants/*.py``, or only the files given) it hunts
 with seeded runs until one is caught or the mutant's budget runs out
@@ -11,6 +11,11 @@ configuration, the checkers that caught it) and the mutation score with the
 median time to catch. With ``--json`` the last stdout line is exactly::
 
     {"caught": N, "total": M, "mutants": [{"name", "caught", "seconds", "seed", "checker", "command", ...}]}
+
+``--control`` runs each catch's configuration and seed once more on the
+correct engine and reports its verdict (``valid`` for a sound catch): a
+catch by a configuration the correct engine fails too would be the harness's
+artifact, not the mutant's bug.
 
 Exit codes: 0 every mutant caught; 1 some not caught (or could not run);
 3 bad input (a missing or unreadable file, a bad option), before anything runs.
@@ -49,7 +54,7 @@ def _reader(proc: subprocess.Popen, name: str, q: queue.Queue) -> None:
     q.put((name, None))
 
 
-def run_all(mutants, budget: float, store: str, jobs: int, err) -> list[dict[str, Any]]:
+def run_all(mutants, budget: float, store: str, jobs: int, err, control: bool = False) -> list[dict[str, Any]]:
     """Hunt every mutant (``jobs`` processes at a time); results in the given order."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -66,9 +71,9 @@ def run_all(mutants, budget: float, store: str, jobs: int, err) -> list[dict[str
         mstore = os.path.join(store, m.name)
         os.makedirs(mstore, exist_ok=True)
         log = logs[m.name] = open(os.path.join(mstore, "hunt.log"), "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "nemesis.mutation", m.path, "--budget", str(budget),
-                                 "--store", mstore], stdout=subprocess.PIPE, stderr=log, text=True,
-                                start_new_session=True)
+        argv = [sys.executable, "-m", "nemesis.mutation", m.path, "--budget", str(budget), "--store", mstore]
+        proc = subprocess.Popen(argv + (["--control"] if control else []), stdout=subprocess.PIPE, stderr=log,
+                                text=True, start_new_session=True)
         running[m.name] = proc
         threading.Thread(target=_reader, args=(proc, m.name, q), daemon=True).start()
         prog.start_task(tasks[m.name])
@@ -128,18 +133,22 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             "median_seconds": round(statistics.median(times), 2) if times else None}
 
 
-def table(out, results: list[dict[str, Any]]) -> None:
+def table(out, results: list[dict[str, Any]], control: bool = False) -> None:
     from rich.table import Table
 
     t = Table(title="mutants", show_edge=False)
-    for col, just in (("mutant", "left"), ("caught", "left"), ("time to catch", "right"), ("runs", "right"),
-                      ("seed", "right"), ("config", "left"), ("caught by", "left")):
+    cols = [("mutant", "left"), ("caught", "left"), ("time to catch", "right"), ("runs", "right"),
+            ("seed", "right"), ("config", "left"), ("caught by", "left")] + ([("control", "left")] if control else [])
+    for col, just in cols:
         t.add_column(col, justify=just, overflow="fold", no_wrap=col in ("mutant", "config"))
     for r in results:
         secs = f"{r['seconds']:.1f} s" if r.get("seconds") is not None else "-"
-        t.add_row(r["name"], "[green]yes[/]" if r.get("caught") else "[red]NO[/]", secs if r.get("caught") else f"> {secs}",
-                  str(r.get("runs", "-")), str(r.get("seed") if r.get("caught") else "-"),
-                  r.get("config") or "-", r.get("checker") or (r.get("error") or "-"))
+        row = [r["name"], "[green]yes[/]" if r.get("caught") else "[red]NO[/]", secs if r.get("caught") else f"> {secs}",
+               str(r.get("runs", "-")), str(r.get("seed") if r.get("caught") else "-"),
+               r.get("config") or "-", r.get("checker") or (r.get("error") or "-")]
+        if control:
+            row.append(r.get("control") or "-")
+        t.add_row(*row)
     out.print(t)
 
 
@@ -150,7 +159,9 @@ def table(out, results: list[dict[str, Any]]) -> None:
               help="seconds per mutant before it counts as not caught")
 @click.option("--store", default=DEFAULT_STORE, show_default=True, help="where the runs go (DIR/<mutant>/)")
 @click.option("--jobs", type=int, default=None, help="mutants hunted at once [default: number of cores]")
-def mutants(files, as_json, budget, store, jobs) -> int:
+@click.option("--control", is_flag=True,
+              help="after each catch, run the same configuration and seed on the correct engine (should be valid)")
+def mutants(files, as_json, budget, store, jobs, control) -> int:
     """Hunt planted bugs (the zoo mutants/*.py, or FILE.py ...): each until a seeded run
     catches it or its budget runs out; print the table and the mutation score."""
     from rich.console import Console
@@ -184,20 +195,25 @@ def mutants(files, as_json, budget, store, jobs) -> int:
         raise click.BadParameter(str(e), param_hint="--store") from None
     err.print(f"hunting {len(ms)} mutant(s), {jobs} at a time, budget {budget:g} s each; runs in {store}")
     t0 = time.monotonic()
-    results = run_all(ms, budget, store, jobs, err)
+    results = run_all(ms, budget, store, jobs, err, control)
     s = summary(results)
-    table(out, results)
+    table(out, results, control)
     pct = 100.0 * s["caught"] / s["total"]
     med = f"{s['median_seconds']:.1f} s" if s["median_seconds"] is not None else "-"
     out.print(f"mutation score: {s['caught']}/{s['total']} ({pct:.0f}%)   median time to catch: {med}   "
               f"wall time: {time.monotonic() - t0:.0f} s")
+    if control:
+        unsound = [r["name"] for r in results if r.get("caught") and r.get("control") != "valid"]
+        out.print(f"controls (the catching config and seed on the correct engine): "
+                  f"{sum(r.get('control') == 'valid' for r in results)} valid"
+                  + (f"; not valid: {', '.join(unsound)}" if unsound else ""))
     for r in results:
         if r.get("caught") and r.get("command"):
             out.print(f"  {r['name']}: {r['command']}", markup=False)
     if as_json:
         sys.stdout.flush()
         keep = ("name", "caught", "seconds", "seed", "checker", "command", "config", "runs", "run_dir", "detail",
-                "error", "file")
+                "error", "file") + (("control", "control_run_dir") if control else ())
         line = {"caught": s["caught"], "total": s["total"],
                 "mutants": [{k: r.get(k) for k in keep} for r in results]}
         print(json.dumps(line, separators=(",", ":")))

@@ -88,6 +88,21 @@ def test_a_hunt_stops_on_the_first_invalid_run_and_names_its_checkers(tmp_path):
     assert calls == [1, 2, 3]
     assert res["caught"] and res["seed"] == 3 and res["checker"] == "lost-writes" and res["runs"] == 3
     assert res["detail"] == "write 7 lost" and res["command"] == "persist-nemesis run --seed 3"
+    assert "control" not in res
+
+
+def test_a_control_runs_the_catching_config_and_seed_without_the_mutant(tmp_path):
+    m = mutation.Mutant("m", str(tmp_path / "m.py"), "", {"nemesis": "kill"})
+    calls = []
+
+    def runner(mutant, cfg, seed, store):
+        calls.append((mutant, cfg["nemesis"], seed))
+        v = "invalid" if mutant is not None and seed == 2 else "valid"
+        return {"code": 0, "verdict": v, "run_dir": store, "command": "c", "results": {"valid": v == "valid"}}
+
+    res = mutation.hunt(m, 60, str(tmp_path), runner=runner, control=True)
+    assert calls == [(m, "kill", 1), (m, "kill", 2), (None, "kill", 2)]
+    assert res["caught"] and res["control"] == "valid" and res["control_run_dir"].endswith("control")
 
 
 def test_a_hunt_gives_up_on_configurations_that_cannot_run(tmp_path):
