@@ -337,7 +337,8 @@ def summarize(res: dict[str, Any], run_dir: str | None) -> dict[str, Any]:
             msgs.append(f"{c['checker']}: {a['message']}")
         if c.get("reason"):
             msgs.append(f"{c['checker']}: {c['reason']}")
-    return {"message": msgs[0] if msgs else "", "details": msgs[:10], "faults": results.get("faults", {})}
+    return {"message": msgs[0] if msgs else "", "details": msgs[:10], "faults": results.get("faults", {}),
+            "category": results.get("category")}
 
 
 def _result(r: Planned, res: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -183,7 +183,8 @@ def _report(out, p, o, junit_path: str | None) -> None:
     out.print(t)
     bad = [r for r in o.results if r["verdict"] != "valid"]
     for r in bad:
-        out.print(f"[bold]{r['verdict'].upper()}[/]: {r['workload']} / {r['mix']} / seed {r['seed']}"
+        cat = f" (category {r['category']})" if r.get("category") else ""
+        out.print(f"[bold]{r['verdict'].upper()}[/]{cat}: {r['workload']} / {r['mix']} / seed {r['seed']}"
                   + (f": {r['message']}" if r.get("message") else ""), markup=True)
         if r.get("run_dir"):
             out.print(f"  run: {r['run_dir']}")
