@@ -262,14 +262,10 @@ class MultiWriter:
             for op in history.ops:
                 if op is fin or op.f in ("takeover", "release") or not after_w(op):
                     continue
-                if op.type == "ok":
-                    if isinstance(op.result, dict) and op.result.get("acquired") and op.result.get("wal") != "own":
-                        return True
-                elif not (op.type == "fail" and any(e in (op.error or "") for e in NOT_OPENED)):
+                if opened(op) and (op.type != "ok" or op.result.get("wal") != "own"):
                     return True
             return op_opens_shared(fin)
-        return any(op.f == "takeover" and after_w(op) and (op.type == "info" or (
-            op.type == "ok" and isinstance(op.result, dict) and op.result.get("acquired"))) for op in history.ops)
+        return any(op.f == "takeover" and after_w(op) and opened(op) for op in history.ops)
 
     def _final(self, history: History, sessions: list[Session], fenced: dict[str, tuple[int, Session]], fin: Op,
                anomalies: list[Anomaly]) -> None:
@@ -316,6 +312,15 @@ class MultiWriter:
             anomalies.append(Anomaly("lost-write", f"the write of {k} (op {w.index}, holder "
                                      f"{w.result.get('holder')}) was acknowledged but final op {fin.index} "
                                      "does not hold it", [w.index, fin.index]))
+
+
+def opened(op: Op) -> bool:
+    """May ``op`` have opened the location (bumped the epoch)? An ``ok`` one
+    says so (``acquired``); one that failed may have failed after its open,
+    unless the lock (or the standby's rule) refused it first."""
+    if op.type == "ok":
+        return isinstance(op.result, dict) and bool(op.result.get("acquired"))
+    return op.type == "info" or not any(e in (op.error or "") for e in NOT_OPENED)
 
 
 def op_opens_shared(fin: Op) -> bool:
