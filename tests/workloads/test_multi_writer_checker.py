@@ -300,3 +300,67 @@ def test_the_standbys_unsealed_writes_may_vanish_once_the_shared_wal_is_reopened
     seal(h, 2, "300.1", 1, 4, 5, upper=1, wal="own")
     final(h, [], 30, 31)
     assert kinds(check(h)) == {"lost-write"}
+
+
+@st.composite
+def takeover_runs(draw):
+    """Shared sessions one after another; after some, the standby takes over
+    while the old holder still acknowledges writes to its own Wal (fenced),
+    then the next shared session fences the standby. Returns the writes as
+    (key, holder, epoch, wal, t0, t1, acquired, kind) with kind "must" (must
+    appear), "may" (a later opening on another Wal may have abandoned it) or
+    "never" (fenced)."""
+    t, epoch = 0, 0
+    writes = []
+    for s in range(draw(st.integers(1, 4))):
+        epoch += 1
+        holder = f"{1000 + s}.1"
+        for i in range(draw(st.integers(1, 3))):
+            writes.append([f"s{s}.{i}", holder, epoch, "shared", t, t + 1, i == 0, "must"])
+            t += 2
+        if draw(st.booleans()):  # the standby takes over; the old holder keeps acknowledging for a while
+            for w in writes:
+                if w[7] == "must":
+                    w[7] = "may"
+            epoch += 1
+            sb = f"{3000 + s}.1"
+            writes.append([f"t{s}.0", sb, epoch, "own", t, t + 1, True, "may"])
+            t += 2
+            for i in range(draw(st.integers(0, 2))):
+                writes.append([f"s{s}.late{i}", holder, epoch - 1, "shared", t, t + 1, False, "never"])
+                t += 2
+            writes.append([f"t{s}.1", sb, epoch, "own", t, t + 1, False, "may"])
+            t += 2
+        t += 1
+    return writes, t
+
+
+def build_takeovers(writes, t, present):
+    h = H()
+    for j, (key, holder, epoch, wal, t0, t1, acquired, _) in enumerate(writes):
+        if key.startswith("t") and acquired:
+            takeover(h, 7, holder, epoch, t0, t1)  # the standby's opening
+            continue
+        wo(h, j % 3 if wal == "shared" else 7, key, holder, epoch, t0, t1, acquired=acquired, wal=wal)
+    final(h, present, t + 10, t + 11, epoch=10_000)
+    return h
+
+
+@settings(max_examples=60, deadline=None)
+@given(takeover_runs(), st.data())
+def test_takeover_runs_are_valid_and_a_fenced_or_lost_write_is_caught(run, data):
+    writes, t = run
+    keys = [w[0] for w in writes if not (w[0].startswith("t") and w[6])]
+    kind = {w[0]: w[7] for w in writes}
+    present = [k for k in keys if kind[k] == "must" or (kind[k] == "may" and data.draw(st.booleans()))]
+    r = check(build_takeovers(writes, t, present))
+    assert r.valid is True, [a.message for a in r.anomalies]
+    never = [k for k in keys if kind[k] == "never"]
+    if never:
+        r = check(build_takeovers(writes, t, present + [data.draw(st.sampled_from(never))]))
+        assert "fenced-write-visible" in kinds(r)
+    must = [k for k in present if kind[k] == "must"]
+    if must:
+        gone = data.draw(st.sampled_from(must))
+        r = check(build_takeovers(writes, t, [k for k in present if k != gone]))
+        assert kinds(r) == {"lost-write"} and gone in r.anomalies[0].message
