@@ -187,6 +187,25 @@ def test_the_fault_gate_injects_at_the_operation_count_and_only_chosen_processes
     assert cfgjson["fault_ops"] == [40] and cfgjson["processes"] == [0, 3] and cfgjson["faults"][0]["seed"] == 42
 
 
+def test_the_fault_gate_on_the_operation_clock(tmp_path):
+    """Concurrency 1 with failpoints only runs on the operation clock: the
+    gate's count replaces the fault's time there too, and two faults closer
+    than the first one's duration still both go in (the first ends first)."""
+    from nemesis.commands.run import build_config, run_one
+
+    cfg = build_config("append", "failpoint", 5, 20.0, 1, 40, None, False)
+    cfg.faults = [Fault(3.0, "failpoint", 0, 1.5, 11), Fault(3.1, "failpoint", 0, 0.3, 12)]  # by time: op 60, 62
+    cfg.fault_ops = [10, 12]
+    r = run_one(cfg, str(tmp_path), quiet=True, reports=False)
+    assert r["verdict"] == "valid", explain(r["run_dir"])
+    ops, at = 0, []
+    for e in events(r["run_dir"]):
+        if e["process"] == "nemesis" and e["type"] == "invoke" and e["f"] == "failpoint":
+            at.append((e["value"]["seed"], ops))
+        ops += e["type"] == "invoke" and e["process"] != "nemesis"
+    assert at == [(11, 10), (12, 12)]
+
+
 def test_bad_replay_fields_are_refused_with_a_reason():
     from nemesis.commands.run import build_config
     from nemesis.regressions import RegressionError, apply_overrides
