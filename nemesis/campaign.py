@@ -50,6 +50,7 @@ import socket
 import statistics
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -58,9 +59,14 @@ from typing import Any, Callable
 GRACE = 240.0
 #: seconds between SIGTERM and SIGKILL when a run is stopped
 STOP_GRACE = 15.0
-PRELOAD = ["nemesis.commands.run", "nemesis.controller", "nemesis.judge", "nemesis.report", "nemesis.report.plots",
+PRELOAD = ["nemesis.campaign", "nemesis.commands.run", "nemesis.controller", "nemesis.judge", "nemesis.report", "nemesis.report.plots",
            "matplotlib.figure", "matplotlib.backends.backend_agg",
            "checker.workloads"]
+
+
+# A run's process re-imports the main module as __mp_main__; under `python -m nemesis.cli` runpy then warns
+# that nemesis.cli is already imported (harmless). Installed here, in the forkserver too (it preloads this).
+warnings.filterwarnings("ignore", message=r".*found in sys\.modules after import of package", category=RuntimeWarning)
 
 
 class CampaignError(ValueError):
