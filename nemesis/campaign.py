@@ -382,8 +382,9 @@ def execute(p: Plan, jobs: int, *, reports: bool = True,
         except (OSError, ValueError):
             why = forced or f"the run's process exited with code {proc.exitcode} without a result"
             res = {"verdict": "error", "code": 3, "error": why, "run_dir": _guess_run_dir(p.store, r, started)}
-        if forced and res.get("verdict") in ("valid", None):
-            res = {**res, "verdict": "error", "error": forced}
+        if forced:  # stopped: whatever the run said, it did not finish
+            res = {**res, "verdict": "error" if res.get("verdict") in ("valid", None) else res["verdict"],
+                   "error": forced}
         result = _result(r, res, time.time() - started)
         outcome.results.append(result)
         if on_done:

@@ -330,3 +330,18 @@ def test_ctrl_c_stops_the_runs_in_flight_and_reports_what_finished(tmp_path):
     while [w for w in started if alive(w)] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [w.cmdline() for w in started if alive(w)]
+
+
+def test_a_run_past_its_deadline_is_stopped_and_is_an_error_of_that_run_only(tmp_path, monkeypatch):
+    import json as _json
+
+    monkeypatch.setattr(cp, "GRACE", -55.0)  # a 60 s run gets 5 s
+    p = cp.plan(workloads=["append"], mixes=[["none"]], seeds=[1], time_limit=60.0, store=str(tmp_path),
+                concurrency=2)
+    done = []
+    o = cp.execute(p, 1, reports=False, on_done=done.append)
+    assert [r["verdict"] for r in o.results] == ["error"] and done == o.results
+    r = o.results[0]
+    assert "took more than 5 s and was stopped" in r["error"] and r["command"].startswith("persist-nemesis run ")
+    assert _json.load(open(os.path.join(r["run_dir"], "status.json")))["status"] == "interrupted"
+    assert cp.exit_code(o.results) == 2
