@@ -118,6 +118,12 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
     echo(f"shrunk run: {b['run_dir']}")
     _write_lineage(b["run_dir"], sh, out)
     try:
+        from nemesis import store as st
+
+        st.point_latest(os.path.abspath(store), b["run_dir"])  # <store>/latest: the shrunk run, not the last candidate
+    except OSError:
+        pass
+    try:
         from nemesis.report import update_reports
 
         update_reports(b["run_dir"], store)
