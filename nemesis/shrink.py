@@ -32,7 +32,7 @@ The passes, each keeping the smallest failing candidate so far (``Plan``):
    the run still fails;
 4. *tail*: bisect the operations after the last fault (down to 1);
 5. *ddmin* over the client processes;
-6. passes 3 and 4 again while they gain; with one fault left, no fault at all;
+6. passes 3, 4 and 2 again while they gain; with one fault left, no fault at all;
 7. *confirm*: the smallest failing plan is run ``confirm`` (2) more times
    and must fail every time; if it does not (it failed by luck), the next
    smallest is tried (3 plans at most). With ``goal_ops``, the first plan
@@ -394,6 +394,7 @@ class Shrinker:
                     before = self.best
                     self.compress(self.best)
                     self.shorten_tail(self.best)
+                    self.ddmin_faults(self.best)  # moved together, faults may have become redundant
                     if self.best == before:
                         break
                 if len(self.best.faults) == 1:  # ddmin never tries no fault at all
