@@ -39,7 +39,7 @@ import click
 from nemesis.cli import EXIT_USAGE
 
 DEFAULT_STORE = os.path.join("runs", "mutants")
-DEFAULT_BUDGET = 120.0
+DEFAULT_BUDGET = 300.0
 
 
 def _reader(proc: subprocess.Popen, name: str, q: queue.Queue) -> None:
