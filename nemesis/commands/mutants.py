@@ -36,7 +36,6 @@ from typing import Any
 
 import click
 
-
 DEFAULT_STORE = os.path.join("runs", "mutants")
 DEFAULT_BUDGET = 300.0
 
