@@ -167,9 +167,20 @@ WORKLOAD = MultiWriterWorkload()
 
 
 class Contender:
-    """One worker process's claim on the location (see the module docstring)."""
+    """One worker process's claim on the location (see the module docstring).
+
+    A contender started with a failpoint armed at open (``open.*`` in
+    ``PERSIST_FAILPOINTS``: the ``failpoint`` nemesis restarts the holder so)
+    opens the location already in ``open``, waiting up to
+    ``ARMED_OPEN_WAIT`` seconds for the lock, so that the failpoint meets the
+    open it stands for while the fault is on (and then closes it again: the
+    next operation opens visibly); if the lock stays taken, or the open fails
+    for another reason, the failpoint is disarmed rather than left to fire in
+    some later open (the final read's, after every fault was healed)."""
 
     WAL = "shared"
+    EAGER_WHEN_ARMED = True
+    ARMED_OPEN_WAIT = 3.0
 
     def open(self, url: str, options: dict[str, Any]) -> None:
         self.url = url
@@ -179,6 +190,31 @@ class Contender:
         self.holder: str | None = None
         self._lock = threading.Lock()
         self._last_try = 0.0
+        names = _armed_at_open()
+        if names and self.EAGER_WHEN_ARMED:
+            self._meet_open_failpoints(names)
+
+    def _meet_open_failpoints(self, names: list[str]) -> None:
+        import sys
+
+        from persist import failpoints
+        from persist.errors import LockedError, PersistError
+
+        deadline = time.monotonic() + self.ARMED_OPEN_WAIT
+        why = f"the lock stayed taken for {self.ARMED_OPEN_WAIT:g} s"
+        while time.monotonic() < deadline:
+            try:
+                self._acquire()  # an armed crash ends this process here
+            except LockedError:
+                continue
+            except PersistError as e:
+                why = f"the open failed: {type(e).__name__}: {e}"
+                break
+            self._drop()
+            return
+        for n in names:
+            failpoints.disarm(n)
+        print(f"multi-writer: disarmed {names} armed at open: {why}", file=sys.stderr, flush=True)
 
     def _acquire(self) -> bool:
         """Open the location if this process does not hold it (lock held).
@@ -270,9 +306,11 @@ class Contender:
 
 class Standby(Contender):
     """Another machine: its own Wal directory; opens the location only in
-    ``takeover``, once the upper has stood still for ``LEASE`` seconds."""
+    ``takeover``, once the upper has stood still for ``LEASE`` seconds (a
+    failpoint armed at open meets that open)."""
 
     WAL = "own"
+    EAGER_WHEN_ARMED = False
 
     def open(self, url: str, options: dict[str, Any]) -> None:
         super().open(url, options)
@@ -331,6 +369,14 @@ class Standby(Contender):
         super().close()
         if self._reader is not None:
             self._reader.close()
+
+
+def _armed_at_open() -> list[str]:
+    """The ``open.*`` failpoints this process was started with."""
+    from persist import failpoints
+
+    text = os.environ.get(failpoints.ENV_VAR, "")
+    return [name for name, *_ in failpoints.parse(text) if name.startswith("open.")] if text else []
 
 
 CLIENTS = {CONTENDER: Contender, STANDBY: Standby}

@@ -139,3 +139,35 @@ def test_standby_takes_over_a_stalled_holder_which_is_then_fenced(tmp_path, monk
     finally:
         for x in (a, s, c):
             x.close()
+
+
+def test_a_contender_started_with_a_failpoint_armed_at_open_meets_it_or_disarms_it(tmp_path, monkeypatch):
+    """The failpoint nemesis restarts a holder with ``open.after_epoch``
+    armed; a contender opens lazily, so it opens already at start (the
+    failpoint meets its open), or, if the lock stays taken, disarms it rather
+    than let it fire in the final read's open."""
+    from persist import failpoints
+
+    monkeypatch.setattr(multi_writer, "RETRY_GAP", 0.0)
+    monkeypatch.setattr(multi_writer.Contender, "ARMED_OPEN_WAIT", 0.2)
+    url = f"file://{tmp_path}/loc"
+    a = multi_writer.Contender()
+    a.open(url, {})
+    a.invoke("write", {"key": "a1"})  # a holds the lock
+    monkeypatch.setenv(failpoints.ENV_VAR, "open.after_epoch=error@1")
+    failpoints.arm("open.after_epoch", "error", at=1)
+    b = multi_writer.Contender()
+    try:
+        b.open(url, {})  # cannot open within 0.2 s: disarmed
+        a.invoke("release", {})
+        assert b.invoke("write", {"key": "b1"})["acquired"]  # an armed error would have failed this open
+        b.invoke("release", {})
+        failpoints.arm("open.after_epoch", "stall", at=1, arg=0.01)
+        c = multi_writer.Contender()
+        c.open(url, {})  # the lock is free: the open meets the failpoint at start, then lets go
+        assert failpoints.hits("open.after_epoch") == 1 and c.p is None
+        c.close()
+    finally:
+        failpoints.disarm_all()
+        a.close()
+        b.close()
