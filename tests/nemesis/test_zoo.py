@@ -49,7 +49,7 @@ def test_every_zoo_file_states_its_bug_in_one_line_and_has_a_hint():
 
 def test_the_zoo_covers_every_layer():
     lines = [mutation.load(p).line.split(":")[0].lower() for p in mutation.zoo_files()]
-    for layer in ("wal", "metadata", "batches", "compaction", "operator", "restart"):
+    for layer in ("wal", "metadata", "batches", "compaction", "operator", "restart", "fencing"):
         assert any(layer in line for line in lines), f"no mutant of the {layer} layer: {lines}"
     names = {os.path.basename(p) for p in mutation.zoo_files()}
     assert "s3_blind_cas_retry.py" in names
