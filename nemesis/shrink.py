@@ -159,8 +159,13 @@ class Shrinker:
                               "e.g. runs/latest")
         if not os.path.isfile(res_path):
             raise ShrinkError(f"{run_dir} has no results.json (the run did not finish): nothing to shrink")
-        self.raw = read_json(cfg_path)
-        self.results = read_json(res_path)
+        try:
+            self.raw = read_json(cfg_path)
+            self.results = read_json(res_path)
+        except (OSError, ValueError) as e:
+            raise ShrinkError(f"{run_dir}: config.json or results.json is unreadable ({e})") from None
+        if not os.path.isfile(os.path.join(self.run_dir, "history.jsonl")):
+            raise ShrinkError(f"{run_dir} has no history.jsonl: the faults it injected cannot be read back")
         if self.results.get("valid") is not False:
             raise ShrinkError(f"{run_dir} was judged {self.results.get('valid')!r}, not invalid: only a failing run "
                               "can be shrunk")

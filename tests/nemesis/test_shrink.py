@@ -221,6 +221,21 @@ def test_bad_replay_fields_are_refused_with_a_reason():
         apply_overrides(cfg, {"op_limt": 3})
 
 
+def test_shrink_refuses_a_damaged_run_directory(tmp_path, capsys):
+    from nemesis.cli import main
+
+    run = _fake_failing_run(tmp_path)
+    os.unlink(os.path.join(run, "history.jsonl"))
+    with pytest.raises(SystemExit) as e:
+        main(["shrink", run, "--no-save"])
+    assert e.value.code == 3 and "no history.jsonl" in capsys.readouterr().err
+    with open(os.path.join(run, "results.json"), "w") as f:
+        f.write("{")
+    with pytest.raises(SystemExit) as e:
+        main(["shrink", run, "--no-save"])
+    assert e.value.code == 3 and "unreadable" in capsys.readouterr().err
+
+
 def test_shrink_refuses_a_run_that_did_not_fail(tmp_path, capsys):
     from nemesis.cli import main
 
