@@ -199,3 +199,24 @@ def test_multi_writer_without_the_lock_is_invalid(tmp_path):
     assert mw["valid"] is False
     assert "overlapping-holders" in {a["kind"] for a in mw["anomalies"]}, explain(run)
     assert os.path.isfile(os.path.join(MUTANTS, "wal_lock_skipped.py"))
+
+
+def test_upsert_on_the_operation_clock_is_deterministic(tmp_path):
+    """One client process, failpoints only: the same seed gives the same
+    history (times and pids aside), as for append."""
+    def history(store):
+        code, run = run_test(store, workload="upsert", nemesis="failpoint", seed=3, time_limit=30, concurrency=1,
+                             op_limit=120)
+        assert code == 0, explain(run)
+        out = []
+        for e in events(run):
+            e.pop("time", None)
+            if isinstance(e.get("value"), dict):
+                for k in ("pid", "seconds", "killed"):
+                    e["value"].pop(k, None)
+            out.append(e)
+        return out
+
+    a, b = history(tmp_path / "a"), history(tmp_path / "b")
+    assert a == b
+    assert any(e["f"] == "failpoint" and e["type"] == "info" for e in a)
