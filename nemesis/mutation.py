@@ -64,6 +64,7 @@ WIDEN: list[dict[str, Any]] = [
     {"workload": "rehydrate", "nemesis": "kill,lose-unsynced", "concurrency": 2},
     {"workload": "append", "nemesis": "corrupt", "time_limit": 4.0},
     {"workload": "upsert", "nemesis": "kill,lose-unsynced"},
+    {"workload": "multi-writer", "nemesis": "kill,pause"},
     {"workload": "append", "nemesis": "s3,kill", "blob": "s3"},
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
