@@ -87,6 +87,29 @@ class Workload(Protocol):
 
     def checkers(self) -> list[str]: ...
 
+    def pace(self, role: str) -> float:
+        """Seconds a client process of ``role`` waits between its operations
+        (0: as fast as its worker answers)."""
+        ...
+
+
+class Retargeting(Protocol):
+    """Optional: a workload whose interesting process moves (the
+    ``multi-writer`` holder). Before injecting a process fault the controller
+    calls ``retarget(fault, generators)`` and gets ``(fault, writer_slot)``:
+    the fault aimed at the process that matters now, and the slot the disk
+    faults should treat as the writer."""
+
+    def retarget(self, fault: Any, gens: list[Generator]) -> tuple[Any, int]: ...
+
+
+class Restricted(Protocol):
+    """Optional: a workload that cannot run under some nemesis mixes or blob
+    stores. ``incompatible(mix, blob)`` returns why (a sentence the campaign
+    prints when it skips the combination), or None when the mix is fine."""
+
+    def incompatible(self, mix: list[str], blob: str) -> str | None: ...
+
 
 def rng_for(seed: int, *parts: Any) -> random.Random:
     """An independent, reproducible random stream for one seeded purpose."""
