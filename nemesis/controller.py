@@ -544,6 +544,12 @@ class Controller:
             p = next((q for q in self.procs if q.worker == slot), None)
             if p is None:
                 continue
+            w = self.workers[p.worker]
+            if not w.alive:  # it died during an earlier final read: give it back before the next one
+                self._run_pending(time.monotonic(), everything=True)
+                if not w.alive:
+                    self._start(p.worker)
+                self._wait_ready(READY_TIMEOUT)
             self._invoke(p, op)
             deadline = time.monotonic() + DRAIN_TIMEOUT
             while p.inflight is not None and time.monotonic() < deadline:
