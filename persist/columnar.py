@@ -53,37 +53,13 @@ def to_table(updates) -> pa.Table:
                 raise InvalidArgumentError(f"update column {f.name!r} of type {col.type} does not convert to {f.type}: {e}") from None
         table = pa.Table.from_arrays(cols, schema=UPDATE_SCHEMA)
     else:
-        rows = list(updates)
-        if not rows:
+        cols = check_rows(updates)
+        if cols is None:
             return EMPTY_UPDATES
-        try:
-            keys, vals, ts, diffs = zip(*rows)
-        except (TypeError, ValueError):
-            bad = next((r for r in rows if not (isinstance(r, (tuple, list)) and len(r) == 4)), rows[0])
-            raise InvalidArgumentError(f"an update must be (key, val, ts, diff); got {bad!r}") from None
-        for name, col in (("key", keys), ("val", vals)):
-            if set(map(type, col)) != _BYTES:  # map(type) runs in C: no per-row Python frame
-                bad = next(x for x in col if type(x) is not bytes)
-                raise InvalidArgumentError(f"update {name}s must be bytes; got {bad!r}")
-        for name, col in (("ts", ts), ("diff", diffs)):
-            if set(map(type, col)) != _INT:
-                bad = next(x for x in col if type(x) is not int)
-                raise InvalidArgumentError(f"update {'times' if name == 'ts' else 'diffs'} must be ints; got {name}={bad!r}")
-        try:
-            ts_arr = pa.array(ts, type=pa.uint64())
-        except (pa.ArrowInvalid, OverflowError, TypeError):
-            bad = next((t for t in ts if not (isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 2**64)), ts[0])
-            raise InvalidArgumentError(f"update times must be integers in [0, 2**64); got ts={bad!r}") from None
-        try:
-            diff_arr = pa.array(diffs, type=pa.int64())
-        except (pa.ArrowInvalid, OverflowError, TypeError):
-            bad = next((d for d in diffs if not isinstance(d, int)), diffs[0])
-            raise InvalidArgumentError(f"update diffs must be 64-bit integers; got diff={bad!r}") from None
-        if 0 in diffs:  # a scan of the tuple: no compute call for small writes
-            i = diffs.index(0)
-            raise InvalidArgumentError(f"update diffs must be != 0; got diff=0 in {(keys[i], vals[i], ts[i], diffs[i])!r}")
+        keys, vals, ts, diffs = cols
         return pa.Table.from_arrays(
-            [pa.array(keys, type=pa.binary()), pa.array(vals, type=pa.binary()), ts_arr, diff_arr],
+            [pa.array(keys, type=pa.binary()), pa.array(vals, type=pa.binary()),
+             pa.array(ts, type=pa.uint64()), pa.array(diffs, type=pa.int64())],
             schema=UPDATE_SCHEMA,
         )
     if len(table) and not pc.all(pc.not_equal(table.column("diff"), 0)).as_py():
@@ -91,6 +67,45 @@ def to_table(updates) -> pa.Table:
         row = table.slice(idx, 1).to_pylist()[0]
         raise InvalidArgumentError(f"update diffs must be != 0; got diff=0 in {(row['key'], row['val'], row['ts'], row['diff'])!r}")
     return table
+
+
+_TS_END, _DIFF_MIN, _DIFF_END = 2**64, -(2**63), 2**63
+
+
+def check_rows(updates) -> tuple[tuple, tuple, tuple, tuple] | None:
+    """The columns ``(keys, vals, ts, diffs)`` of Python updates (an iterable
+    of ``(key, val, ts, diff)``), every value checked as ``to_table`` checks
+    it, so that building Arrow arrays from them cannot fail; None if empty.
+
+    Plain Python (``set(map(type, ...))``, ``min``, ``max`` run in C): no
+    Arrow call, so a small write costs a few microseconds here and its
+    conversion can be done later, for a whole group of writes at once."""
+    rows = updates if isinstance(updates, list) else list(updates)
+    if not rows:
+        return None
+    try:
+        keys, vals, ts, diffs = zip(*rows)
+    except (TypeError, ValueError):
+        bad = next((r for r in rows if not (isinstance(r, (tuple, list)) and len(r) == 4)), rows[0])
+        raise InvalidArgumentError(f"an update must be (key, val, ts, diff); got {bad!r}") from None
+    for name, col in (("key", keys), ("val", vals)):
+        if set(map(type, col)) != _BYTES:  # map(type) runs in C: no per-row Python frame
+            bad = next(x for x in col if type(x) is not bytes)
+            raise InvalidArgumentError(f"update {name}s must be bytes; got {bad!r}")
+    for name, col in (("ts", ts), ("diff", diffs)):
+        if set(map(type, col)) != _INT:
+            bad = next(x for x in col if type(x) is not int)
+            raise InvalidArgumentError(f"update {'times' if name == 'ts' else 'diffs'} must be ints; got {name}={bad!r}")
+    if min(ts) < 0 or max(ts) >= _TS_END:
+        bad = next(t for t in ts if not 0 <= t < _TS_END)
+        raise InvalidArgumentError(f"update times must be integers in [0, 2**64); got ts={bad!r}")
+    if min(diffs) < _DIFF_MIN or max(diffs) >= _DIFF_END:
+        bad = next(d for d in diffs if not _DIFF_MIN <= d < _DIFF_END)
+        raise InvalidArgumentError(f"update diffs must be 64-bit integers; got diff={bad!r}")
+    if 0 in diffs:  # a scan of the tuple: no compute call for small writes
+        i = diffs.index(0)
+        raise InvalidArgumentError(f"update diffs must be != 0; got diff=0 in {(keys[i], vals[i], ts[i], diffs[i])!r}")
+    return keys, vals, ts, diffs
 
 
 def min_ts(table: pa.Table) -> int | None:
