@@ -8,6 +8,16 @@ whole group of concurrent writers (one fsync: the thread holding
 to ``_pending`` and only then acknowledged. A seal holds ``_commit_lock``,
 so no write is validated while a seal is in flight.
 
+Division of work: each writer checks its own updates (types, ranges, zero
+diffs: ``columnar.check_rows``, plain Python, no Arrow call) before it
+queues, so a bad write fails alone, in its own thread. Python tuples are
+queued raw; the leader turns the rows of the whole group into Arrow once
+(one array per column per group, not per write) and into one Wal payload
+(``walcodec``: a compact row record for small groups, Arrow IPC otherwise).
+The leader checks each request against ``upper`` apart, so a request below
+it fails alone and the rest of the group lands. Arrow tables handed in are
+converted by their writer (``to_table``) and travel as tables.
+
 Mixed into :class:`persist.persister.Persister`.
 """
 
@@ -20,7 +30,7 @@ import pyarrow.compute as pc
 
 from persist import metadata as md
 from persist import walcodec
-from persist.columnar import to_table
+from persist.columnar import check_rows, to_table
 from persist.errors import (
     FencedError,
     InvalidArgumentError,
@@ -43,7 +53,8 @@ class _Pending:
 
 @dataclass
 class _WriteReq:
-    tables: list[pa.Table]  # tagged (WAL_SCHEMA)
+    tables: list[pa.Table]  # tagged (WAL_SCHEMA), from Arrow input
+    rows: list[tuple[int, tuple]]  # (sid, (keys, vals, ts, diffs)), checked Python input
     checks: list[tuple[str, int, int]]  # (name, sid, min ts)
     done: bool = False
     error: BaseException | None = None
@@ -92,17 +103,24 @@ class WriteMixin:
         return self._write(items)
 
     def _write(self, items: list[tuple[str, int, object]]) -> int:
-        tables, checks = [], []
+        tables, rows, checks = [], [], []
         for name, sid, updates in items:
-            t = to_table(updates)
-            if not len(t):
-                continue
-            tables.append(walcodec.tag(sid, t))
-            ts = t.column("ts")  # a compute call costs more than a small list
-            checks.append((name, sid, min(ts.to_pylist()) if len(t) <= 16 else pc.min(ts).as_py()))
-        if not tables:
+            if isinstance(updates, (pa.Table, pa.RecordBatch)):
+                t = to_table(updates)
+                if not len(t):
+                    continue
+                tables.append(walcodec.tag(sid, t))
+                ts = t.column("ts")  # a compute call costs more than a small list
+                checks.append((name, sid, min(ts.to_pylist()) if len(t) <= 16 else pc.min(ts).as_py()))
+            else:
+                cols = check_rows(updates)
+                if cols is None:
+                    continue
+                rows.append((sid, cols))
+                checks.append((name, sid, min(cols[2])))
+        if not checks:
             return 0
-        req = _WriteReq(tables, checks)
+        req = _WriteReq(tables, rows, checks)
         with self._group_done:
             self._queue.append(req)
         while not req.done:
@@ -171,9 +189,16 @@ class WriteMixin:
                 r.done = True
         if not accepted:
             return
-        tables = [t for r in accepted for t in r.tables]
         try:
-            payload = walcodec.encode(tables)
+            table, payload = self._group_record(accepted)
+        except Exception:  # check_rows makes this unreachable for checked input; fail only the culprits
+            accepted = _without_unconvertible(accepted)
+            if not accepted:
+                return
+            table = None
+        try:
+            if table is None:
+                table, payload = self._group_record(accepted)
             failpoint("write.before_wal")
             seqno = self._wal.append(payload)
         except BaseException as e:
@@ -186,8 +211,7 @@ class WriteMixin:
             if not isinstance(e, Exception):
                 raise
             return
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        self._add_pending(seqno, table)
+        self._add_pending(seqno, table, frozenset(sid for r in accepted for _, sid, _ in r.checks))
         for r in accepted:
             r.seqno, r.done = seqno, True
         try:  # durable and in memory (a later drain takes it), not yet acknowledged
@@ -196,9 +220,55 @@ class WriteMixin:
             for r in accepted:
                 r.error = e
 
-    def _add_pending(self, seqno: int, table: pa.Table) -> None:
-        sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()
+    @staticmethod
+    def _group_record(accepted: list[_WriteReq]) -> tuple[pa.Table, bytes]:
+        """The rows of a group as one WAL_SCHEMA table and one Wal payload.
+
+        Raw rows of every request become one Arrow array per column; a group
+        of at most ``walcodec.SMALL_ROWS`` raw rows is encoded as rows, any
+        other group as Arrow IPC (with the tables handed in as Arrow)."""
+        tables = [t for r in accepted for t in r.tables]
+        sids: list[int] = []
+        keys: list[bytes] = []
+        vals: list[bytes] = []
+        ts: list[int] = []
+        diffs: list[int] = []
+        for r in accepted:
+            for sid, (k, v, t, d) in r.rows:
+                sids += [sid] * len(k)
+                keys += k
+                vals += v
+                ts += t
+                diffs += d
+        if keys:
+            raw = walcodec.rows_table(sids, keys, vals, ts, diffs)
+            if not tables and len(keys) <= walcodec.SMALL_ROWS:
+                return raw, walcodec.encode_rows(sids, keys, vals, ts, diffs)
+            tables.append(raw)
+        payload = walcodec.encode(tables)
+        return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), payload
+
+    def _add_pending(self, seqno: int, table: pa.Table, sids: frozenset[int] | None = None) -> None:
+        """Add a durable record's rows (WAL_SCHEMA) to ``_pending``; ``sids``
+        (the stream ids among them) is computed when not given."""
+        if sids is None:
+            sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()
         p = _Pending(seqno, table, sids, table.get_total_buffer_size())  # nbytes walks the buffers: ~50 us a call
         with self._state_lock:
             self._pending.append(p)
             self._pending_bytes += p.nbytes
+
+
+def _without_unconvertible(group: list[_WriteReq]) -> list[_WriteReq]:
+    """The requests of ``group`` whose rows convert on their own; the others
+    are failed (InvalidArgumentError) and marked done."""
+    good = []
+    for r in group:
+        try:
+            WriteMixin._group_record([r])
+        except Exception as e:
+            r.error = InvalidArgumentError(f"updates could not be converted to Arrow ({e!r}); nothing written")
+            r.done = True
+        else:
+            good.append(r)
+    return good
