@@ -40,12 +40,13 @@ from nemesis.generator import make, schedule
 from nemesis.recorder import Recorder
 from nemesis.worker import Worker
 from workloads.base import load
+from nemesis.errors import Stopped
 
 READY_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 30.0
 
 
-class RunAborted(RuntimeError):
+class RunAborted(Stopped):
     """The run could not go on (a worker dies at start, ...). The message says
     what happened and where to look."""
 

@@ -15,6 +15,7 @@ import importlib
 import random
 
 from nemesis.faults.base import Fault
+from nemesis.errors import BadInput
 
 #: nemesis name -> "module:Class"; imported only when used.
 NEMESES: dict[str, str] = {
@@ -40,8 +41,8 @@ DURATION = {
 LIMIT = {"corrupt": 1}
 
 
-class UnknownNemesis(ValueError):
-    pass
+class UnknownNemesis(BadInput):
+    """A nemesis name that does not exist; the message lists the accepted ones."""
 
 
 def parse_names(text: str) -> list[str]:

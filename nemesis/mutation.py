@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from nemesis.errors import BadInput
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZOO = os.path.join(REPO, "mutants")
@@ -72,7 +73,7 @@ HINT_KEYS = set(DEFAULTS) | {"seeds"}
 HINT_WEIGHT = 2
 
 
-class MutantError(ValueError):
+class MutantError(BadInput):
     """A mutant file that cannot be used; the message says what to fix."""
 
 

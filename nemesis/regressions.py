@@ -41,6 +41,7 @@ import os
 import re
 import time
 from typing import Any, Callable
+from nemesis.errors import BadInput
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_FILE = os.path.join(REPO, "regressions", "seeds.json")
@@ -49,7 +50,7 @@ EXPECT = ("invalid", "valid")
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-class RegressionError(ValueError):
+class RegressionError(BadInput):
     """The regressions file or an entry is unusable; the message says which and why."""
 
 

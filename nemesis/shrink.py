@@ -57,9 +57,10 @@ from typing import Any, Callable
 
 from nemesis.faults.base import Fault
 from nemesis.regressions import failing_checkers
+from nemesis.errors import Stopped
 
 
-class ShrinkError(RuntimeError):
+class ShrinkError(Stopped):
     """Shrinking cannot start or go on (not a failing run, a run that cannot
     be made); the message says why."""
 

@@ -19,11 +19,12 @@ import os
 import shutil
 import subprocess
 from typing import Any
+from nemesis.errors import BadInput
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class StoreError(Exception):
+class StoreError(BadInput):
     """The store cannot be used; the message says why and what to do."""
 
 

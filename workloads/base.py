@@ -20,6 +20,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
+from workloads.errors import UnknownWorkload  # re-exported
+
 #: workload name -> module; each module exposes ``WORKLOAD`` (a :class:`Workload`)
 #: and ``CLIENTS`` (role -> Client class).
 WORKLOADS: dict[str, str] = {
@@ -28,10 +30,6 @@ WORKLOADS: dict[str, str] = {
     "upsert": "workloads.upsert",
     "multi-writer": "workloads.multi_writer",
 }
-
-
-class UnknownWorkload(ValueError):
-    pass
 
 
 def load(name: str):

@@ -48,6 +48,7 @@ import threading
 from typing import Any
 
 from workloads.base import WorkerSpec, rng_for
+from workloads.errors import Interrupted
 
 WRITER = "writer"
 
@@ -105,7 +106,7 @@ def _dec(rows) -> list[list]:
     return [[k.decode(), v.decode(), int(ts), int(d)] for k, v, ts, d in rows]
 
 
-class StepInterrupted(Exception):
+class StepInterrupted(Interrupted):
     """A step failed after it had pushed or sealed something: recorded as ``info``."""
 
 

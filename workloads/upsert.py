@@ -54,6 +54,7 @@ import threading
 from typing import Any
 
 from workloads.base import WorkerSpec, rng_for
+from workloads.errors import Interrupted
 
 STREAM = "u"
 KEYS = tuple(f"k{i}" for i in range(8))
@@ -122,7 +123,7 @@ class UpsertWorkload:
 WORKLOAD = UpsertWorkload()
 
 
-class UpsertInterrupted(Exception):
+class UpsertInterrupted(Interrupted):
     """An upsert failed after its write may have become durable: ``info``."""
 
 

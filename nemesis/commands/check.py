@@ -34,6 +34,7 @@ from typing import Any
 import click
 
 from nemesis.cli import EXIT_USAGE
+from nemesis.errors import BadInput as _BadInput
 
 FORMATS = ("jsonl", "jepsen-edn", "jepsen-log")
 IMPLIED = (
@@ -44,7 +45,7 @@ IMPLIED = (
 )
 
 
-class BadInput(Exception):
+class BadInput(_BadInput):
     """A PATH that cannot be checked: malformed file, missing pieces."""
 
 

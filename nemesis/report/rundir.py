@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from nemesis.errors import BadInput
 
 HISTORY = "history.jsonl"
 CONFIG = "config.json"
@@ -32,7 +33,7 @@ RESULTS = "results.json"
 STATUS_FILES = ("status.json", "status")
 
 
-class ReportError(Exception):
+class ReportError(BadInput):
     """Input a report cannot be made from; the message says what was expected."""
 
 

@@ -19,9 +19,10 @@ import urllib.request
 from typing import Any
 
 from nemesis.s3.rules import Rule, parse
+from nemesis.errors import Stopped
 
 
-class ControlError(RuntimeError):
+class ControlError(Stopped):
     """The control endpoint could not be reached or refused a request."""
 
 

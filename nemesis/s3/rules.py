@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persist.storage.s3 import DEFAULT_READ_TIMEOUT as S3BLOB_READ_TIMEOUT
+from nemesis.errors import BadInput
 
 MODES: dict[str, str] = {
     "error-before": "answer a 5xx/4xx without applying",
@@ -83,7 +84,7 @@ SYNTAX = ("MODE [method=GET|PUT|DELETE|HEAD|POST|*] [key=GLOB|re:REGEX] [bucket=
           "[seed=N] [status=NNN] [code=NAME] [seconds=S] [apply=true|false]; MODE one of: " + ", ".join(MODES))
 
 
-class RuleError(ValueError):
+class RuleError(BadInput):
     """A fault rule that does not parse or makes no sense; the message says
     what was wrong and what is accepted."""
 
