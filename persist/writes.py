@@ -13,7 +13,7 @@ diffs: ``columnar.check_rows``, plain Python, no Arrow call) before it
 queues, so a bad write fails alone, in its own thread. Python tuples are
 queued raw; the leader turns the rows of the whole group into Arrow once
 (one array per column per group, not per write) and into one Wal payload
-(``walcodec``: a compact row record for small groups, Arrow IPC otherwise).
+(``walcodec``: a compact columnar record built without Arrow calls).
 The leader checks each request against ``upper`` apart, so a request below
 it fails alone and the rest of the group lands. Arrow tables handed in are
 converted by their writer (``to_table``) and travel as tables.
@@ -224,9 +224,9 @@ class WriteMixin:
     def _group_record(accepted: list[_WriteReq]) -> tuple[pa.Table, bytes]:
         """The rows of a group as one WAL_SCHEMA table and one Wal payload.
 
-        Raw rows of every request become one Arrow array per column; a group
-        of at most ``walcodec.SMALL_ROWS`` raw rows is encoded as rows, any
-        other group as Arrow IPC (with the tables handed in as Arrow)."""
+        The raw rows of every request become one columnar payload (version 2)
+        whose columns the table's arrays point into; a group that also holds
+        tables handed in as Arrow is written as Arrow IPC (version 1)."""
         tables = [t for r in accepted for t in r.tables]
         sids: list[int] = []
         keys: list[bytes] = []
@@ -241,10 +241,15 @@ class WriteMixin:
                 ts += t
                 diffs += d
         if keys:
-            raw = walcodec.rows_table(sids, keys, vals, ts, diffs)
-            if not tables and len(keys) <= walcodec.SMALL_ROWS:
-                return raw, walcodec.encode_rows(sids, keys, vals, ts, diffs)
-            tables.append(raw)
+            try:
+                cols = walcodec.encode_rows(sids, keys, vals, ts, diffs)
+            except OverflowError:  # over 2 GiB of keys or values: Arrow IPC
+                tables.append(walcodec.rows_table(sids, keys, vals, ts, diffs))
+            else:
+                raw = walcodec.decode(cols)  # zero-copy columns over the payload
+                if not tables:
+                    return raw, cols
+                tables.append(raw)
         payload = walcodec.encode(tables)
         return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), payload
 
