@@ -134,6 +134,11 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
         # would hand them the lock one by one, each needing the GIL, before
         # the next leader could start); the leader notifies when its group is done.
         self._group_done = threading.Condition(self._queue_lock)
+        # A leader gathering its group waits here for the writers of the last
+        # groups to queue again (see persist.writes, "Gathering").
+        self._queued = threading.Condition(self._queue_lock)
+        self._recent_writers: frozenset[int] = frozenset()
+        self._gather_for = 1
         self._queue: list[_WriteReq] = []
         self._pending: list[_Pending] = []
         self._pending_bytes = 0

@@ -18,12 +18,23 @@ The leader checks each request against ``upper`` apart, so a request below
 it fails alone and the rest of the group lands. Arrow tables handed in are
 converted by their writer (``to_table``) and travel as tables.
 
+Gathering: with one group in flight at a time, concurrent writers settle
+into two halves taking turns (the writers of one group re-queue while the
+next group's fsync runs), so a group would hold about half of them. So a
+leader first waits, at most ``GATHER_SECONDS``, until every writer thread
+seen in the last two groups has queued (the idea of PostgreSQL's
+``commit_delay``/``commit_siblings``). A lone writer is the only writer it
+has seen and never waits; a writer that stopped writing costs the next two
+groups at most ``GATHER_SECONDS`` each before it is forgotten.
+
 Mixed into :class:`persist.persister.Persister`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,9 +67,14 @@ class _WriteReq:
     tables: list[pa.Table]  # tagged (WAL_SCHEMA), from Arrow input
     rows: list[tuple[int, tuple]]  # (sid, (keys, vals, ts, diffs)), checked Python input
     checks: list[tuple[str, int, int]]  # (name, sid, min ts)
+    thread: int = field(default_factory=threading.get_ident)
     done: bool = False
     error: BaseException | None = None
     seqno: int = 0
+
+
+#: longest a leader waits for the other recent writers to queue (see "Gathering")
+GATHER_SECONDS = 0.0005
 
 
 class WriteMixin:
@@ -123,11 +139,16 @@ class WriteMixin:
         req = _WriteReq(tables, rows, checks)
         with self._group_done:
             self._queue.append(req)
+            self._queued.notify()
         while not req.done:
             if self._commit_lock.acquire(blocking=False):
                 try:  # leader: everything queued so far goes into one Wal record
                     with self._group_done:
+                        self._gather()
                         group, self._queue = self._queue, []
+                        mine = frozenset(r.thread for r in group)
+                        recent, self._recent_writers = self._recent_writers | mine, mine
+                        self._gather_for = len(recent)
                     if group:
                         self._commit_group(group)
                 finally:
@@ -146,6 +167,19 @@ class WriteMixin:
             else:
                 self.drain()
         return req.seqno
+
+    def _gather(self) -> None:
+        """``_queue_lock`` held, as the leader: wait (at most GATHER_SECONDS)
+        until as many writers are queued as took part in the last two groups."""
+        want = self._gather_for
+        if len(self._queue) >= want:
+            return
+        deadline = time.monotonic() + GATHER_SECONDS
+        while len(self._queue) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._queued.wait(left)
 
     def _commit_group(self, group: list[_WriteReq]) -> None:
         """Leader: validate, append one Wal record for the group, acknowledge."""
