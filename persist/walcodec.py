@@ -156,6 +156,10 @@ def _decode_columns(payload, view: memoryview, name: str) -> pa.Table:
         raise CorruptionError(f"{name}: columnar Wal payload of {end} bytes is too short for {n} rows")
     klen = int.from_bytes(view[spans[3][0] + 4 * n : spans[3][0] + 4 * n + 4], "little", signed=True)
     vlen = int.from_bytes(view[spans[4][0] + 4 * n : spans[4][0] + 4 * n + 4], "little", signed=True)
+    firsts = (int.from_bytes(view[spans[3][0] : spans[3][0] + 4], "little"),
+              int.from_bytes(view[spans[4][0] : spans[4][0] + 4], "little"))
+    if firsts != (0, 0):
+        raise CorruptionError(f"{name}: columnar Wal payload's key/value offsets start at {firsts}, not (0, 0)")
     if klen < 0 or vlen < 0 or pos + _pad8(klen) + vlen != end:
         raise CorruptionError(
             f"{name}: columnar Wal payload of {end} bytes does not match its {n} rows "

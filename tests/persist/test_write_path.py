@@ -65,6 +65,10 @@ def test_bad_offsets_and_unknown_version_are_refused_with_the_reason():
     bad[60] = 9  # an offset beyond the last one
     with pytest.raises(errors.CorruptionError, match="offsets"):
         walcodec.decode(bytes(bad), "r")
+    shifted = bytearray(v2)
+    shifted[56] = 1  # the first key offset
+    with pytest.raises(errors.CorruptionError, match="start at"):
+        walcodec.decode(bytes(shifted), "r")
     newer = bytearray(v2)
     newer[4] = 3
     with pytest.raises(errors.CorruptionError, match=r"known version \(1, 2\)"):
