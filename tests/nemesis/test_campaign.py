@@ -345,3 +345,15 @@ def test_a_run_past_its_deadline_is_stopped_and_is_an_error_of_that_run_only(tmp
     assert "took more than 5 s and was stopped" in r["error"] and r["command"].startswith("persist-nemesis run ")
     assert _json.load(open(os.path.join(r["run_dir"], "status.json")))["status"] == "interrupted"
     assert cp.exit_code(o.results) == 2
+
+
+@pytest.mark.s3
+def test_an_s3_mix_runs_on_its_own_moto_server(tmp_path):
+    store = tmp_path / "runs"
+    r = cli_proc("campaign", "--workloads", "append", "--nemeses", "s3", "--time-limit", "2", "--concurrency", "2",
+                 "--store", str(store), "--no-report", "--quiet", "--s3-fault", "error-after method=PUT key=*meta p=0.5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (run,) = store.glob("append/*/config.json")
+    cfg = json.load(open(run))
+    assert cfg["blob"] == "s3" and cfg["s3_faults"] == ["error-after method=PUT key=*meta p=0.5"]
+    assert "--blob s3 --s3-fault 'error-after method=PUT key=*meta p=0.5'" in cfg["command"]
