@@ -54,12 +54,27 @@ from persist.errors import (
 from persist.failpoints import failpoint
 
 
-@dataclass
 class _Pending:
-    seqno: int
-    table: pa.Table  # walcodec.WAL_SCHEMA
-    sids: frozenset[int]
-    nbytes: int
+    """A durable Wal record not yet absorbed by the metadata: its rows
+    (``table``, WAL_SCHEMA), the stream ids among them and their size.
+
+    A record the leader encoded as columns keeps its payload and decodes it
+    (zero-copy) on first use of ``table``, usually by the drain, off the
+    writers' path; decoding twice in a race yields equal tables."""
+
+    __slots__ = ("seqno", "_table", "_payload", "sids", "nbytes")
+
+    def __init__(self, seqno: int, table: pa.Table | None, sids: frozenset[int], nbytes: int,
+                 payload: bytes | None = None) -> None:
+        self.seqno, self._table, self._payload, self.sids, self.nbytes = seqno, table, payload, sids, nbytes
+
+    @property
+    def table(self) -> pa.Table:
+        t = self._table
+        if t is None:
+            t = self._table = walcodec.decode(self._payload, f"pending Wal record {self.seqno}")
+            self._payload = None
+        return t
 
 
 @dataclass
@@ -229,9 +244,9 @@ class WriteMixin:
             accepted = _without_unconvertible(accepted)
             if not accepted:
                 return
-            table = None
+            payload = None
         try:
-            if table is None:
+            if payload is None:
                 table, payload = self._group_record(accepted)
             failpoint("write.before_wal")
             seqno = self._wal.append(payload)
@@ -245,7 +260,7 @@ class WriteMixin:
             if not isinstance(e, Exception):
                 raise
             return
-        self._add_pending(seqno, table, frozenset(sid for r in accepted for _, sid, _ in r.checks))
+        self._add_pending(seqno, table, frozenset(sid for r in accepted for _, sid, _ in r.checks), payload)
         for r in accepted:
             r.seqno, r.done = seqno, True
         try:  # durable and in memory (a later drain takes it), not yet acknowledged
@@ -255,12 +270,13 @@ class WriteMixin:
                 r.error = e
 
     @staticmethod
-    def _group_record(accepted: list[_WriteReq]) -> tuple[pa.Table, bytes]:
+    def _group_record(accepted: list[_WriteReq]) -> tuple[pa.Table | None, bytes]:
         """The rows of a group as one WAL_SCHEMA table and one Wal payload.
 
-        The raw rows of every request become one columnar payload (version 2)
-        whose columns the table's arrays point into; a group that also holds
-        tables handed in as Arrow is written as Arrow IPC (version 1)."""
+        The raw rows of every request become one columnar payload (version 2;
+        the table is then None: decoded from the payload when needed); a
+        group that also holds tables handed in as Arrow is written as Arrow
+        IPC (version 1)."""
         tables = [t for r in accepted for t in r.tables]
         sids: list[int] = []
         keys: list[bytes] = []
@@ -280,19 +296,24 @@ class WriteMixin:
             except OverflowError:  # over 2 GiB of keys or values: Arrow IPC
                 tables.append(walcodec.rows_table(sids, keys, vals, ts, diffs))
             else:
-                raw = walcodec.decode(cols)  # zero-copy columns over the payload
                 if not tables:
-                    return raw, cols
-                tables.append(raw)
+                    return None, cols  # the table is decoded from the payload when needed
+                tables.append(walcodec.decode(cols))  # zero-copy columns over the payload
         payload = walcodec.encode(tables)
         return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), payload
 
-    def _add_pending(self, seqno: int, table: pa.Table, sids: frozenset[int] | None = None) -> None:
-        """Add a durable record's rows (WAL_SCHEMA) to ``_pending``; ``sids``
-        (the stream ids among them) is computed when not given."""
-        if sids is None:
-            sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()
-        p = _Pending(seqno, table, sids, table.get_total_buffer_size())  # nbytes walks the buffers: ~50 us a call
+    def _add_pending(self, seqno: int, table: pa.Table | None, sids: frozenset[int] | None = None,
+                     payload: bytes | None = None) -> None:
+        """Add a durable record's rows (WAL_SCHEMA) to ``_pending``: ``table``,
+        or None with the columnar ``payload`` (decoded when first needed) and
+        ``sids``; ``sids`` (the stream ids among the rows) is computed when
+        not given."""
+        if table is None:
+            p = _Pending(seqno, None, sids, len(payload), payload)
+        else:
+            if sids is None:
+                sids = frozenset(pc.unique(table.column("sid")).to_pylist()) if len(table) else frozenset()
+            p = _Pending(seqno, table, sids, table.get_total_buffer_size())  # nbytes walks the buffers: ~50 us a call
         with self._state_lock:
             self._pending.append(p)
             self._pending_bytes += p.nbytes
