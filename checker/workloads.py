@@ -13,7 +13,12 @@ itself on import is found without the caller importing it first.
 
 :func:`check_workload` runs them all on one history. A run with
 media-corruption faults (a nemesis event with ``f == "corrupt"``) gets
-``category == "corruption"`` on every result. A history with no operations
+``category == "corruption"`` on every result. Its contract is BRIEF §3's
+"detect it, never serve wrong data": once persist has reported corruption
+(an operation failed with a ``Corrupt...`` error), a checker left without
+evidence (``"unknown"`` because every read after the damage was refused) is
+valid in that category; an unknown from a time or search limit stays
+unknown, and anything wrong that was served stays invalid. A history with no operations
 at all is one ``"unknown"`` result with the reason ``"empty history"``.
 """
 
@@ -71,6 +76,11 @@ def check_workload(workload: str, history: History) -> list[Result]:
     with gc_paused(), shared(history):  # one parse for all; no GC rescans of the history
         results = [c.check(history) for c in checkers]
     if corrupt:
+        reported = any(op.error and "Corrupt" in op.error for op in history.ops)
         for r in results:
             r.category = "corruption"
+            if reported and r.valid == UNKNOWN and "limit" not in (r.reason or ""):
+                r.valid = True
+                r.reason = (f"not judged ({r.reason or 'no evidence'}): persist reported the media corruption and "
+                            "refused the damaged data, as the contract asks; nothing wrong was served")
     return results

@@ -77,3 +77,31 @@ def test_domain_checkers_are_pure():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for n in names:
                 assert n.split(".")[0] not in ("persist", "nemesis", "workloads"), f"{f} imports {n}"
+
+
+def _corrupt_run(error: str) -> list[dict]:
+    w = {"writes": {"s0": [["a", "1", 0, 1]]}}
+    return [
+        {"process": 0, "type": "invoke", "f": "write", "value": w},
+        {"process": 0, "type": "ok", "f": "write", "value": w},
+        {"process": "nemesis", "type": "info", "f": "corrupt", "value": {"file": "blob/meta", "kind": "flip"}},
+        {"process": 1, "type": "invoke", "f": "snapshot", "value": {"stream": "s0", "as_of": 0, "final": True}},
+        {"process": 1, "type": "fail", "f": "snapshot", "value": {"stream": "s0", "as_of": 0, "final": True},
+         "error": error},
+    ]
+
+
+def test_corruption_refused_is_valid_in_its_category():
+    """Every read after the damage refused with a corruption error: detected,
+    nothing wrong served, so valid (the lost-writes checker had no evidence)."""
+    res = check_workload("append", pair(_corrupt_run("CorruptionError: blob meta: checksum mismatch")))
+    assert all(r.category == "corruption" for r in res)
+    assert combine([r.valid for r in res]) is True
+    assert any(r.reason and r.reason.startswith("not judged") for r in res)
+
+
+def test_corruption_not_reported_stays_unknown():
+    """The same history where the read failed for another reason: no
+    evidence either way, and persist never said it saw damage."""
+    res = check_workload("append", pair(_corrupt_run("StorageUnavailableError: try again")))
+    assert combine([r.valid for r in res]) == "unknown"
