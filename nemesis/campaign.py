@@ -53,6 +53,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from nemesis.errors import BadInput
 
 #: seconds a run may take beyond its time limit before it is stopped (start,
 #: ready waits, drain and final reads, judging, reports)
@@ -69,7 +70,7 @@ PRELOAD = ["nemesis.campaign", "nemesis.commands.run", "nemesis.controller", "ne
 warnings.filterwarnings("ignore", message=r".*found in sys\.modules after import of package", category=RuntimeWarning)
 
 
-class CampaignError(ValueError):
+class CampaignError(BadInput):
     """Bad campaign input; the message says what was wrong and what to do."""
 
     def __init__(self, msg: str, param: str | None = None) -> None:

@@ -32,13 +32,14 @@ import threading
 import time
 import urllib.request
 from typing import Any
+from nemesis.errors import StartError
 
 DEFAULT_HOST = "127.0.0.1"
 #: dummy credentials moto accepts; boto3 needs some.
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
-class MotoStartError(RuntimeError):
+class MotoStartError(StartError):
     """The moto server process could not be started."""
 
 
