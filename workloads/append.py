@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from workloads.base import WorkerSpec, rng_for
+from workloads.base import OneWriterOneReader, WorkerSpec, rng_for
 
 STREAMS = ("s0", "s1", "s2")
 WRITER, READER = "writer", "reader"
@@ -77,20 +77,8 @@ class AppendGenerator:
         pass
 
 
-class AppendWorkload:
+class AppendWorkload(OneWriterOneReader):
     name = "append"
-
-    def workers(self, concurrency: int) -> list[WorkerSpec]:
-        specs = [WorkerSpec(0, WRITER)]
-        if concurrency >= 2:
-            specs.append(WorkerSpec(1, READER))
-        return specs
-
-    def assign(self, concurrency: int) -> list[int]:
-        if concurrency < 2:
-            return [0] * concurrency
-        readers = max(1, concurrency // 4)
-        return [0] * (concurrency - readers) + [1] * readers
 
     def generator(self, process: int, worker: WorkerSpec, seed: int) -> AppendGenerator:
         return AppendGenerator(process, worker.role, seed)

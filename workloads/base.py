@@ -109,6 +109,25 @@ class Restricted(Protocol):
     def incompatible(self, mix: list[str], blob: str) -> str | None: ...
 
 
+class OneWriterOneReader:
+    """The worker layout of ``append`` and ``upsert``: worker 0 is the
+    writer (role ``"writer"``); with two or more client processes, worker 1 is
+    a reader on the read-only handle (role ``"reader"``) and gets a quarter of
+    the processes (at least one)."""
+
+    def workers(self, concurrency: int) -> list[WorkerSpec]:
+        specs = [WorkerSpec(0, "writer")]
+        if concurrency >= 2:
+            specs.append(WorkerSpec(1, "reader"))
+        return specs
+
+    def assign(self, concurrency: int) -> list[int]:
+        if concurrency < 2:
+            return [0] * concurrency
+        readers = max(1, concurrency // 4)
+        return [0] * (concurrency - readers) + [1] * readers
+
+
 def rng_for(seed: int, *parts: Any) -> random.Random:
     """An independent, reproducible random stream for one seeded purpose."""
     return random.Random(f"{seed}/" + "/".join(map(str, parts)))
