@@ -26,7 +26,7 @@ both decode to the same ``WAL_SCHEMA`` table)::
                   arrays, so the columns are read without a copy)
 
 Version 1 costs tens of microseconds to write and read for a one-update
-write and carries its schema (~1 KB); version 2 is built from the Python
+write and carries its schema (~800 bytes); version 2 is built from the Python
 values with ``array``/``bytes.join`` (loops in C, no ``pa.array`` call) and
 is 28 bytes a row plus keys, values and padding. Writes of Python tuples use
 version 2 (version 1 when keys or values exceed 2 GiB in one record); Arrow
