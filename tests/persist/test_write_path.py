@@ -204,3 +204,22 @@ def test_values_that_do_not_fit_are_refused_before_queueing(writer, bad, msg):
         s.write(bad)
     assert msg in str(e.value)
     assert len(list(writer._wal.records(0))) == n
+
+
+def test_gathering_waits_for_recent_writers_only_and_forgets_those_that_stop(writer):
+    """A leader waits for as many writers as took part in the last two
+    groups; a lone writer never waits for itself, and writers that stopped
+    are forgotten after two groups (the wait is bounded, so the lone write
+    still completes)."""
+    s = writer.stream("s")
+    s.write([(b"a", b"", 0, 1)])
+    s.write([(b"b", b"", 0, 1)])
+    assert writer._gather_for == 1
+    out = queue_behind_held_lock(writer, [lambda i=i: s.write([(b"c%d" % i, b"", 0, 1)]) for i in range(3)])
+    assert len(set(out)) == 1 and writer._gather_for == 4  # this thread's last group + the 3
+    s.write([(b"d", b"", 0, 1)])  # waits (bounded) for the 3 others, then goes alone
+    assert writer._gather_for == 4  # the 3 were still in the last two groups
+    s.write([(b"e", b"", 0, 1)])
+    assert writer._gather_for == 1
+    s.seal(1)
+    assert [k for k, _, _ in s.snapshot(0)] == [b"a", b"b", b"c0", b"c1", b"c2", b"d", b"e"]
