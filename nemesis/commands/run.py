@@ -9,6 +9,7 @@ not load, a worker that dies at start).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shlex
@@ -111,7 +112,40 @@ def command_line(cfg) -> str:
             parts += ["--s3-fault", rule]
         if cfg.s3_port:
             parts += ["--s3-port", str(cfg.s3_port)]
+    replay = {k: v for k, v in cfg.to_json().items() if k in REPLAY_KEYS}
+    if replay:  # a shrunk run or a regression seed: its schedule, inline, so the line alone reruns it
+        parts += ["--replay", json.dumps(replay, separators=(",", ":"))]
     return shlex.join(parts)
+
+
+#: the config keys of a replayed schedule (``RunConfig.faults``, ``fault_ops``, ``processes``)
+REPLAY_KEYS = ("faults", "fault_ops", "processes")
+
+
+def load_replay(text: str) -> dict[str, Any]:
+    """``--replay``: inline JSON (``{"faults": [...], "fault_ops": [...],
+    "processes": [...]}``) or the path of a JSON file holding those keys (a
+    run's ``config.json``, say). Raises click.BadParameter saying what is wrong."""
+    hint = "--replay"
+    if text.lstrip().startswith("{"):
+        src = "the inline JSON"
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise click.BadParameter(f"not JSON: {e}", param_hint=hint) from None
+    else:
+        src = text
+        try:
+            with open(text, encoding="utf-8") as f:
+                data = json.load(f)
+        except OSError as e:
+            raise click.BadParameter(f"cannot read {text}: {e.strerror}", param_hint=hint) from None
+        except ValueError as e:
+            raise click.BadParameter(f"{text} is not JSON: {e}", param_hint=hint) from None
+    if not isinstance(data, dict) or not any(k in data for k in REPLAY_KEYS):
+        raise click.BadParameter(f"{src} names none of {', '.join(REPLAY_KEYS)} (a shrunk run's config.json "
+                                 "or its printed command carries them)", param_hint=hint)
+    return {k: data[k] for k in REPLAY_KEYS if k in data}
 
 
 def execute(cfg, store: str, quiet: bool = False, reports: bool = True) -> int:
@@ -321,7 +355,7 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 
 
 @click.command("run")
-@click.option("--workload", required=True, help="append | rehydrate")
+@click.option("--workload", required=True, help="append | rehydrate | upsert | multi-writer")
 @click.option("--nemesis", "nemesis", required=True, help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, s3 (with --blob s3)")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
@@ -338,9 +372,19 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
               help="with --nemesis s3: a rule it draws from instead of its catalogue (repeatable), e.g. "
                    "'error-after method=PUT key=*meta p=0.5'; see nemesis/s3/rules.py")
 @click.option("--s3-port", type=int, default=0, help="with --blob s3: the moto server's port (0: any free one)")
+@click.option("--replay", type=str, default=None, metavar="JSON|FILE",
+              help="replay a given schedule instead of the seed's: faults, the operation count each is injected "
+                   "at, the client processes that run (what shrink writes; its printed commands carry it)")
 def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report,
-        blob, s3_faults, s3_port) -> int:
+        blob, s3_faults, s3_port, replay) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""
     cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data,
                        blob=blob, s3_faults=s3_faults, s3_port=s3_port)
+    if replay is not None:
+        from nemesis.regressions import RegressionError, apply_overrides
+
+        try:
+            apply_overrides(cfg, load_replay(replay))
+        except RegressionError as e:
+            raise click.BadParameter(str(e), param_hint="--replay") from None
     return execute(cfg, store, quiet, reports=not no_report)

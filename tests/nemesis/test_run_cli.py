@@ -91,3 +91,43 @@ def test_worker_that_dies_at_start_stops_the_run(capsys, tmp_path):
 def test_repro_of_a_non_run(capsys, tmp_path):
     code, text = cli(capsys, "repro", str(tmp_path))
     assert code == 3 and "not a run directory" in text
+
+
+def test_a_replayed_schedule_is_in_the_printed_command_and_reruns(capsys, tmp_path):
+    """A shrunk run's ``command`` carries its schedule (``--replay``), so the
+    line alone reruns it: here one kill gated at exactly 20 operations, on
+    client processes 0 and 2 only."""
+    import shlex
+
+    from nemesis.commands.run import build_config, command_line, load_replay
+    from nemesis.regressions import apply_overrides
+
+    replay = {"faults": [{"at": 0.0, "nemesis": "kill", "target": 0, "duration": 0.2, "seed": 7}],
+              "fault_ops": [20], "processes": [0, 2]}
+    cfg = apply_overrides(build_config("append", "kill", 1, 10, 3, 60, None, False), replay)
+    args = shlex.split(command_line(cfg))
+    assert load_replay(args[args.index("--replay") + 1]) == replay
+    code, out = cli(capsys, *args[1:], "--store", str(tmp_path), "--no-report", "--quiet")
+    assert code == 0, out
+    (run_dir,) = [os.path.join(r, d) for r, ds, _ in os.walk(tmp_path) for d in ds if "-seed1" in d]
+    events = [json.loads(line) for line in open(os.path.join(run_dir, "history.jsonl"))]
+    kills = [i for i, e in enumerate(events) if e["process"] == "nemesis" and e["f"] == "kill" and e["type"] == "info"]
+    assert len(kills) == 1
+    invoked_before = sum(1 for e in events[:kills[0]] if e["type"] == "invoke" and e["process"] != "nemesis")
+    assert invoked_before == 20
+    # a process whose operation crashed comes back under a new number (+ concurrency), as in Jepsen
+    assert {e["process"] % 3 for e in events if e["process"] != "nemesis"} == {0, 2}
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert "--replay" in json.load(f)["command"]
+
+
+def test_replay_that_makes_no_sense_is_refused(capsys, tmp_path):
+    base = ["run", "--workload", "append", "--nemesis", "kill", "--seed", "1", "--time-limit", "2",
+            "--store", str(tmp_path)]
+    code, out = cli(capsys, *base, "--replay", "{not json")
+    assert code == 3 and "--replay" in out and "not JSON" in out
+    code, out = cli(capsys, *base, "--replay", '{"processes": [9]}')
+    assert code == 3 and "processes must be distinct client process numbers" in out
+    code, out = cli(capsys, *base, "--replay", str(tmp_path / "nope.json"))
+    assert code == 3 and "cannot read" in out
+    assert not any(tmp_path.iterdir()), "nothing may be created for refused input"
