@@ -127,7 +127,12 @@ def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]]
 
 def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """The events of a JSON Lines history; ``lines``, if given, receives the
-    line number of each event yielded (before it is yielded)."""
+    line number of each event yielded (before it is yielded).
+
+    A last line that has no newline and does not parse is a torn tail (the
+    recorder died while writing it: a run that stopped half-way) and is left
+    out: it holds no complete event. Any other line that does not parse is a
+    HistoryError naming it."""
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -137,6 +142,10 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
             try:
                 e = json.loads(line)
             except json.JSONDecodeError as ex:
+                if not line.endswith("\n") and not fh.read(1):  # the torn last line of a run that died
+                    if lines is not None:
+                        lines.pop()
+                    return
                 raise HistoryError(f"{path}:{lineno}: not JSON ({ex.msg} at column {ex.colno}); expected one event object per line") from None
             yield check_event(e, f"{path}:{lineno}")
 

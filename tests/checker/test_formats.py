@@ -67,3 +67,20 @@ def test_edn_key_folded_into_value(tmp_path: Path) -> None:
     p = write(tmp_path, "kv.edn", '{:process 0, :type :invoke, :f :get, :key "k", :value nil}\n{:process 0, :type :ok, :f :get, :key "k", :value ""}\n')
     (op,) = read_history(p).ops
     assert op.value == ["k", None] and op.result == ["k", ""] and not op.unknown_result
+
+
+def test_a_torn_last_line_is_left_out_but_a_bad_complete_line_is_an_error(tmp_path):
+    """A run that died half-way leaves its last line torn (no newline): the
+    complete events before it are the history. A malformed line that was
+    fully written (it ends in a newline) is still bad input."""
+    from checker.history import HistoryError, read_jsonl
+
+    good = '{"process": 0, "type": "invoke", "f": "read", "value": null}\n'
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(good + '{"process": 0, "type": "ok", "f": "re')
+    h = read_jsonl(torn)
+    assert [op.f for op in h.ops] == ["read"] and h.ops[0].type == "info"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(good + '{"process": 0, "type": "ok", "f": "re\n')
+    with pytest.raises(HistoryError, match=r"bad.jsonl:2: not JSON"):
+        read_jsonl(bad)
