@@ -168,8 +168,9 @@ class Shrinker:
         if not os.path.isfile(os.path.join(self.run_dir, "history.jsonl")):
             raise ShrinkError(f"{run_dir} has no history.jsonl: the faults it injected cannot be read back")
         if self.results.get("valid") is not False:
-            raise ShrinkError(f"{run_dir} was judged {self.results.get('valid')!r}, not invalid: only a failing run "
-                              "can be shrunk")
+            word = {True: "valid", "unknown": "unknown"}.get(self.results.get("valid"), repr(self.results.get("valid")))
+            raise ShrinkError(f"{run_dir} was judged {word}, not invalid: only a failing run can be shrunk (a run "
+                              "that `persist-nemesis mutants` or a campaign reported INVALID)")
         try:
             self.base = config_from_dict(self.raw)
         except Exception as e:
