@@ -163,6 +163,33 @@ class Controller:
         wall times aside."""
         return self.cfg.concurrency == 1 and set(self.cfg.nemeses) <= {"failpoint", "none"}
 
+    def _idle(self, seconds: float) -> None:
+        """``RunContext.idle``: keep the run going for ``seconds`` while a
+        nemesis waits inside its ``invoke`` (lose-unsynced looking for a
+        moment with unsynced data): dispatch to idle client processes and
+        take completions. On the operation clock or with a fault gate (a
+        replayed schedule) it only sleeps, so operation counts stay exact."""
+        if self._fault_ops is not None or self.op_clock:
+            time.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while True:
+            now = time.monotonic()
+            for p in self.procs:
+                if p.inflight is not None or not self.workers[p.worker].ready or p.next_time > now:
+                    continue
+                if self.cfg.op_limit and self.outcome.ops >= self.cfg.op_limit:
+                    break
+                op = p.gen.next_op()
+                if op is not None:
+                    self._invoke(p, op, flush=False)
+            for w in self.workers.values():
+                w.flush()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._pump(min(0.005, left))
+
     def _gate(self) -> int | None:
         """With ``fault_ops``: the operation count no dispatch may pass until
         the next fault is injected; None when no fault is waiting."""
@@ -223,6 +250,7 @@ class Controller:
         self.durable.settle(self.data_dir)
         self.ctx = RunContext(self.workers, self.data_dir, self.reports_dir, self.durable, writer_slot=0)
         self.ctx.kill = self.kill_worker  # type: ignore[method-assign]
+        self.ctx.idle = self._idle  # type: ignore[method-assign]
         self.ctx.s3 = self.s3.context() if self.s3 is not None else None
         self.nemeses = {n: make(n) for n in cfg.nemeses}
         for n in self.nemeses.values():

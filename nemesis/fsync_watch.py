@@ -35,6 +35,14 @@ Files are tracked by identity (``ino``: device and inode), so that a file
 written and fsynced under a temp name and then renamed keeps what it made
 durable; names are tracked per directory.
 
+**A slow disk, on request.** While a file named :data:`SLOW_FLAG` exists in
+the reports directory, every fsync of a regular file waits
+:data:`SLOW_SECONDS` *before* the real call (the size it will report was
+already taken). The lose-unsynced nemesis sets it while it looks for a
+moment to strike, so written-but-unsynced data sits in the page cache long
+enough to be found: a slow disk, which a real power loss may well meet. It
+changes only timing, never what is reported.
+
 The worker calls :func:`install` before it imports persist (the worker is
 told to by name, so ``workloads`` never imports ``nemesis``). The controller
 folds reports into a :class:`DurableState` (:func:`DurableState.apply_reports`).
@@ -52,6 +60,12 @@ from dataclasses import dataclass, field
 
 _fd: int | None = None
 _root: str | None = None
+_slow_flag: str | None = None
+
+#: the file (in the reports directory) whose presence slows every fsync
+SLOW_FLAG = "slow-fsync"
+#: how long a slowed fsync waits before the real call
+SLOW_SECONDS = 0.02
 
 
 def _report(obj: dict) -> None:
@@ -79,10 +93,11 @@ def install(report_path: str, root: str | None = None) -> None:
     """Wrap the durability calls of this process; reports go to ``report_path``.
 
     Only paths under ``root`` (when given) are reported."""
-    global _fd, _root
+    global _fd, _root, _slow_flag
     if _fd is not None:
         return
     _fd = os.open(report_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    _slow_flag = os.path.join(os.path.dirname(os.path.abspath(report_path)), SLOW_FLAG)
     _root = os.path.realpath(root) if root else None
     real_fsync, real_fdatasync = os.fsync, os.fdatasync
     real_open, real_os_open = builtins.open, os.open
@@ -100,6 +115,8 @@ def install(report_path: str, root: str | None = None) -> None:
             real(fd)
             _report({"op": "dirsync", "t": t, "path": path, "entries": entries})
         else:
+            if _slow_flag is not None and os.path.exists(_slow_flag):
+                time.sleep(SLOW_SECONDS)  # a slow disk (see the module docstring)
             real(fd)
             _report({"op": "fsync", "t": t, "path": path, "ino": _ino(st), "size": st.st_size})
 

@@ -14,6 +14,7 @@ under ``process: "nemesis"`` with ``f`` = the fault's name.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -55,6 +56,12 @@ class RunContext:
     notes: list[str] = field(default_factory=list)
     #: a run on S3 (``--blob s3``): {"endpoint_url", "bucket", "prefix", "read_timeout", "rules"}
     s3: dict[str, Any] | None = None
+
+    def idle(self, seconds: float) -> None:
+        """Hook the controller replaces: let ``seconds`` pass *with the run
+        going on* (operations dispatched and completed) while a nemesis waits
+        inside its ``invoke``; here, for a nemesis on its own, just sleep."""
+        time.sleep(seconds)
 
     def kill(self, slot: int) -> dict[str, Any]:
         """Hook the controller replaces: kill a worker and settle its operations."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import time
 from typing import Any
 
 from nemesis.faults.base import Fault, RunContext
+from nemesis.fsync_watch import SLOW_FLAG
 
 #: FileWal record header (docs/FORMAT.md): magic, version, reserved, seqno,
 #: payload length, payload crc, header crc.
@@ -25,9 +25,10 @@ class LoseUnsynced:
     """``lose-unsynced``: stands for a power loss (every process on the
     machine dies, the page cache is gone, the disk keeps what was fsynced).
 
-    Freezes the workers (SIGSTOP) at a moment when, per the fsync reports,
-    something written is not yet durable (it looks up to 40 times, 20 ms
-    apart), kills every worker, then, for each file under the data directory:
+    Slows the disk (every fsync waits 20 ms first: ``fsync_watch.SLOW_FLAG``)
+    and freezes the workers (SIGSTOP) at a moment when, per the fsync
+    reports, something written is not yet durable (it looks up to 40 times,
+    20 ms apart), kills every worker, then, for each file under the data directory:
     a name created or renamed in since its directory's last reported fsync is
     dropped; a file written since its last reported fsync is cut back to a
     random point at or after its fsynced length (or after the point it was
@@ -70,6 +71,8 @@ class LoseUnsynced:
         machine is a moment a real power loss could hit. Gives up after
         ``AIM_TRIES`` looks (then the loss happens anyway). Returns the tries."""
         live = [w for w in self.ctx.workers.values() if w.alive]
+        with open(os.path.join(self.ctx.reports_dir, SLOW_FLAG), "w"):
+            pass  # a slow disk while aiming: unsynced data lingers (removed after the kill)
         for i in range(1, self.AIM_TRIES + 1):
             for w in live:
                 w.pause()
@@ -78,7 +81,7 @@ class LoseUnsynced:
                 return i
             for w in live:
                 w.resume()
-            time.sleep(self.AIM_GAP)
+            self.ctx.idle(self.AIM_GAP)  # the run goes on meanwhile: new writes, new unsynced bytes
         return self.AIM_TRIES
 
     def invoke(self, fault: Fault) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class LoseUnsynced:
         root = os.path.realpath(ctx.data_dir)
         tries = self._aim(root)
         killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
+        self._disk_normal()
         ctx.durable.apply_reports(ctx.reports_dir)
         rng = fault.rng()
         cut: list[dict[str, Any]] = []
@@ -124,11 +128,17 @@ class LoseUnsynced:
         return {"killed": killed, "aimed_tries": tries, "cut": cut, "dropped": dropped,
                 "bytes_lost": sum(c["size"] - c["cut_to"] for c in cut)}
 
+    def _disk_normal(self) -> None:
+        try:
+            os.unlink(os.path.join(self.ctx.reports_dir, SLOW_FLAG))
+        except FileNotFoundError:
+            pass
+
     def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
         return [("restart", {"worker": slot}) for slot in sorted(self.ctx.workers)]
 
     def heal(self) -> None:
-        pass
+        self._disk_normal()
 
 
 def wal_records(data: bytes) -> list[tuple[int, int]]:
