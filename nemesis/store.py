@@ -28,15 +28,21 @@ class StoreError(BadInput):
     """The store cannot be used; the message says why and what to do."""
 
 
+def ensure_writable_dir(path: str) -> None:
+    """Create directory ``path`` if needed and prove a file can be written in
+    it (write and remove a probe); raises OSError otherwise."""
+    os.makedirs(path, exist_ok=True)
+    probe = os.path.join(path, f".probe-{os.getpid()}")
+    with open(probe, "w") as f:
+        f.write("ok")
+    os.unlink(probe)
+
+
 def check_store(store: str) -> str:
     """Create ``store`` if needed and make sure runs can be written there."""
     store = os.path.abspath(store)
     try:
-        os.makedirs(store, exist_ok=True)
-        probe = os.path.join(store, f".probe-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.unlink(probe)
+        ensure_writable_dir(store)
     except OSError as e:
         raise StoreError(f"cannot write runs to the store {store}: {e.strerror or e}; "
                          "pass --store with a writable directory") from None

@@ -46,12 +46,10 @@ def _check_junit(path: str) -> str:
     parent = os.path.dirname(path)
     if os.path.isdir(path):
         raise cp_error(f"{path} is a directory; give a file name, e.g. {path}/campaign.xml")
+    from nemesis.store import ensure_writable_dir
+
     try:
-        os.makedirs(parent, exist_ok=True)
-        probe = os.path.join(parent, f".junit-probe-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.unlink(probe)
+        ensure_writable_dir(parent)
     except OSError as e:
         raise cp_error(f"cannot write {path}: {e.strerror or e}; give a writable path") from None
     return path
