@@ -18,7 +18,12 @@ is fenced at its next metadata change and nothing of it reaches the stream
 from then on; a takeover loses what the old Wal had not drained) gives:
 
 * **overlapping-holders** — two sessions on the same Wal whose certain
-  holdings overlap (the flock lets one process at a time hold a Wal);
+  holdings overlap (the flock lets one process at a time hold a Wal); or,
+  on the same Wal, a session B with a higher epoch than A (so B opened after
+  A opened: epochs are bumped by compare-and-set) whose first ``ok``
+  operation returned before A's last ``ok`` operation was invoked: B opened
+  before that return, A still held then (it acted later), so both held at
+  B's open. This needs only one ``ok`` operation of B;
 * **shared-epoch** — two sessions reporting the same epoch;
 * **epoch-regressed** — a session that opened after another session's last
   ``ok`` operation returned, with an epoch not above that session's;
@@ -184,6 +189,20 @@ class MultiWriter:
                     f"from op {s.lo_op.index} to op {s.hi_op.index}, and those spans overlap",
                     [o.hi_op.index, s.lo_op.index]))
             open_.append((lo, hi, s))
+        for a in sessions:
+            for b in sessions:
+                if a is b or a.wal != b.wal or a.epoch is None or b.epoch is None or not a.epoch < b.epoch:
+                    continue
+                if b.lo >= a.hi or (a.certain and b.certain and a.lo < b.hi):
+                    continue  # not overlapping, or already reported as overlapping certain holdings
+                if b.last.ret < a.first.call:
+                    continue  # b wholly before a: the epochs contradict real time (epoch-regressed says so)
+                anomalies.append(Anomaly(
+                    "overlapping-holders",
+                    f"sessions {a.holder} (epoch {a.epoch}) and {b.holder} (epoch {b.epoch}) both held the location "
+                    f"through the {b.wal} Wal at once: {b.holder}, opened after {a.holder} (its epoch is higher), had "
+                    f"opened by the return of its op {b.lo_op.index}, and {a.holder} still held it when op "
+                    f"{a.hi_op.index} was invoked after that", [b.lo_op.index, a.hi_op.index]))
 
     @staticmethod
     def _epochs(sessions: list[Session], anomalies: list[Anomaly]) -> None:

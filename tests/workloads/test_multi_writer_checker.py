@@ -79,6 +79,29 @@ def test_overlap_is_only_flagged_when_certain():
     assert check(h).valid is True
 
 
+def test_a_later_epoch_acknowledged_inside_an_earlier_holding_overlaps():
+    """B has one ``ok`` op, so no certain holding of its own; but its epoch
+    is higher, so it opened after A did, and by its op's return (3) — while A
+    still held (A acted after 4). The planted no-flock bug shows exactly this
+    when the first holder is fenced early (CI, seed 5 of the mutant)."""
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    w(h, 1, "b1", "200.1", 2, 2, 3, acquired=True)
+    w(h, 0, "a2", "100.1", 1, 4, 5)
+    final(h, ["a1", "a2", "b1"], 20, 21)
+    r = check(h)
+    assert r.valid is False and kinds(r) == {"overlapping-holders"}, [a.message for a in r.anomalies]
+    a = r.anomalies[0]
+    assert "200.1" in a.message and "100.1" in a.message and set(a.ops) == {2, 4}
+
+    h = H()  # B's op returns after A's last op was invoked: B may have opened after A let go
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    w(h, 1, "b1", "200.1", 2, 2, 6, acquired=True)
+    w(h, 0, "a2", "100.1", 1, 4, 5)
+    final(h, ["a1", "a2", "b1"], 20, 21)
+    assert check(h).valid is True
+
+
 def test_epochs_shared_or_going_back():
     h = H()
     w(h, 0, "a1", "100.1", 3, 0, 1, acquired=True)
