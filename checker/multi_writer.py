@@ -10,7 +10,8 @@ A session held the location at some point inside each of its operations'
 ``[call, ret]`` intervals and, holding being continuous from open to close,
 during the whole of ``[first ok ret, last ok call]`` (its *certain
 holding*; empty when that is not a proper interval). Its *opening* is its
-first ``ok`` operation when that says ``acquired``.
+``ok`` operation that says ``acquired`` (operations that waited on the open
+return ``ok`` without it, and may have been invoked earlier).
 
 The engine's contract (BRIEF §2: one writer per Wal directory, by ``flock``;
 every open bumps the metadata epoch; a writer whose location was taken over
@@ -111,9 +112,11 @@ class Session:
 
     @property
     def opening(self) -> Op | None:
-        """The operation that opened the session, if the history has it."""
-        f = self.first
-        return f if f.result.get("acquired") else None
+        """The operation that opened the session (its result says
+        ``acquired``), if the history has it. Not necessarily the first
+        invoked: an operation invoked earlier may have waited on that open
+        and returned ``ok`` without ``acquired``."""
+        return next((op for op in sorted(self.ops, key=lambda op: op.call) if op.result.get("acquired")), None)
 
 
 def sessions_of(history: History) -> list[Session]:

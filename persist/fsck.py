@@ -14,7 +14,9 @@ missing-blob        the metadata names a batch blob that does not exist
 corrupt-batch       a named batch fails its frame checks, or its row count
                     differs from the metadata's
 batch-content       a batch's rows break its description: times outside its
-                    range, zero diffs, not sorted / not consolidated
+                    range, times below its ``since`` (compaction advances
+                    every time below the since it ran at to that since),
+                    zero diffs, not sorted / not consolidated
 orphan-blob         a batch blob no metadata names (left by a crash between
                     writing a batch and swapping the metadata, or by a fenced
                     writer; GC removes these). A live writer's in-flight
@@ -172,6 +174,12 @@ def _check_batch(blob, report, present, name, key, length, *, sm, trace=None, un
                 "batch-content", key,
                 f"{where} has times in [{mm['min']}, {mm['max']}] outside its description "
                 f"[{trace.lower}, {trace.upper}) (since {trace.since})",
+            )
+        if trace.since and mm["min"] < trace.since:
+            report.add(
+                "batch-content", key,
+                f"{where} holds times from {mm['min']}, below its since {trace.since}: compaction must advance "
+                f"every time below since to since",
             )
         order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("val", "ascending"), ("ts", "ascending")])
         if not pc.all(pc.equal(order, pa.array(range(table.num_rows), pa.uint64()))).as_py():

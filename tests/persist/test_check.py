@@ -99,3 +99,33 @@ def test_batch_content_out_of_description(loc):
     blob.set(victim, encode_batch(updates_table([b"a", b"b"], [b"1", b"2"], [0, 9], [1, 1])))
     report = persist.check(loc)
     assert [p.key for p in report.of_kind("batch-content")] == [victim]
+
+
+def test_times_below_a_batch_since_are_reported(loc):
+    """A compacted batch says the since it ran at; times below it were not
+    advanced (the planted ``compaction_not_advanced`` bug). Reads at
+    ``as_of >= since`` cannot see the difference; fsck can."""
+    blob = _populated(loc)
+    meta = md.decode(blob.get(md.META_KEY))
+    sm = meta.streams["s"]
+    first = sm.trace[0]  # [0, 2) holding times 0 and 1
+    claimed = dataclasses.replace(first, since=1)
+    blob.set(md.META_KEY, md.encode(dataclasses.replace(
+        meta, streams={"s": dataclasses.replace(sm, trace=(claimed,) + sm.trace[1:], since=1)})))
+    report = persist.check(loc)
+    msgs = [p.message for p in report.of_kind("batch-content")]
+    assert [p.key for p in report.of_kind("batch-content")] == [first.key], str(report)
+    assert "below its since 1" in msgs[0]
+
+
+def test_a_real_compaction_passes_fsck(loc):
+    p = persist.open(loc, background=False, debug=True)
+    s = p.stream("s")
+    for t in range(8):
+        s.write([(b"k", str(t).encode(), t, 1)])
+        s.seal(t + 1)
+    s.allow_compaction(6)
+    assert p.compact() > 0
+    p.close()
+    report = persist.check(loc)
+    assert report.ok and report.problems == [], str(report)

@@ -387,3 +387,29 @@ def test_takeover_runs_are_valid_and_a_fenced_or_lost_write_is_caught(run, data)
         gone = data.draw(st.sampled_from(must))
         r = check(build_takeovers(writes, t, [k for k in present if k != gone]))
         assert kinds(r) == {"lost-write"} and gone in r.anomalies[0].message
+
+
+def test_a_session_opened_by_a_later_invoked_op_still_fences_the_one_it_took_over():
+    """The shared Wal is taken back from the standby S (epoch 2) by session
+    100.2 (epoch 3). The contender's seal invoked first waited on the open
+    and returned ``ok`` without ``acquired``; the op that opened it was
+    invoked later. S, not yet aware, acknowledges a write to its own Wal
+    and reports its stale upper 0: that is not a frontier regression, and
+    the write must not be in the stream (a campaign on the correct engine,
+    multi-writer/pause seed 2, tripped on the first point)."""
+    h = H()
+    w(h, 0, "a1", "100.1", 1, 0, 1, acquired=True)
+    takeover(h, 2, "300.1", 2, 2, 3)
+    wo(h, 2, "s1", "300.1", 2, 4, 5)
+    seal(h, 1, "100.2", 3, 4, 8, upper=1)  # waited on the open below
+    w(h, 0, "a2", "100.2", 3, 6, 7, acquired=True, upper=1)
+    wo(h, 2, "s2", "300.1", 2, 8, 9)  # stale: 100.2 had opened by 7
+    final(h, ["s1", "a2"], 20, 21)
+    r = check(h)
+    assert r.valid is True, [a.message for a in r.anomalies]
+
+    h2 = H()
+    for e in h.events[:-2]:
+        h2.events.append(e)
+    final(h2, ["s1", "a2", "s2"], 20, 21)
+    assert "fenced-write-visible" in kinds(check(h2))
