@@ -8,7 +8,9 @@ completion is ``info`` or missing is *indeterminate*: it may have taken effect
 at any point after ``call``, or never, so its ``ret`` is ``None`` (infinity).
 
 Nemesis events (``process == "nemesis"``) are not operations; they are kept in
-``History.nemesis`` in order.
+``History.nemesis`` in order. Harness events (``process == "harness"``: what
+the harness itself observed of the system, e.g. the ``fsck`` of the location
+after the run) are not operations either; they are kept in ``History.harness``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from typing import Any
 from checker.errors import HistoryError  # re-exported
 
 TYPES = ("invoke", "ok", "fail", "info")
-
-
 
 
 @dataclass(slots=True)
@@ -59,6 +59,7 @@ class Op:
 class History:
     ops: list[Op] = field(default_factory=list)
     nemesis: list[dict[str, Any]] = field(default_factory=list)
+    harness: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0  # number of events read
 
     def by_index(self) -> dict[int, Op]:
@@ -98,6 +99,9 @@ def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]]
         p = e["process"]
         if p == "nemesis":
             h.nemesis.append(e)
+            continue
+        if p == "harness":
+            h.harness.append(e)
             continue
         kind = e["type"]
         if kind == "invoke":

@@ -7,7 +7,9 @@ nemesis schedule (each fault an ``invoke``/``info`` pair under process
 ``"nemesis"``; restarts and resumes likewise). It stops on the time limit or
 the operation limit, then heals every fault, restarts every worker, waits for
 what is in flight, and runs the workload's final reads one at a time, so that
-lost data shows in the history.
+lost data shows in the history; last, with every worker stopped, it runs
+``persist.check`` on the location and records its report as a ``harness``
+event ``fsck`` (``nemesis/fsck.py``), for damage no read shows.
 
 A run can also replay a given schedule (``RunConfig.faults``), each fault at
 an exact operation count (``fault_ops``: the *fault gate*, used by
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from nemesis.faults.base import Fault, RunContext
+from nemesis.fsck import fsck
 from nemesis.fsync_watch import DurableState
 from nemesis.generator import make, schedule
 from nemesis.recorder import Recorder
@@ -122,6 +125,7 @@ class Outcome:
     restarts: list[float] = field(default_factory=list)  # seconds from restart to ready
     elapsed: float = 0.0
     final_ok: bool = True
+    fsck: dict[str, Any] | None = None  # persist.check of the location at the end (nemesis/fsck.py)
 
 
 class Controller:
@@ -548,7 +552,7 @@ class Controller:
                 "faults": sum(n for f, n in self.rec.faults.items() if f not in ("start", "restart", "resume"))}
 
     def _finish(self) -> None:
-        """Heal, restart, drain, final reads, stop."""
+        """Heal, restart, drain, final reads, stop, fsck the location."""
         self._run_pending_ops(everything=True)
         for nem in self.nemeses.values():
             nem.heal()
@@ -588,4 +592,6 @@ class Controller:
                 self._complete(p, {"id": p.inflight["id"], "type": "info", "error": "final read timed out"})
         for w in self.workers.values():
             w.stop()
+        self.outcome.fsck = fsck(self.url, **self.fsck_options)
+        self.rec.record("harness", "info", "fsck", self.outcome.fsck)
         self.rec.flush()

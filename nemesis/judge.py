@@ -1,5 +1,6 @@
 """Judging a run: the workload's checkers (``checker.workloads.check_workload``)
-plus :class:`checker.recovery.Recovery` on the run's history; the result is
+plus :class:`checker.recovery.Recovery` and, when the history records the
+harness's fsck of the location, :class:`checker.integrity.Integrity`; the result is
 what ``results.json`` holds. Used by ``run`` and ``repro``; reads only the
 run directory.
 
@@ -39,6 +40,10 @@ def judge_history(history: History, workload: str) -> dict[str, Any]:
     except Exception as e:  # a checker bug must not pass as valid
         results = [Result(workload, "unknown", reason=f"checker crashed: {type(e).__name__}: {e}")]
     results.append(Recovery(category).check(history))
+    if any(e.get("f") == "fsck" for e in history.harness):  # histories before fsck was recorded have none
+        from checker.integrity import Integrity
+
+        results.append(Integrity(category).check(history))
     return {"valid": combine([r.valid for r in results]), "category": category,
             "checkers": [r.to_json() for r in results]}
 

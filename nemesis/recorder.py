@@ -33,7 +33,7 @@ class Recorder:
         if process == "nemesis":
             if type_ == "info":
                 self.faults[f] += 1
-        elif type_ != "invoke":
+        elif type_ != "invoke" and process != "harness":
             self.counts[(f, type_)] += 1
         if time.monotonic() - self._last_flush > self.flush_every:
             self.flush()

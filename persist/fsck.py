@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from persist import metadata as md
-from persist.errors import PersistError
+from persist.errors import CorruptionError, PersistError
 from persist.location import Location, open_blob
 from persist.storage.batch import decode_batch
 
@@ -101,9 +101,17 @@ def check_location(loc: Location, blob_options: dict | None = None, blob=None) -
 def _check(blob, report: CheckReport) -> CheckReport:
     try:
         listed = blob.list_keys("")
-        raw = blob.get(md.META_KEY)
     except PersistError as e:
-        report.add("unreachable", None, f"cannot list or read {report.url}: {e}")
+        report.add("unreachable", None, f"cannot list {report.url}: {e}")
+        return report
+    try:
+        raw = blob.get(md.META_KEY)
+    except CorruptionError as e:  # the store's own checksum of the value (FileBlob) failed
+        report.blobs_listed = len(listed)
+        report.add("corrupt-metadata", md.META_KEY, str(e))
+        return report
+    except PersistError as e:
+        report.add("unreachable", None, f"cannot read the metadata of {report.url}: {e}")
         return report
     report.blobs_listed = len(listed)
     if raw is None:

@@ -250,8 +250,8 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes})
-    if cfg.keep_data:
-        results["fsck"] = _fsck(ctl.url, **ctl.fsck_options)
+    if outcome.fsck is not None:
+        results["fsck"] = outcome.fsck
     ctl.close()  # --blob s3: stop the moto server (its memory was the store)
     st.write_json(os.path.join(run_dir, "results.json"), results)
     if not cfg.keep_data:
@@ -263,17 +263,6 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     word = {True: "valid", False: "invalid"}.get(results["valid"], "unknown")
     return {**res, "code": exit_code(results["valid"]), "verdict": word, "valid": results["valid"],
             "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3)}
-
-
-def _fsck(url: str, **options: Any) -> dict[str, Any]:
-    """``persist.check`` of the kept data (for the post-mortem; not a verdict)."""
-    try:
-        import persist
-
-        rep = persist.check(url, **options)
-        return {"ok": rep.ok, "problems": [str(p) for p in rep.problems][:100]}
-    except Exception as e:  # the data may be damaged on purpose (corrupt)
-        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
 
 
 def _reports(out, run_dir: str, store: str) -> None:
@@ -328,8 +317,12 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
               f"({acked / max(outcome.elapsed, 1e-9):.0f}/s)")
     faults = {k: v for k, v in ctl.rec.faults.items() if k != "start"}
     out.print("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))
-    if "fsck" in results:
-        out.print(f"persist.check of the kept data: {'ok' if results['fsck'].get('ok') else results['fsck']}")
+    fk = results.get("fsck")
+    if fk:
+        said = ("could not run: " + fk["error"]) if fk.get("error") else (
+            f"{'ok' if fk.get('ok') else 'PROBLEMS'}, {fk.get('batches_checked', 0)} batches checked, "
+            f"{fk.get('problem_count', 0)} problems (orphans included)")
+        out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
     for note in outcome.notes:
         out.print(f"note: {note}")
     v = Table(title="verdicts" + (f" (category: {results['category']})" if results.get("category") else ""),

@@ -205,6 +205,8 @@ def pair_tolerant(events: list[dict[str, Any]]) -> tuple[list[Op], list[dict[str
         if p == "nemesis":
             nem.append({**e, "index": idx, "time": t})
             continue
+        if p == "harness":  # the harness's own observations (fsck): not an operation
+            continue
         kind = e["type"]
         f = str(e.get("f", "?"))
         if kind == "invoke":

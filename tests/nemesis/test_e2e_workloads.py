@@ -28,7 +28,7 @@ def checker(run, name):
 
 
 def client_ops(run):
-    return [e for e in events(run) if e["process"] != "nemesis"]
+    return [e for e in events(run) if isinstance(e["process"], int)]
 
 
 # --- upsert ---------------------------------------------------------------
@@ -98,7 +98,7 @@ def holder_hits(run, fault):
     last_worker = None
     hits = []
     for e in events(run):
-        if e["process"] != "nemesis" and e["type"] == "ok" and (e["value"] or {}).get("holder"):
+        if isinstance(e["process"], int) and e["type"] == "ok" and (e["value"] or {}).get("holder"):
             last_worker = e.get("worker")
         elif e["process"] == "nemesis" and e["type"] == "info" and e["f"] == fault and e["value"].get("pid"):
             hits.append(last_worker == e["value"]["worker"])
@@ -191,14 +191,26 @@ def test_multi_writer_catches_an_unchecked_metadata_cas(tmp_path):
 
 def test_multi_writer_without_the_lock_is_invalid(tmp_path):
     """The planted bug (``mutants/wal_lock_skipped.py``: no flock) lets two
-    contenders hold the location at once; the multi-writer checker says so."""
-    code, run = run_test(tmp_path, workload="multi-writer", nemesis="none", seed=1, time_limit=3,
-                         mutant="wal_lock_skipped.py")
-    assert code == 1, explain(run)
-    mw = checker(run, "multi-writer")
-    assert mw["valid"] is False
-    assert "overlapping-holders" in {a["kind"] for a in mw["anomalies"]}, explain(run)
+    contenders hold the location at once; the multi-writer checker says so.
+
+    Every run is invalid (the two writers also tear the shared Wal, which
+    the recovery checker sees), but whether the history *proves* two holders
+    at once depends on timing: when each open fences the previous holder
+    before it acknowledges anything more, the sessions look sequential. So,
+    like ``persist-nemesis mutants``, try a few seeds (each alone caught
+    overlapping holders in ~5 of 6 runs here)."""
     assert os.path.isfile(os.path.join(MUTANTS, "wal_lock_skipped.py"))
+    tried = []
+    for seed in (1, 2, 3, 4):
+        code, run = run_test(tmp_path / f"s{seed}", workload="multi-writer", nemesis="none", seed=seed,
+                             time_limit=3, mutant="wal_lock_skipped.py")
+        assert code == 1, explain(run)
+        mw = checker(run, "multi-writer")
+        kinds = {a["kind"] for a in mw.get("anomalies", [])}
+        tried.append((seed, mw["valid"], sorted(kinds)))
+        if "overlapping-holders" in kinds:
+            return
+    pytest.fail(f"two holders at once were never shown: {tried}")
 
 
 def test_upsert_on_the_operation_clock_is_deterministic(tmp_path):

@@ -91,6 +91,21 @@ def test_corrupted_metadata(loc):
     assert [p.kind for p in report.problems] == ["corrupt-metadata"]
 
 
+def test_metadata_file_flipped_on_disk_is_corrupt_not_unreachable(loc):
+    """A bit flipped in the file under the FileBlob (the corrupt nemesis's
+    way) fails the store's own value checksum: that is corrupt metadata,
+    not an unreachable store."""
+    _populated(loc)
+    path = os.path.join(loc[len("file://"):], "blob", "meta")
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 4
+    with open(path, "wb") as f:
+        f.write(data)
+    report = persist.check(loc)
+    assert [p.kind for p in report.problems] == ["corrupt-metadata"], str(report)
+    assert report.blobs_listed >= 3
+
+
 def test_batch_content_out_of_description(loc):
     from persist.storage.batch import encode_batch, updates_table
 

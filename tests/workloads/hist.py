@@ -32,6 +32,10 @@ class H:
         self._add(t, {"time": t, "process": "nemesis", "type": "info", "f": f, "value": value})
         return self
 
+    def harness(self, f, value, t) -> "H":
+        self._add(t, {"time": t, "process": "harness", "type": "info", "f": f, "value": value})
+        return self
+
     def build(self) -> History:
         evs = [dict(e, index=i) for i, (_, _, e) in enumerate(sorted(self.events, key=lambda x: (x[0], x[1])))]
         return pair(evs)
