@@ -1,4 +1,4 @@
-"""Compaction: a merge consolidates without advancing times below since to since, so the merged batch breaks its description (times below its since) and the trace never shrinks; no read at as_of >= since sees it, fsck does (append, none: the integrity checker)."""
+"""Compaction: a merge consolidates without advancing times below since to since, so the merged batch breaks its description (times below its since) and the trace never shrinks; no read at as_of >= since sees it; exposed by any run that compacts (none), through the fsck the harness runs at the end (the integrity checker)."""
 
 from persist import columnar, compaction
 
