@@ -6,7 +6,7 @@ line):
 
 1. :func:`plan` expands the cross product in a fixed order (seed outermost,
    then workload, then mix, each in the order given), builds each run's
-   :class:`~nemesis.controller.RunConfig` with the same checks as
+   :class:`~nemesis.config.RunConfig` with the same checks as
    ``persist-nemesis run`` (``build_config``), drops the combinations that
    make no sense (each kept as a :class:`Skipped` with the reason: the
    workload declares it cannot take that nemesis on that blob store), and

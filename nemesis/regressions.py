@@ -29,7 +29,7 @@ matching invalid verdict. A ``valid`` entry runs once (and ``tries`` times if
 given: every run must be valid).
 
 ``config_from_dict`` turns an entry, or a run's ``config.json`` (same keys),
-into a :class:`nemesis.controller.RunConfig`; ``replay`` runs entries;
+into a :class:`nemesis.config.RunConfig`; ``replay`` runs entries;
 ``add`` appends one to the file (atomic rewrite, names kept unique).
 """
 

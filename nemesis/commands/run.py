@@ -32,7 +32,7 @@ def _fail(msg: str) -> int:
 def build_config(workload: str, nemesis: str, seed: int, time_limit: float, concurrency: int, op_limit: int,
                  mutant: str | None, keep_data: bool, blob: str = "file", s3_faults=(), s3_port: int = 0):
     """Check every input; returns a RunConfig or raises click.BadParameter."""
-    from nemesis.controller import RunConfig
+    from nemesis.config import RunConfig
     from nemesis.generator import UnknownNemesis, parse_names
     from workloads.base import WORKLOADS
 
