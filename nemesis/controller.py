@@ -91,7 +91,8 @@ class Controller:
         if cfg.blob == "s3":
             from nemesis.s3.runstore import RunS3
 
-            self.s3 = RunS3(port=cfg.s3_port, rules=cfg.s3_faults).start()  # MotoStartError if it cannot
+            self.s3 = RunS3(port=cfg.s3_port, rules=cfg.s3_faults,  # MotoStartError if it cannot
+                            log_path=os.path.join(run_dir, "moto.log")).start()
             self.url = self.s3.url
             options = {"persist": self.s3.persist_options(os.path.join(self.data_dir, "wal"))}
         if self.op_clock:  # no background drains/compaction: what the engine does follows the operations only

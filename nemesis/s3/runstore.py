@@ -36,8 +36,9 @@ def check_available() -> None:
 
 
 class RunS3:
-    def __init__(self, port: int = 0, read_timeout: float = READ_TIMEOUT, rules: list[str] | None = None) -> None:
-        self.server = MotoServer(port=port)
+    def __init__(self, port: int = 0, read_timeout: float = READ_TIMEOUT, rules: list[str] | None = None,
+                 log_path: str | None = None) -> None:
+        self.server = MotoServer(port=port, log_path=log_path)  # log_path: the server's stderr (requests, tracebacks)
         self.read_timeout = read_timeout
         self.rules = list(rules or [])
 

@@ -38,6 +38,8 @@ def test_append_on_s3_under_the_s3_nemesis_is_valid(tmp_path):
     code, run = run_s3(tmp_path, seed=1, keep_data=True)
     assert code == 0, explain(run)
     assert results(run)["fsck"]["ok"], results(run)["fsck"]  # persist.check ran while the server was up
+    assert "integrity" in {c["checker"] for c in results(run)["checkers"]}
+    assert os.path.isfile(os.path.join(run, "moto.log"))  # the server's log stays with the run
     assert os.path.isfile(os.path.join(run, "data", "s3", "loc", "meta"))  # the bucket, kept for a post-mortem
     assert os.path.isdir(os.path.join(run, "data", "wal"))
     sets = [v for v in nemesis_infos(run, "s3") if v.get("rules")]
@@ -129,6 +131,7 @@ def test_a_port_in_use_is_a_clear_error_before_any_worker(tmp_path):
     assert f"127.0.0.1:{port}" in r.stderr and "moto server" in r.stderr
     assert "Traceback" not in r.stderr
     assert not list((tmp_path / "append").glob("*/workers/*.log"))  # no worker started
+    assert list((tmp_path / "append").glob("*/moto.log"))  # what the server said is kept
 
 
 def test_moto_missing_is_a_clear_error(tmp_path):
