@@ -15,7 +15,8 @@ txn: multi-register).
 
 Output: one verdict line per PATH; with ``--json``, one JSON object per PATH
 per line: ``{"file", "valid", "time", "checkers": [...], "anomalies",
-"reason", "error"}``.
+"reason", "error"}``; a PATH that could not be read has ``"valid": null``
+(not judged) and ``error`` saying why.
 
 Exit code: 1 if any PATH is invalid; else 3 if any PATH could not be read
 (malformed, with the line named; a violation is never hidden behind a bad
@@ -219,7 +220,7 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
         except BadInput as e:
             any_bad = True
             if as_json:
-                click.echo(json.dumps({"file": path, "valid": "unknown", "error": str(e), "reason": f"bad input: {e}"}))
+                click.echo(json.dumps({"file": path, "valid": None, "error": str(e), "reason": f"bad input: {e}"}))
             else:
                 click.echo(f"{path}: error: {e}", err=True)
             continue

@@ -67,7 +67,7 @@ def test_malformed_file_names_the_line(capsys, tmp_path: Path) -> None:
     assert code == 3 and f"{p}:2:" in err and "expected" in err
     code, out, _ = run(capsys, "--json", p)
     row = json.loads(out)
-    assert code == 3 and row["file"] == str(p) and row["valid"] == "unknown" and f"{p}:2:" in row["error"]
+    assert code == 3 and row["file"] == str(p) and row["valid"] is None and f"{p}:2:" in row["error"]
     # an invalid verdict is not hidden behind a bad file
     code, _, _ = run(capsys, p, INVALID, "--model", "register")
     assert code == 1
