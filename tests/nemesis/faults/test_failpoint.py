@@ -5,6 +5,8 @@ under it on the correct engine is valid and shows the faults fired."""
 
 from __future__ import annotations
 
+import pytest
+
 from nemesis.faults.base import Fault, RunContext
 from nemesis.faults.failpoint import NAMES, Failpoints, choose
 from persist import failpoints
@@ -66,14 +68,22 @@ def test_a_restarted_writer_is_not_disarmed_and_a_dead_one_is_skipped():
 
 
 def test_append_under_failpoints_is_valid_and_they_fire(tmp_path):
-    code, run = run_test(tmp_path, nemesis="failpoint", seed=1, time_limit=8)
-    assert code == 0, explain(run)
-    arms = [v for v in nemesis_infos(run, "failpoint") if v.get("action") == "arm"]
-    assert len(arms) >= 3
-    evs = events(run)
-    crashes = nemesis_infos(run, "crash")
-    failpoint_errors = [e for e in evs if "FailpointError" in (e.get("error") or "")]
-    assert crashes or failpoint_errors, "no failpoint fired: the test tested nothing"
+    """Every run is valid; at least one of a few seeds must see a failpoint
+    fire (a crash or a FailpointError). Whether an armed failpoint reaches
+    its Nth hit inside its window depends on throughput: on a loaded CI
+    machine (423 ops/s) seed 1 once armed five and hit none."""
+    fired = []
+    for seed in (1, 2, 3):
+        code, run = run_test(tmp_path / f"s{seed}", nemesis="failpoint", seed=seed, time_limit=8)
+        assert code == 0, explain(run)
+        arms = [v for v in nemesis_infos(run, "failpoint") if v.get("action") == "arm"]
+        assert len(arms) >= 3
+        crashes = nemesis_infos(run, "crash")
+        failpoint_errors = [e for e in events(run) if "FailpointError" in (e.get("error") or "")]
+        fired.append((seed, len(arms), len(crashes), len(failpoint_errors)))
+        if crashes or failpoint_errors:
+            return
+    pytest.fail(f"no failpoint fired in {fired} (seed, arms, crashes, errors): the test tested nothing")
 
 
 def _projection(run_dir):
