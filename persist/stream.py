@@ -23,6 +23,7 @@ import bisect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,6 +41,13 @@ def _check_as_of(name: str, as_of, sm: md.StreamMeta) -> None:
         raise AsOfError(
             f"read of stream {name!r} at as_of={as_of} is outside [since={sm.since}, upper={sm.upper}) ({why})"
         )
+
+
+class Frontiers(NamedTuple):
+    """A stream's frontiers as of one metadata version (``since <= upper``)."""
+
+    upper: int
+    since: int
 
 
 class Stream:
@@ -62,6 +70,15 @@ class Stream:
     def since(self) -> int:
         """Reads at ``as_of < since`` are refused; times below may be advanced."""
         return self._sm().since
+
+    def frontiers(self) -> Frontiers:
+        """``(upper, since)`` read together from one metadata version, so
+        ``since <= upper`` holds between them. Reading the two properties
+        one after the other may not give that: both can move in between
+        (a seal and a compaction commit), and ``since`` read after ``upper``
+        may be beyond it."""
+        sm = self._sm()
+        return Frontiers(sm.upper, sm.since)
 
     def write(self, updates) -> int:
         """Append ``updates`` (``(key, val, ts, diff)`` tuples or a pyarrow

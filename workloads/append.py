@@ -141,16 +141,21 @@ class AppendClient:
                 self.p.write_multi({n: _enc(u) for n, u in writes.items()})
             return value
         s = self.stream(value["stream"])
+        # upper and since always from one metadata version (Stream.frontiers): read one
+        # after the other they can straddle a seal and a compaction, since beyond upper
         if f == "seal":
             s.seal(value["ts"])
-            return {**value, "upper": s.upper, "since": s.since}
+            upper, since = s.frontiers()
+            return {**value, "upper": upper, "since": since}
         if f == "compact":
             s.allow_compaction(value["since"])
-            return {**value, "upper": s.upper, "since": s.since}
+            upper, since = s.frontiers()
+            return {**value, "upper": upper, "since": since}
         if f == "frontiers":
-            return {"stream": value["stream"], "upper": s.upper, "since": s.since}
+            upper, since = s.frontiers()
+            return {"stream": value["stream"], "upper": upper, "since": since}
         if f == "snapshot":
-            upper, since = s.upper, s.since
+            upper, since = s.frontiers()
             as_of = value.get("as_of")
             if as_of is None:
                 as_of = upper - 1

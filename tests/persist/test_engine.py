@@ -444,3 +444,29 @@ def test_a_lost_seal_is_superseded_before_the_next_write_so_it_can_never_land(lo
     assert len(p.gc()) == 1  # the lost seal's trace batch is garbage once settled
     p.close()
     assert persist.check(loc).problems == []
+
+
+def test_frontiers_are_read_from_one_metadata_version(writer):
+    """``Stream.frontiers()`` gives ``since <= upper`` even while another
+    thread seals and compacts as fast as it can; the two properties read one
+    after the other need not (a campaign's s3 run showed since 102 beyond
+    upper 97 through them)."""
+    s = writer.stream("f")
+
+    def advance():
+        for t in range(1, 201):
+            s.seal(t)
+            s.allow_compaction(t)
+
+    th = threading.Thread(target=advance)
+    th.start()
+    seen = []
+    try:
+        while th.is_alive():
+            seen.append(s.frontiers())
+    finally:
+        th.join()
+    assert all(fr.since <= fr.upper for fr in seen), [fr for fr in seen if fr.since > fr.upper][:3]
+    assert len({fr.upper for fr in seen}) > 10, "the frontiers moved while they were read"
+    upper, since = s.frontiers()
+    assert (upper, since) == (s.upper, s.since)
