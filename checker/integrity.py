@@ -16,7 +16,11 @@ anomaly of that kind (``invariant``, ``batch-content``, ``missing-blob``,
   purpose), ``corrupt-batch`` and ``corrupt-metadata``: the planted damage,
   found, which is what fsck is for.
 
-A report that says fsck itself failed (it could not run) gives ``unknown``.
+A report that says fsck itself failed (it raised), or that it could not
+reach the store (``unreachable``), gives ``unknown``: not checked is not
+damaged. So does a malformed report (no ``problems`` list). Problems beyond
+the recorded ones are judged from ``kinds`` (a count per kind): a kind of
+damage counted but not recorded is still an anomaly.
 Without an fsck event the checker has nothing to judge: ``unknown`` (the
 harness only adds this checker when the history has one).
 """
@@ -32,6 +36,8 @@ from checker.result import UNKNOWN, Anomaly, Result
 HARMLESS = frozenset({"orphan-blob"})
 #: fsck problem kinds a corruption run expects (the nemesis damaged those bytes)
 PLANTED = frozenset({"corrupt-batch", "corrupt-metadata"})
+#: fsck could not list or read the store: nothing was checked
+UNREACHABLE = "unreachable"
 
 
 class Integrity:
@@ -44,23 +50,34 @@ class Integrity:
         reports = [e for e in history.harness if e.get("f") == "fsck"]
         if not reports:
             return Result(self.name, UNKNOWN, reason="no fsck of the location in the history", category=self.category)
+        ignored = HARMLESS | (PLANTED if self.category == "corruption" else frozenset())
         anomalies: list[Anomaly] = []
         stats: dict[str, Any] = {"fsck_runs": len(reports)}
-        unknown = None
+        unknown: str | None = None
         for e in reports:
-            v = e.get("value") if isinstance(e.get("value"), dict) else {}
-            if v.get("error"):
-                unknown = f"fsck could not run: {v['error']}"
+            v = e.get("value")
+            where = f"persist.check after the run (harness event {e.get('index')})"
+            if not isinstance(v, dict) or v.get("error") or not isinstance(v.get("problems"), list):
+                why = v.get("error") if isinstance(v, dict) and v.get("error") else f"a malformed report {v!r:.200}"
+                unknown = f"fsck could not run: {why}"
                 continue
             stats.update({k: v[k] for k in ("batches_checked", "streams", "metadata_version") if k in v})
-            ignored = HARMLESS | (PLANTED if self.category == "corruption" else frozenset())
-            for p in v.get("problems") or []:
-                kind = str(p.get("kind"))
+            recorded: dict[str, int] = {}
+            for p in v["problems"]:
+                kind = str(p.get("kind")) if isinstance(p, dict) else "malformed"
+                recorded[kind] = recorded.get(kind, 0) + 1
                 if kind in ignored:
                     stats[f"ignored_{kind}"] = stats.get(f"ignored_{kind}", 0) + 1
-                    continue
-                anomalies.append(Anomaly(
-                    kind, f"persist.check after the run (harness event {e.get('index')}): {p.get('message')}", []))
+                elif kind == UNREACHABLE:
+                    unknown = f"fsck could not reach the store: {p.get('message')}"
+                else:
+                    anomalies.append(Anomaly(kind, f"{where}: {p.get('message') if isinstance(p, dict) else p}", []))
+            counted = v.get("kinds") if isinstance(v.get("kinds"), dict) else {}
+            for kind, n in sorted(counted.items()):
+                more = int(n) - recorded.get(kind, 0)
+                if more > 0 and kind not in ignored and kind != UNREACHABLE:
+                    anomalies.append(Anomaly(kind, f"{where}: {more} more problem(s) of kind {kind} "
+                                                   "(counted, not recorded)", []))
         if anomalies:
             return Result(self.name, False, anomalies[:100], stats=stats, category=self.category)
         if unknown:

@@ -29,9 +29,9 @@ Body (JSON)::
          "unsealed": [{"key": "batch/..", "seqno_lo": 3, "seqno_hi": 41,
                        "ts_min": 10, "ts_max": 12, "len": 2, "bytes": 700}]}}}
 
-Trace batches hold updates with ``lower <= ts < upper`` (times below the
-batch's ``since`` may have been advanced to it), key-sorted and
-consolidated; a batch with ``len == 0`` has ``key: null`` and no blob.
+Trace batches hold updates with ``lower <= ts < upper`` or ``ts == since``
+(a compaction advanced every time below the batch's ``since`` to it, so none
+is below it; a sealed batch has ``since`` 0), key-sorted and consolidated; a batch with ``len == 0`` has ``key: null`` and no blob.
 Unsealed batches hold drained Wal updates with ``ts >= upper`` of their
 stream, for seqnos in ``[seqno_lo, seqno_hi]``.
 

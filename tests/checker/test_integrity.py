@@ -55,6 +55,57 @@ def test_fsck_that_could_not_run_is_unknown_and_no_fsck_is_unknown():
     assert Integrity().check(pair([])).valid == "unknown"
 
 
+def test_a_store_fsck_could_not_reach_is_unknown_not_damage():
+    v = {"ok": False, "problems": [problem("unreachable", "cannot list s3://b/p: connection refused", key=None)],
+         "kinds": {"unreachable": 1}}
+    r = Integrity().check(fsck_history(v))
+    assert r.valid == "unknown" and "connection refused" in r.reason
+    v["problems"].append(problem("missing-blob", "gone"))  # damage still wins over "could not check"
+    assert Integrity().check(fsck_history(v)).valid is False
+
+
+def test_a_malformed_report_is_unknown():
+    assert Integrity().check(fsck_history({"ok": False})).valid == "unknown"
+    assert Integrity().check(fsck_history(["not", "a", "report"])).valid == "unknown"
+
+
+def test_damage_counted_but_not_recorded_is_still_damage():
+    """Only 100 problems are recorded; the per-kind counts say what else fsck found."""
+    v = {"ok": False, "problems": [problem("orphan-blob")] * 100,
+         "kinds": {"orphan-blob": 100, "missing-blob": 1}, "problem_count": 101}
+    r = Integrity().check(fsck_history(v))
+    assert r.valid is False and [a.kind for a in r.anomalies] == ["missing-blob"]
+    assert "1 more problem" in r.anomalies[0].message
+
+
+def test_the_harness_records_damage_before_orphans(tmp_path):
+    """nemesis/fsck.py on a real location: 120 orphans and one named batch
+    deleted; the recorded 100 problems start with the damage."""
+    import os
+
+    import persist
+    from nemesis.fsck import fsck
+    from persist import metadata as md
+    from persist.storage.file_blob import FileBlob
+
+    url = f"file://{tmp_path}/loc"
+    p = persist.open(url, background=False)
+    s = p.stream("s")
+    s.write([(b"a", b"1", 0, 1)])
+    s.seal(1)
+    p.close()
+    blob = FileBlob(os.path.join(tmp_path, "loc", "blob"))
+    meta = md.decode(blob.get(md.META_KEY))
+    (named,) = [b.key for b in meta.streams["s"].trace if b.key]
+    blob.delete(named)
+    for i in range(120):
+        blob.set(f"{md.BATCH_PREFIX}zz-orphan-{i:03d}", b"x")
+    v = fsck(url)
+    assert v["problem_count"] == 121 and len(v["problems"]) == 100
+    assert v["problems"][0]["kind"] == "missing-blob" and v["kinds"] == {"orphan-blob": 120, "missing-blob": 1}
+    assert Integrity().check(fsck_history(v)).valid is False
+
+
 def test_harness_events_are_not_operations():
     h = fsck_history({"ok": True, "problems": []})
     assert [op.f for op in h.ops] == ["snapshot"] and [e["f"] for e in h.harness] == ["fsck"]
