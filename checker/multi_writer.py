@@ -198,7 +198,7 @@ class MultiWriter:
                     continue
                 if b.lo >= a.hi or (a.certain and b.certain and a.lo < b.hi):
                     continue  # not overlapping, or already reported as overlapping certain holdings
-                if b.last.ret < a.first.call:
+                if b.last.ret < a.first.call and a.opening is not None:
                     continue  # b wholly before a: the epochs contradict real time (epoch-regressed says so)
                 anomalies.append(Anomaly(
                     "overlapping-holders",

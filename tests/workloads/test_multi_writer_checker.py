@@ -413,3 +413,16 @@ def test_a_session_opened_by_a_later_invoked_op_still_fences_the_one_it_took_ove
         h2.events.append(e)
     final(h2, ["s1", "a2", "s2"], 20, 21)
     assert "fenced-write-visible" in kinds(check(h2))
+
+
+def test_a_lower_epoch_acting_after_a_higher_one_is_flagged_even_without_its_opening():
+    """A (epoch 1) has no ``acquired`` op in the history, so epoch-regressed
+    cannot name it; but B (epoch 2) opened after A did and finished before A
+    acted again: both held during B."""
+    h = H()
+    w(h, 1, "b1", "200.1", 2, 0, 1, acquired=True)
+    w(h, 1, "b2", "200.1", 2, 2, 3)
+    w(h, 0, "a1", "100.1", 1, 10, 11)
+    w(h, 0, "a2", "100.1", 1, 12, 13)
+    final(h, ["a1", "a2", "b1", "b2"], 20, 21)
+    assert "overlapping-holders" in kinds(check(h))
