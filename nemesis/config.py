@@ -38,6 +38,23 @@ class RunConfig:
     #: operations per process (the workers are those of ``concurrency``).
     processes: list[int] | None = None
 
+    @property
+    def op_clock(self) -> bool:
+        """One client process and failpoints only: the run goes by the
+        operation clock (``Controller.op_clock``)."""
+        return self.concurrency == 1 and set(self.nemeses) <= {"failpoint", "none"}
+
+    def only_nemeses_used(self) -> list[str]:
+        """The nemeses a replayed schedule (``faults``) uses, in this
+        config's order (``["none"]`` for none), unless that would change the
+        run's clock: then all of them. For a shrunk run, whose dropped
+        faults leave some nemeses with nothing to do."""
+        if self.faults is None:
+            return list(self.nemeses)
+        used = [n for n in self.nemeses if any(f.nemesis == n for f in self.faults)] or ["none"]
+        same_clock = (self.concurrency == 1 and set(used) <= {"failpoint", "none"}) == self.op_clock
+        return used if same_clock else list(self.nemeses)
+
     def to_json(self) -> dict[str, Any]:
         d = {"workload": self.workload, "nemesis": self.nemeses, "seed": self.seed,
              "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,

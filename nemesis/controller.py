@@ -114,7 +114,7 @@ class Controller:
         :attr:`OPS_PER_SECOND`), and persist runs without its background
         thread, so the same seed (with ``--op-limit``) gives the same history,
         wall times aside."""
-        return self.cfg.concurrency == 1 and set(self.cfg.nemeses) <= {"failpoint", "none"}
+        return self.cfg.op_clock
 
     def _idle(self, seconds: float) -> None:
         """``RunContext.idle``: keep the run going for ``seconds`` while a

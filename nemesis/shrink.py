@@ -3,7 +3,7 @@
 Given a run judged invalid, find a smaller configuration that still fails:
 fewer operations, fewer client processes, fewer faults. Every candidate is a
 real run (real worker processes, real faults) of the same workload, seed,
-nemeses and mutant; what changes is only what the seed already fixed:
+nemeses (less those left with no fault to inject) and mutant; what changes is only what the seed already fixed:
 
 * **faults**: a subset of the faults the original run injected, each replayed
   at the operation count at which it hit in the original (read back from its
@@ -204,9 +204,10 @@ class Shrinker:
 
     def config(self, plan: Plan):
         all_procs = plan.processes == tuple(range(self.base.concurrency))
-        return replace(self.base, faults=list(plan.faults), fault_ops=list(plan.fault_ops),
-                       processes=None if all_procs else list(plan.processes), op_limit=plan.op_limit,
-                       time_limit=self.time_limit)
+        cfg = replace(self.base, faults=list(plan.faults), fault_ops=list(plan.fault_ops),
+                      processes=None if all_procs else list(plan.processes), op_limit=plan.op_limit,
+                      time_limit=self.time_limit)
+        return replace(cfg, nemeses=cfg.only_nemeses_used())  # e.g. --nemesis kill once no power loss is left
 
     def fails(self, plan: Plan) -> bool:
         """Run ``plan`` (up to ``tries`` times); True when a run fails like the original."""
