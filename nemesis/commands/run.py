@@ -315,8 +315,13 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
     acked = sum(n for (f, typ), n in counts.items() if typ == "ok")
     out.print(f"{outcome.ops} operations in {outcome.elapsed:.1f} s; {acked} acknowledged "
               f"({acked / max(outcome.elapsed, 1e-9):.0f}/s)")
-    faults = {k: v for k, v in ctl.rec.faults.items() if k != "start"}
-    out.print("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))
+    # restarts and resumes are the harness healing, not faults; a power loss kills every worker, so
+    # restarts can outnumber kills by far
+    healing = ("start", "restart", "resume")
+    faults = {k: v for k, v in ctl.rec.faults.items() if k not in healing}
+    heals = ", ".join(f"{k} {ctl.rec.faults[k]}" for k in healing[1:] if ctl.rec.faults.get(k))
+    out.print("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none")
+              + (f"; healing: {heals}" if heals else ""))
     fk = results.get("fsck")
     if fk:
         said = ("could not run: " + fk["error"]) if fk.get("error") else (
