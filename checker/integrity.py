@@ -74,7 +74,7 @@ class Integrity:
                     anomalies.append(Anomaly(kind, f"{where}: {p.get('message') if isinstance(p, dict) else p}", []))
             counted = v.get("kinds") if isinstance(v.get("kinds"), dict) else {}
             for kind, n in sorted(counted.items()):
-                more = int(n) - recorded.get(kind, 0)
+                more = (n if isinstance(n, int) else 0) - recorded.get(kind, 0)
                 if more > 0 and kind not in ignored and kind != UNREACHABLE:
                     anomalies.append(Anomaly(kind, f"{where}: {more} more problem(s) of kind {kind} "
                                                    "(counted, not recorded)", []))

@@ -43,7 +43,10 @@ def judge_history(history: History, workload: str) -> dict[str, Any]:
     if any(e.get("f") == "fsck" for e in history.harness):  # histories before fsck was recorded have none
         from checker.integrity import Integrity
 
-        results.append(Integrity(category).check(history))
+        try:
+            results.append(Integrity(category).check(history))
+        except Exception as e:  # as above: a checker bug is unknown, never valid
+            results.append(Result("integrity", "unknown", reason=f"checker crashed: {type(e).__name__}: {e}"))
     return {"valid": combine([r.valid for r in results]), "category": category,
             "checkers": [r.to_json() for r in results]}
 
