@@ -55,6 +55,7 @@ result is ``unknown`` unless another anomaly was found.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from checker.history import History, Op
@@ -67,56 +68,60 @@ NOT_OPENED = ("LockedError", "ClosedError")
 
 @dataclass
 class Session:
+    """Its derived facts are computed once, on first use: ``sessions_of``
+    hands a session out only once all its operations are in, and the checks
+    compare every pair of sessions."""
+
     holder: str
     ops: list[Op] = field(default_factory=list)
 
-    @property
+    @cached_property
     def wal(self) -> str:
         return str(self.ops[0].result.get("wal", "shared"))
 
-    @property
+    @cached_property
     def lo_op(self) -> Op:
         return min(self.ops, key=lambda op: op.ret)
 
-    @property
+    @cached_property
     def hi_op(self) -> Op:
         return max(self.ops, key=lambda op: op.call)
 
-    @property
+    @cached_property
     def lo(self) -> int:  # held from at least here ...
         return self.lo_op.ret
 
-    @property
+    @cached_property
     def hi(self) -> int:  # ... to at least here
         return self.hi_op.call
 
-    @property
+    @cached_property
     def certain(self) -> bool:
         return self.lo < self.hi
 
-    @property
+    @cached_property
     def epochs(self) -> set:
         return {op.result.get("epoch") for op in self.ops if op.result.get("epoch") is not None}
 
-    @property
+    @cached_property
     def epoch(self) -> Any:
         return max(self.epochs) if self.epochs else None
 
-    @property
+    @cached_property
     def first(self) -> Op:
         return min(self.ops, key=lambda op: op.call)
 
-    @property
+    @cached_property
     def last(self) -> Op:
         return max(self.ops, key=lambda op: op.ret)
 
-    @property
+    @cached_property
     def opening(self) -> Op | None:
         """The operation that opened the session (its result says
         ``acquired``), if the history has it. Not necessarily the first
         invoked: an operation invoked earlier may have waited on that open
         and returned ``ok`` without ``acquired``."""
-        return next((op for op in sorted(self.ops, key=lambda op: op.call) if op.result.get("acquired")), None)
+        return min((op for op in self.ops if op.result.get("acquired")), key=lambda op: op.call, default=None)
 
 
 def sessions_of(history: History) -> list[Session]:
