@@ -258,6 +258,15 @@ SHRINK_CASES = [
     ("ack_before_fsync.py", "append", "lose-unsynced", 1, 6, 45),
     ("lose_seal.py", "append", "kill", 1, 8, 60),
 ]
+#: the checkers that name each mutant's usual failure. An original run that failed some other way (e.g.
+#: ack_before_fsync tearing a Wal record so that only the recovery checker fired, seen once in CI under load)
+#: depends on timing the candidates rarely meet again: the test then takes the next seed.
+TYPICAL = {"replay_twice.py": {"duplicates"}, "ack_before_fsync.py": {"lost-writes"},
+           "lose_seal.py": {"lost-writes", "seals"}}
+
+
+def failing(run) -> set[str]:
+    return {c["checker"] for c in results(run)["checkers"] if c["valid"] is False}
 
 
 @pytest.mark.slow
@@ -268,8 +277,11 @@ def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
     from nemesis import regressions as rg
     from nemesis.commands.shrink import shrink_run
 
-    code, run = run_test(tmp_path / "store", workload=workload, nemesis=nemesis, seed=seed, time_limit=secs,
-                         mutant=mutant, concurrency=4, interval=(0.2, 0.6))
+    for tried in range(3):
+        code, run = run_test(tmp_path / "store", workload=workload, nemesis=nemesis, seed=seed + tried,
+                             time_limit=secs, mutant=mutant, concurrency=4, interval=(0.2, 0.6))
+        if code == 1 and failing(run) & TYPICAL[mutant]:
+            break
     assert code == 1, f"the original run must fail first: {explain(run)}"
     lines: list[str] = []
     reg = str(tmp_path / "seeds.json")
