@@ -21,9 +21,17 @@ class Child:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=full_env, cwd=ROOT,
         )
         self.lines: list[str] = []
+        self._err = bytearray()  # stderr, drained all along (an unread pipe that fills would stall the child)
         self._cv = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self._err_reader.start()
+
+    def _read_err(self):
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            self._err += chunk
+            del self._err[:-20000]  # keep the tail
 
     def _read(self):
         for raw in self.proc.stdout:
@@ -40,7 +48,10 @@ class Child:
             while not pred(self.lines):
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
-                    err = self.proc.stderr.read().decode()[-3000:] if self.proc.poll() is not None else ""
+                    if self.proc.poll() is None:  # hung: have it print every thread's stack (child.py)
+                        self.signal(signal.SIGUSR1)
+                        self._cv.wait(1.0)
+                    err = self.stderr_tail()
                     raise AssertionError(f"child never got there; lines {self.lines[-5:]}; stderr: {err}")
                 self._cv.wait(min(left, 0.2))
             return list(self.lines)
@@ -61,4 +72,11 @@ class Child:
         self._reader.join(timeout=10)
 
     def stderr(self):
-        return self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
+        """What the child wrote on stderr (the last 20 kB), once it has exited; "" while it runs."""
+        if self.proc.poll() is None:
+            return ""
+        self._err_reader.join(timeout=10)
+        return self.stderr_tail()
+
+    def stderr_tail(self) -> str:
+        return bytes(self._err).decode(errors="replace")[-3000:]

@@ -23,6 +23,10 @@ def say(*parts):
 
 
 def main():
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the parent asks for the stacks of a hung child
     import persist
     from persist import errors
 
