@@ -150,14 +150,20 @@ def parse_workloads(text: str | None) -> list[str]:
     return names
 
 
-def parse_mixes(text: str | None) -> list[list[str]]:
+def parse_mixes(text: str | None, fs: str = "auto") -> list[list[str]]:
     """``kill,lose-unsynced+pause`` -> ``[["kill"], ["lose-unsynced", "pause"]]``: mixes
     separated by commas, the nemeses of one mix joined by ``+``. Default: every
-    nemesis on its own (``none`` aside)."""
+    nemesis on its own (``none`` aside; ``disk-error`` and ``slow-disk`` only
+    when ``fs`` gives the fault filesystem here, see :mod:`nemesis.faultmodel`)."""
+    from nemesis.faultmodel import FS_ONLY, FaultModelError, resolve
     from nemesis.generator import NEMESES, UnknownNemesis, parse_names
 
     if not text:
-        return [[n] for n in NEMESES if n != "none"]
+        try:
+            fuse = resolve(fs).name == "faultfs"
+        except FaultModelError:
+            fuse = False  # plan() says why --fs cannot be honoured
+        return [[n] for n in NEMESES if n != "none" and (fuse or n not in FS_ONLY)]
     mixes: list[list[str]] = []
     for part in text.split(","):
         part = part.strip()
@@ -212,8 +218,10 @@ def _incompatible(workload: str, mix: list[str], blob: str) -> str | None:
 def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time_limit: float, store: str,
          concurrency: int = 8, op_limit: int = 0, mutant: str | None = None, blob: str = "auto",
          s3_faults: list[str] | tuple[str, ...] = (), s3_port: int = 0, jobs: int = 1, keep_data: bool = False,
-         shard: tuple[int, int] = (1, 1)) -> Plan:
-    """Check everything and lay the campaign out (no run starts here)."""
+         shard: tuple[int, int] = (1, 1), fs: str = "auto") -> Plan:
+    """Check everything and lay the campaign out (no run starts here). ``fs``
+    (``--fs``) is every run's disk fault model, resolved once per run as
+    ``persist-nemesis run`` does; each run's command names the model it got."""
     import click
 
     from nemesis.commands.run import build_config, command_line
@@ -250,7 +258,8 @@ def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time
                     continue
                 try:
                     cfg = build_config(wl, ",".join(mix), seed, time_limit, concurrency, op_limit, mutant, keep_data,
-                                       blob=b, s3_faults=s3_faults if "s3" in mix else (), s3_port=s3_port)
+                                       blob=b, s3_faults=s3_faults if "s3" in mix else (), s3_port=s3_port,
+                                       fs=fs)
                 except click.BadParameter as e:
                     raise CampaignError(e.message, _hint(e)) from None
                 runnable.append((wl, mix, seed, cfg))

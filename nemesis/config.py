@@ -37,6 +37,22 @@ class RunConfig:
     #: keeps its worker and its seeded generator, so a subset runs the same
     #: operations per process (the workers are those of ``concurrency``).
     processes: list[int] | None = None
+    #: ``--fs``: auto | fuse | tracer (nemesis/faultmodel.py); ``fault_model`` is what it resolved to
+    #: (``"faultfs"`` or ``"tracer"``), ``fs_reason`` why ``auto`` fell back to the tracer
+    fs: str = "auto"
+    fault_model: str | None = None
+    fs_reason: str | None = None
+
+    def resolve_fs(self) -> str:
+        """Settle ``fault_model`` (once): ``faultfs`` or ``tracer``. Raises
+        :class:`nemesis.faultmodel.FaultModelError` when ``fs`` cannot be
+        honoured here or a nemesis needs the filesystem the run will not have."""
+        if self.fault_model is None:
+            from nemesis.faultmodel import resolve
+
+            m = resolve(self.fs, self.nemeses)
+            self.fault_model, self.fs_reason = m.name, m.reason
+        return self.fault_model
 
     @property
     def op_clock(self) -> bool:
@@ -59,7 +75,11 @@ class RunConfig:
         d = {"workload": self.workload, "nemesis": self.nemeses, "seed": self.seed,
              "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,
              "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval),
-             "blob": self.blob, "s3_faults": list(self.s3_faults), "s3_port": self.s3_port}
+             "blob": self.blob, "s3_faults": list(self.s3_faults), "s3_port": self.s3_port, "fs": self.fs}
+        if self.fault_model is not None:
+            d["fault_model"] = self.fault_model
+        if self.fs_reason:
+            d["fs_reason"] = self.fs_reason
         # a replayed schedule (shrinking, regression seeds): only when set, so a plain run's config is unchanged
         if self.faults is not None:
             d["faults"] = [f.to_json() for f in self.faults]

@@ -21,6 +21,16 @@ outstanding; an operation whose worker died under it completes as ``info``
 and its process number is retired (the client continues under a fresh one);
 the history's times are monotonic nanoseconds since the run started.
 
+The disk fault model (``RunConfig.fs``, :mod:`nemesis.faultmodel`): with
+the fault filesystem the run's data directory ``<run>/data`` is a
+:class:`nemesis.faultfs.FaultFS` mount over ``<run>/data.backing``,
+mounted before any worker starts and unmounted after the final reads and
+the fsck on every way out (an exception, SIGINT: :meth:`Controller.run`'s
+``finally``, and :meth:`Controller.close`); after the unmount the backing
+directory takes the name ``data`` (so a kept data directory is the backing
+one, what the disk held). Workers then run without the tracer (it is
+installed only for ``corrupt``, which picks its damage from its reports).
+
 A worker that exits before it says it is ready, without being killed by a
 nemesis, is a broken setup (a mutant that does not import, an engine that
 crashes on open): on the first start the run stops at once with
@@ -84,6 +94,11 @@ class Controller:
         self.wl = load(cfg.workload).WORKLOAD
         self.data_dir = os.path.realpath(os.path.join(run_dir, "data"))
         os.makedirs(self.data_dir, exist_ok=True)
+        self.fault_model = cfg.resolve_fs()
+        self.fs = None  # the fault filesystem mounted at data_dir (faultfs), unmounted by _unmount()
+        self._unmounted = False
+        if self.fault_model == "faultfs":
+            self._mount(run_dir)
         self.reports_dir = os.path.join(run_dir, "reports")
         self.url = "file://" + self.data_dir
         self.s3 = None  # --blob s3: the run's moto server, started before any worker, stopped by close()
@@ -169,9 +184,51 @@ class Controller:
         """Keyword arguments ``persist.check(self.url, ...)`` needs."""
         return self.s3.check_options() if self.s3 is not None else {}
 
+    def _mount(self, run_dir: str) -> None:
+        from nemesis.faultfs import FaultFS
+
+        backing = os.path.join(os.path.realpath(run_dir), "data.backing")
+        os.makedirs(backing, exist_ok=True)
+        fs = FaultFS(backing, self.data_dir, log_path=os.path.join(run_dir, "faultfs.log"))
+        try:
+            fs.mount()
+        except Exception as e:
+            from nemesis.faultmodel import MountError
+
+            raise MountError(f"could not mount the fault filesystem at {self.data_dir}: {type(e).__name__}: {e} "
+                             f"(its log: {os.path.join(run_dir, 'faultfs.log')}); --fs tracer runs without it") from e
+        self.fs = fs
+        self.backing_dir = backing
+
+    def _unmount(self) -> None:
+        """Thaw and unmount the fault filesystem (once), then give the backing
+        directory the name ``data``. Never raises: a failure is a note."""
+        fs, self.fs = self.fs, None
+        if fs is None or self._unmounted:
+            return
+        self._unmounted = True
+        for step in (fs.clear_faults, fs.thaw, fs.unmount):
+            try:
+                step()
+            except Exception as e:
+                self._note(f"fault filesystem: {step.__name__} failed: {type(e).__name__}: {e}")
+        try:
+            if not os.path.ismount(self.data_dir):
+                os.rmdir(self.data_dir)
+                os.rename(self.backing_dir, self.data_dir)
+        except OSError as e:
+            self._note(f"could not move {self.backing_dir} to {self.data_dir}: {e}")
+
+    def _note(self, text: str) -> None:
+        outcome = getattr(self, "outcome", None)
+        if outcome is not None:
+            outcome.notes.append(text)
+
     def close(self) -> None:
-        """Stop the run's moto server (after any ``persist.check`` of its data);
-        with ``keep_data`` its objects are copied to ``data/s3/`` first."""
+        """Unmount the fault filesystem if still mounted; stop the run's moto
+        server (after any ``persist.check`` of its data); with ``keep_data``
+        its objects are copied to ``data/s3/`` first."""
+        self._unmount()
         if self.s3 is not None:
             try:
                 if self.cfg.keep_data and self.s3.server.pid is not None:
@@ -189,7 +246,8 @@ class Controller:
         self.workers: dict[int, Worker] = {
             s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=None,
                            threads=max(1, per_worker[s.slot]) + 1, options=options, mutant=cfg.mutant,
-                           watch_root=self.data_dir, spare=True)
+                           watch_root=self.data_dir, spare=True,
+                           watch=self.fs is None or "corrupt" in cfg.nemeses)
             for s in specs
         }
         by_slot = {s.slot: s for s in specs}
@@ -205,6 +263,7 @@ class Controller:
         self.ctx.kill = self.kill_worker  # type: ignore[method-assign]
         self.ctx.idle = self._idle  # type: ignore[method-assign]
         self.ctx.s3 = self.s3.context() if self.s3 is not None else None
+        self.ctx.fs = self.fs
         self.nemeses = {n: make(n) for n in cfg.nemeses}
         for n in self.nemeses.values():
             n.start(self.ctx)
@@ -427,6 +486,11 @@ class Controller:
         try:
             return self._run()
         finally:
+            try:
+                if self.fs is not None:
+                    self.fs.thaw()  # a worker stuck on a frozen mount cannot die
+            except Exception:
+                pass
             for w in self.workers.values():
                 if w.alive:
                     w.kill()
@@ -434,6 +498,7 @@ class Controller:
                 w.drop_spare()
             self.sel.close()
             self.rec.close()
+            self._unmount()
 
     def _run(self) -> Outcome:
         cfg = self.cfg

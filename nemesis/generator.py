@@ -26,6 +26,8 @@ NEMESES: dict[str, str] = {
     "corrupt": "nemesis.faults.disk:Corrupt",
     "s3": "nemesis.faults.s3:S3Faults",  # needs --blob s3
     "failpoint": "nemesis.faults.failpoint:Failpoints",
+    "disk-error": "nemesis.faults.fs:DiskError",  # the fault filesystem only (--fs fuse/auto)
+    "slow-disk": "nemesis.faults.fs:SlowDisk",  # the fault filesystem only
 }
 
 #: (min, max) seconds each fault lasts before recovery.
@@ -36,6 +38,8 @@ DURATION = {
     "corrupt": (0.05, 0.2),
     "s3": (0.5, 2.5),
     "failpoint": (0.3, 1.5),
+    "disk-error": (0.3, 1.5),
+    "slow-disk": (0.5, 2.0),
 }
 #: at most this many faults of the kind per run
 LIMIT = {"corrupt": 1}
@@ -75,7 +79,7 @@ def schedule(seed: int, names: list[str], time_limit: float, slots: list[int], w
     while t < time_limit - 0.3:
         allowed = [n for n in names if counts.get(n, 0) < LIMIT.get(n, 1 << 30)]
         name = rng.choice(allowed or names)
-        if name in ("lose-unsynced", "s3"):
+        if name in ("lose-unsynced", "s3", "disk-error", "slow-disk"):  # the machine's disk or S3: every worker
             target = -1
         elif name == "corrupt" or len(slots) == 1 or rng.random() < 0.7:
             target = writer_slot

@@ -8,9 +8,9 @@ carry a hint, read without importing the file (importing it would patch this
 process)::
 
     EXPOSED_BY = {"workload": "append", "nemesis": "kill,lose-unsynced", "blob": "file",
-                  "time_limit": 5, "concurrency": 4, "s3_faults": [...], "seeds": [1, 2]}
+                  "time_limit": 5, "concurrency": 4, "s3_faults": [...], "seeds": [1, 2], "fs": "fuse"}
 
-every key optional. :func:`hunt` runs seeded runs against one mutant until
+every key optional (``fs``: the disk fault model, ``--fs``; default auto). :func:`hunt` runs seeded runs against one mutant until
 one of them is *caught* -- its verdict is invalid (``valid`` is false; for a
 run with media corruption that is whatever the checkers found wrong beyond a
 refusal, see :mod:`nemesis.judge`) -- or the mutant's budget of seconds is
@@ -57,7 +57,7 @@ ZOO = os.path.join(REPO, "mutants")
 
 #: what a run uses for keys the hint leaves out
 DEFAULTS: dict[str, Any] = {"workload": "append", "nemesis": "kill,lose-unsynced", "blob": "file",
-                            "time_limit": 6.0, "concurrency": 4, "s3_faults": []}
+                            "time_limit": 6.0, "concurrency": 4, "s3_faults": [], "fs": "auto"}
 #: configurations tried after the hint's seeds, round-robin
 WIDEN: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "kill,lose-unsynced"},
@@ -67,6 +67,9 @@ WIDEN: list[dict[str, Any]] = [
     {"workload": "upsert", "nemesis": "kill,lose-unsynced"},
     {"workload": "multi-writer", "nemesis": "kill,pause"},
     {"workload": "append", "nemesis": "s3,kill", "blob": "s3"},
+    # the fault filesystem's own faults (dropped from a hunt where FUSE does not work: exit 3)
+    {"workload": "append", "nemesis": "disk-error,lose-unsynced", "fs": "fuse"},
+    {"workload": "upsert", "nemesis": "slow-disk,disk-error,kill", "fs": "fuse"},
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
 #: runs of the hinted configuration per run of a wider one, after the hint's seeds
@@ -131,7 +134,8 @@ def config_of(cfg: dict[str, Any]) -> dict[str, Any]:
 def describe(cfg: dict[str, Any]) -> str:
     """A short text of a configuration: ``append kill,lose-unsynced file 6s``."""
     text = f"{cfg['workload']} {cfg['nemesis']} {cfg['blob']} {cfg['time_limit']:g}s"
-    return text + (f" c{cfg['concurrency']}" if cfg["concurrency"] != DEFAULTS["concurrency"] else "")
+    text += f" c{cfg['concurrency']}" if cfg["concurrency"] != DEFAULTS["concurrency"] else ""
+    return text + (f" fs={cfg['fs']}" if cfg.get("fs", "auto") != "auto" else "")
 
 
 def trials(hint: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
@@ -169,7 +173,8 @@ def run_trial(mutant: Mutant | None, cfg: dict[str, Any], seed: int, store: str)
 
     try:
         rc = build_config(cfg["workload"], cfg["nemesis"], seed, cfg["time_limit"], cfg["concurrency"], 0,
-                          mutant.path if mutant else None, False, blob=cfg["blob"], s3_faults=cfg["s3_faults"])
+                          mutant.path if mutant else None, False, blob=cfg["blob"], s3_faults=cfg["s3_faults"],
+                          fs=cfg.get("fs", "auto"))
     except click.BadParameter as e:
         return {"code": 3, "verdict": "error", "run_dir": None, "command": None, "results": None,
                 "error": e.format_message()}

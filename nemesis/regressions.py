@@ -74,13 +74,14 @@ def config_from_dict(d: dict[str, Any]):
     same checks as ``persist-nemesis run`` (raises click.BadParameter), then
     ``interval`` and the replay fields (``faults``, ``fault_ops``,
     ``processes``, at the top level or under ``overrides``)."""
+    from nemesis.commands.repro import fs_of
     from nemesis.commands.run import build_config
 
     nem = d["nemesis"]
     cfg = build_config(d["workload"], ",".join(nem) if isinstance(nem, list) else str(nem), int(d["seed"]),
                        float(d["time_limit"]), int(d.get("concurrency", 4)), int(d.get("op_limit", 0)),
                        abs_path(d.get("mutant")), bool(d.get("keep_data", False)), blob=d.get("blob", "file"),
-                       s3_faults=list(d.get("s3_faults") or []), s3_port=int(d.get("s3_port", 0)))
+                       s3_faults=list(d.get("s3_faults") or []), s3_port=int(d.get("s3_port", 0)), fs=fs_of(d))
     if d.get("interval"):
         cfg.interval = (float(d["interval"][0]), float(d["interval"][1]))
     apply_overrides(cfg, {**{k: d[k] for k in ("faults", "fault_ops", "processes") if k in d},

@@ -122,4 +122,11 @@ def read_json(path: str) -> Any:
 
 
 def drop_data(run_dir: str) -> None:
-    shutil.rmtree(os.path.join(run_dir, "data"), ignore_errors=True)
+    """Remove the persist data directory (``data/``; a run on the fault
+    filesystem also ``data.backing/``, the mount's backing directory, if it
+    is still there). A mount still in place is never recursed into."""
+    for name in ("data", "data.backing"):
+        path = os.path.join(run_dir, name)
+        if os.path.ismount(path):
+            continue
+        shutil.rmtree(path, ignore_errors=True)

@@ -36,7 +36,7 @@ from workloads.base import WorkerSpec
 class Worker:
     def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue | None,
                  threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None,
-                 spare: bool = False):
+                 spare: bool = False, watch: bool = True):
         self.spec = spec
         self.slot = spec.slot
         self.workload = workload
@@ -47,6 +47,7 @@ class Worker:
         self.options = options
         self.mutant = mutant
         self.watch_root = watch_root
+        self.watch = watch  # install the fsync tracer (nemesis.fsync_watch); off on the fault filesystem
         self.incarnation = 0
         self._spawned = 0
         self.spare = spare
@@ -74,8 +75,9 @@ class Worker:
         report = os.path.join(self.run_dir, "reports", f"{self.slot}.{incarnation}.fsync")
         argv = [sys.executable, "-m", "workloads.worker_main", "--workload", self.workload, "--role", self.spec.role,
                 "--url", self.url, "--threads", str(self.threads), "--options", json.dumps(self.options)]
-        argv += ["--preload", "nemesis.fsync_watch:install",
-                 "--preload-kwargs", json.dumps({"report_path": report, "root": self.watch_root})]
+        if self.watch:
+            argv += ["--preload", "nemesis.fsync_watch:install",
+                     "--preload-kwargs", json.dumps({"report_path": report, "root": self.watch_root})]
         if self.mutant:
             argv += ["--mutant", self.mutant]
         return argv

@@ -61,7 +61,7 @@ def _check_junit(path: str) -> str:
 @click.option("--workloads", default=None, help="comma-separated (default: every workload)")
 @click.option("--nemeses", default=None,
               help="comma-separated mixes, nemeses of one mix joined by '+', e.g. kill,lose-unsynced+pause,s3 "
-                   "(default: every nemesis on its own)")
+                   "(default: every nemesis on its own; disk-error and slow-disk only on the fault filesystem)")
 @click.option("--time-limit", type=float, default=5.0, show_default=True, help="seconds of each run")
 @click.option("--jobs", type=int, default=None, help="runs at a time (default: CPU cores)")
 @click.option("--shard", default=None, metavar="K/N", help="run only the K-th of N shards (1 <= K <= N)")
@@ -79,8 +79,10 @@ def _check_junit(path: str) -> str:
 @click.option("--no-report", is_flag=True, help="skip each run's timeline and plots (the index is still written)")
 @click.option("--quiet", is_flag=True, help="no progress bar and no line per run")
 @click.option("--dry-run", is_flag=True, help="print the runs of this shard and stop")
+@click.option("--fs", "fs", default="auto", show_default=True,
+              help="every run's disk fault model: fuse (the fault filesystem), tracer, auto (fuse where it works)")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run) -> int:
+             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     from nemesis import campaign as cp
 
@@ -88,13 +90,13 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
         seed_list = cp.parse_seeds(seeds, seed_range)
         shard_kn = cp.parse_shard(shard)
         wls = cp.parse_workloads(workloads)
-        mixes = cp.parse_mixes(nemeses)
+        mixes = cp.parse_mixes(nemeses, fs)
         jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
         if junit_path is not None:
             junit_path = _check_junit(junit_path)
         p = cp.plan(workloads=wls, mixes=mixes, seeds=seed_list, time_limit=time_limit, store=store,
                     concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob, s3_faults=s3_faults,
-                    s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn)
+                    s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn, fs=fs)
         if not p.runs:
             what = "this shard has no runs" if p.total else "every combination was skipped"
             raise cp.CampaignError(f"nothing to run: {what} ({p.total} runnable in all"

@@ -1,7 +1,10 @@
 """``persist-nemesis repro RUN_DIR``: run a stored run again.
 
 Reads ``RUN_DIR/config.json`` and runs the same configuration (workload,
-nemeses, seed, time limit, concurrency, operation limit, mutant) into a new
+nemeses, seed, time limit, concurrency, operation limit, mutant, and the
+disk fault model it ran with: ``fault_model``, so a run that had the fault
+filesystem is refused where FUSE does not work rather than rerun on the
+weaker tracer) into a new
 run directory of the same store (or ``--store``). The seed fixes the
 generated operations and the nemesis schedule; timing does not repeat
 exactly, so a failure caused by a race may need a few tries
@@ -34,7 +37,7 @@ def load_config(run_dir: str):
                            int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
                            int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)),
                            blob=c.get("blob", "file"), s3_faults=c.get("s3_faults", []),
-                           s3_port=int(c.get("s3_port", 0)))
+                           s3_port=int(c.get("s3_port", 0)), fs=fs_of(c))
         if any(k in c for k in ("faults", "fault_ops", "processes")):  # a replayed schedule (shrink, regressions)
             from nemesis.regressions import apply_overrides
 
@@ -44,6 +47,16 @@ def load_config(run_dir: str):
     if c.get("interval"):
         cfg.interval = tuple(c["interval"])
     return cfg, c
+
+
+def fs_of(c: dict) -> str:
+    """The ``--fs`` that reruns the fault model a stored configuration ran
+    with: the one it resolved to (``fault_model``), else its ``fs``; a
+    configuration older than ``--fs`` ran on the tracer."""
+    model = c.get("fault_model")
+    if model in ("faultfs", "tracer"):
+        return "fuse" if model == "faultfs" else "tracer"
+    return str(c.get("fs", "tracer"))
 
 
 @click.command("repro")

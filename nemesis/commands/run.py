@@ -30,8 +30,14 @@ def _fail(msg: str) -> int:
 
 
 def build_config(workload: str, nemesis: str, seed: int, time_limit: float, concurrency: int, op_limit: int,
-                 mutant: str | None, keep_data: bool, blob: str = "file", s3_faults=(), s3_port: int = 0):
-    """Check every input; returns a RunConfig or raises click.BadParameter."""
+                 mutant: str | None, keep_data: bool, blob: str = "file", s3_faults=(), s3_port: int = 0,
+                 fs: str = "auto"):
+    """Check every input; returns a RunConfig or raises click.BadParameter.
+
+    ``fs`` (``--fs``) is resolved here (:mod:`nemesis.faultmodel`): the
+    config carries the fault model that will run, or the error says why it
+    cannot (``--fs fuse`` where FUSE does not work; ``disk-error`` or
+    ``slow-disk`` on the tracer)."""
     from nemesis.config import RunConfig
     from nemesis.generator import UnknownNemesis, parse_names
     from workloads.base import WORKLOADS
@@ -63,8 +69,15 @@ def build_config(workload: str, nemesis: str, seed: int, time_limit: float, conc
         except (SyntaxError, UnicodeDecodeError, ValueError) as e:
             raise click.BadParameter(f"{mutant} does not compile: {e}", param_hint="--mutant") from None
     s3_faults = _check_s3(blob, names, list(s3_faults or ()), s3_port)
-    return RunConfig(workload, names, seed, float(time_limit), concurrency, op_limit, mutant, keep_data,
-                     blob=blob, s3_faults=s3_faults, s3_port=s3_port)
+    cfg = RunConfig(workload, names, seed, float(time_limit), concurrency, op_limit, mutant, keep_data,
+                    blob=blob, s3_faults=s3_faults, s3_port=s3_port, fs=fs)
+    from nemesis.faultmodel import FaultModelError
+
+    try:
+        cfg.resolve_fs()
+    except FaultModelError as e:
+        raise click.BadParameter(str(e), param_hint="--fs") from None
+    return cfg
 
 
 def _check_s3(blob: str, names: list[str], s3_faults: list[str], s3_port: int) -> list[str]:
@@ -112,6 +125,9 @@ def command_line(cfg) -> str:
             parts += ["--s3-fault", rule]
         if cfg.s3_port:
             parts += ["--s3-port", str(cfg.s3_port)]
+    fs = {"faultfs": "fuse", "tracer": "tracer"}.get(cfg.fault_model or "", cfg.fs)
+    if fs != "auto":  # the model that ran, so the line reruns the same one (auto may fall back elsewhere)
+        parts += ["--fs", fs]
     replay = {k: v for k, v in cfg.to_json().items() if k in REPLAY_KEYS}
     if replay:  # a shrunk run or a regression seed: its schedule, inline, so the line alone reruns it
         parts += ["--replay", json.dumps(replay, separators=(",", ":"))]
@@ -194,7 +210,7 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     from nemesis import store as st
     from nemesis.controller import Controller, RunAborted
     from nemesis.judge import judge
-    from nemesis.s3.server import MotoStartError
+    from nemesis.errors import StartError
 
     res: dict[str, Any] = {"code": EXIT_USAGE, "verdict": "error", "valid": None, "run_dir": None,
                            "command": command_line(cfg), "seed": cfg.seed, "workload": cfg.workload,
@@ -211,6 +227,7 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     st.set_status(run_dir, "running")
     st.point_latest(store, run_dir)
     out.print(f"run {run_dir}  (seed {cfg.seed})")
+    out.print(fault_model_line(cfg))
 
     progress_cb, stop_progress = _progress(err, cfg, not progress)
     ctl = None
@@ -218,7 +235,7 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         ctl = Controller(cfg, run_dir, progress_cb)
         st.write_json(os.path.join(run_dir, "schedule.json"), [f.to_json() for f in ctl.faults])
         outcome = ctl.run()
-    except MotoStartError as e:  # --blob s3 and the server cannot start: nothing ran
+    except StartError as e:  # --blob s3 and the server cannot start, or the fault filesystem cannot mount: nothing ran
         stop_progress()
         st.set_status(run_dir, "aborted", reason=str(e))
         return {**res, "error": f"{e}; nothing was run (run directory: {run_dir})"}
@@ -249,13 +266,16 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     results = judge(run_dir, cfg.workload)
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
-                    "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes})
+                    "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes,
+                    "fault_model": cfg.fault_model})
+    if cfg.fs_reason:
+        results["fs_reason"] = cfg.fs_reason
     if outcome.fsck is not None:
         results["fsck"] = outcome.fsck
     ctl.close()  # --blob s3: stop the moto server (its memory was the store)
     st.write_json(os.path.join(run_dir, "results.json"), results)
     if not cfg.keep_data:
-        st.drop_data(run_dir)
+        st.drop_data(run_dir)  # with the fault filesystem also its backing directory (data.backing/)
     st.set_status(run_dir, "finished", valid=results["valid"])
     _summary(out, ctl, outcome, results, run_dir, cfg)
     if reports:
@@ -300,6 +320,14 @@ def _progress(err, cfg, quiet: bool):
     return cb, stop
 
 
+def fault_model_line(cfg) -> str:
+    """What the summary says about the disk fault model (never silently the weaker one)."""
+    if cfg.fault_model == "faultfs":
+        return "fault model: faultfs (the fault filesystem is mounted over the data directory)"
+    why = f"; {cfg.fs_reason}" if cfg.fs_reason else " (--fs tracer)"
+    return (f"fault model: tracer (in-process: only Python's os calls are seen, renames are never undone){why}")
+
+
 def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> None:
     from rich.table import Table
 
@@ -328,6 +356,7 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
             f"{'ok' if fk.get('ok') else 'PROBLEMS'}, {fk.get('batches_checked', 0)} batches checked, "
             f"{fk.get('problem_count', 0)} problems (orphans included)")
         out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
+    out.print(fault_model_line(cfg))
     for note in outcome.notes:
         out.print(f"note: {note}")
     v = Table(title="verdicts" + (f" (category: {results['category']})" if results.get("category") else ""),
@@ -354,7 +383,9 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 
 @click.command("run")
 @click.option("--workload", required=True, help="append | rehydrate | upsert | multi-writer")
-@click.option("--nemesis", "nemesis", required=True, help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, s3 (with --blob s3)")
+@click.option("--nemesis", "nemesis", required=True,
+              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, s3 (with --blob s3), "
+                   "disk-error, slow-disk (these two on the fault filesystem only)")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
 @click.option("--concurrency", type=int, default=8, show_default=True, help="client processes")
@@ -373,11 +404,16 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 @click.option("--replay", type=str, default=None, metavar="JSON|FILE",
               help="replay a given schedule instead of the seed's: faults, the operation count each is injected "
                    "at, the client processes that run (what shrink writes; its printed commands carry it)")
+@click.option("--fs", "fs", type=str, default="auto", show_default=True,
+              help="the disk fault model: fuse (the fault filesystem mounted over the data directory: power loss "
+                   "undoes unsynced writes and directory operations of any process; disk-error, slow-disk), tracer "
+                   "(the in-process tracer of Python's os calls: a prefix of unsynced bytes is lost), auto (fuse where "
+                   "it works, else tracer, saying why)")
 def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report,
-        blob, s3_faults, s3_port, replay) -> int:
+        blob, s3_faults, s3_port, replay, fs) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""
     cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data,
-                       blob=blob, s3_faults=s3_faults, s3_port=s3_port)
+                       blob=blob, s3_faults=s3_faults, s3_port=s3_port, fs=fs)
     if replay is not None:
         from nemesis.regressions import RegressionError, apply_overrides
 

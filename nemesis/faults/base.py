@@ -45,7 +45,8 @@ class Fault:
 
 @dataclass
 class RunContext:
-    """What a nemesis may touch: the workers, the data directory, and the
+    """What a nemesis may touch: the workers, the data directory, the fault
+    filesystem mounted there (``fs``, None on the tracer), and the tracer's
     fsync reports folded into a :class:`DurableState`."""
 
     workers: dict[int, "Worker"]
@@ -56,6 +57,8 @@ class RunContext:
     notes: list[str] = field(default_factory=list)
     #: a run on S3 (``--blob s3``): {"endpoint_url", "bucket", "prefix", "read_timeout", "rules"}
     s3: dict[str, Any] | None = None
+    #: the run's fault filesystem (:class:`nemesis.faultfs.FaultFS`, mounted at ``data_dir``) or None: the tracer
+    fs: Any = None
 
     def idle(self, seconds: float) -> None:
         """Hook the controller replaces: let ``seconds`` pass *with the run

@@ -1,14 +1,18 @@
 """Disk faults: ``lose-unsynced`` and ``corrupt``.
 
-Both trust only the fsync reports the harness wrote from inside the workers
-(:mod:`nemesis.fsync_watch`), never the engine's own account, so an engine
-that skips an fsync is caught.
+On the tracer (``--fs tracer``) both trust only the fsync reports the
+harness wrote from inside the workers (:mod:`nemesis.fsync_watch`), never
+the engine's own account, so an engine that skips an fsync is caught. On
+the fault filesystem (``--fs fuse``) ``lose-unsynced`` is the filesystem's
+own power loss (:meth:`nemesis.faultfs.FaultFS.power_loss`), which saw
+every call of every process on the mount.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import struct
 from typing import Any
 
@@ -42,7 +46,19 @@ class LoseUnsynced:
     name whose state since the last fsync is unknown in a way a crash could
     not produce (a name deleted or replaced since the directory's fsync is
     kept as it is now: the delete or rename may have reached the disk), and
-    never grows a file beyond what was written to it."""
+    never grows a file beyond what was written to it.
+
+    **On the fault filesystem** (``ctx.fs``) it is a power loss of the
+    filesystem's model instead: it slows fsync (20 ms) while it looks for a
+    moment when the filesystem holds something unsynced (as above), freezes
+    the filesystem (every call on the mount waits), kills every worker and
+    every other process with a file or its working directory under the mount
+    (:func:`kill_users`), has the filesystem rebuild its backing directory
+    into a state a real disk could be left in (``power_loss(seed)``, the
+    fault's seed: unsynced writes lost, kept in part, torn or reordered;
+    unsynced creates, renames and unlinks undone), records the filesystem's
+    report (the model and what was lost, torn and undone) and thaws it. The
+    same restarts follow."""
 
     name = "lose-unsynced"
 
@@ -84,8 +100,57 @@ class LoseUnsynced:
             self.ctx.idle(self.AIM_GAP)  # the run goes on meanwhile: new writes, new unsynced bytes
         return self.AIM_TRIES
 
+    def _fs_at_risk(self) -> bool | None:
+        """Does the fault filesystem hold anything unsynced? None: its stats do not say."""
+        try:
+            st = self.ctx.fs.stats()
+        except Exception:
+            return None
+        if not isinstance(st, dict):
+            return None
+        for key in ("unsynced_bytes", "dirty_bytes", "unsynced", "dirty", "pending", "unsynced_ops", "dirty_dirs"):
+            v = st.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+                return True
+        known = [k for k in ("unsynced_bytes", "dirty_bytes", "unsynced", "dirty", "pending") if k in st]
+        return False if known else None
+
+    def _power_loss(self, fault: Fault) -> dict[str, Any]:
+        """``lose-unsynced`` on the fault filesystem (see the class docstring)."""
+        ctx, fs = self.ctx, self.ctx.fs
+        tries = 0
+        fs.slow(fsync_ms=self.AIM_GAP * 1000)  # a slow disk while aiming: unsynced data lingers
+        try:
+            for tries in range(1, self.AIM_TRIES + 1):
+                fs.freeze()
+                risk = self._fs_at_risk()
+                if risk is None or risk or tries == self.AIM_TRIES:
+                    break
+                fs.thaw()
+                ctx.idle(self.AIM_GAP)  # the run goes on meanwhile
+            if risk is None:  # the stats cannot tell: a moment the run was busy is the best aim
+                fs.thaw()
+                ctx.idle(self.AIM_GAP * 3)
+                fs.freeze()
+            killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
+            others = kill_users(ctx.data_dir)
+            fs.slow(fsync_ms=0.0, write_ms=0.0)
+            report = fs.power_loss(fault.seed)
+        finally:
+            fs.slow(fsync_ms=0.0, write_ms=0.0)
+            fs.thaw()
+        ctx.durable.settle(os.path.realpath(ctx.data_dir))  # the tracer's reports (kept for corrupt) start over
+        value: dict[str, Any] = {"killed": killed, "aimed_tries": tries, "fault_model": "faultfs",
+                                 "model": (report or {}).get("model") if isinstance(report, dict) else None,
+                                 "power_loss": report}
+        if others:
+            value["others_killed"] = others
+        return value
+
     def invoke(self, fault: Fault) -> dict[str, Any]:
         ctx = self.ctx
+        if getattr(ctx, "fs", None) is not None:
+            return self._power_loss(fault)
         root = os.path.realpath(ctx.data_dir)
         tries = self._aim(root)
         killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
@@ -139,6 +204,52 @@ class LoseUnsynced:
 
     def heal(self) -> None:
         self._disk_normal()
+
+
+def mount_users(mount: str, proc: str = "/proc") -> list[int]:
+    """Processes (other than this one) with an open file, or their working
+    or root directory, under ``mount``. Reads only ``/proc`` links, never a
+    path under the mount itself (which may be frozen)."""
+    mount = os.path.realpath(mount)
+    me = os.getpid()
+    out = []
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) == me:
+            continue
+        base = os.path.join(proc, name)
+        links = [os.path.join(base, "cwd"), os.path.join(base, "root")]
+        try:
+            links += [os.path.join(base, "fd", fd) for fd in os.listdir(os.path.join(base, "fd"))]
+        except OSError:
+            pass  # gone, or not ours to look at
+        for link in links:
+            try:
+                target = os.readlink(link)
+            except OSError:
+                continue
+            if target == mount or target.startswith(mount + os.sep):
+                out.append(int(name))
+                break
+    return out
+
+
+def kill_users(mount: str) -> list[dict[str, Any]]:
+    """SIGKILL every process :func:`mount_users` finds (a power loss takes
+    every process of the machine; those that never touched the mount do not
+    matter to it). Returns ``[{"pid", "name"}]``."""
+    killed = []
+    for pid in mount_users(mount):
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = "?"
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        killed.append({"pid": pid, "name": comm})
+    return killed
 
 
 def wal_records(data: bytes) -> list[tuple[int, int]]:

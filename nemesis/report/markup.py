@@ -29,6 +29,8 @@ FAULT_COLORS = {
     "corrupt": "#000000",
     "s3": "#B7950B",
     "failpoint": "#2471A3",
+    "disk-error": "#CB4335",
+    "slow-disk": "#AF7AC5",
 }
 
 CSS = """

@@ -1,0 +1,289 @@
+"""The fault filesystem's nemeses (``disk-error``, ``slow-disk``), the
+power loss of ``lose-unsynced`` on it, and the choice of fault model.
+
+The unit tests drive each nemesis against a recording stand-in for
+:class:`nemesis.faultfs.FaultFS` (the piece under test is the nemesis, not
+the filesystem); the end-to-end tests at the bottom mount the real one and
+are skipped where FUSE cannot work.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nemesis.faults.base import Fault, RunContext
+from nemesis.faults.disk import LoseUnsynced, kill_users, mount_users
+from nemesis.faults.fs import ERRORS, OPS, DiskError, SlowDisk, choose_error, choose_slow
+from nemesis.fsync_watch import DurableState
+
+
+class RecordingFS:
+    """Records the controller-side calls of the FaultFS contract, in order."""
+
+    def __init__(self, stats=None):
+        self.calls: list[tuple] = []
+        self._stats = stats if stats is not None else {}
+        self.frozen = False
+
+    def freeze(self):
+        self.frozen = True
+        self.calls.append(("freeze",))
+
+    def thaw(self):
+        self.frozen = False
+        self.calls.append(("thaw",))
+
+    def power_loss(self, seed, model=None):
+        assert self.frozen, "power_loss while the filesystem is not frozen"
+        self.calls.append(("power_loss", seed))
+        return {"model": "torn", "lost": ["wal/1.wal"], "torn": [], "undone": [{"op": "rename"}]}
+
+    def fail(self, op, err, *, path=None, mode="once", count=1):
+        self.calls.append(("fail", op, err, path, mode, count))
+
+    def clear_faults(self):
+        self.calls.append(("clear_faults",))
+
+    def slow(self, fsync_ms=0.0, write_ms=0.0):
+        self.calls.append(("slow", fsync_ms, write_ms))
+
+    def stats(self):
+        return dict(self._stats)
+
+
+class FakeWorker:
+    def __init__(self, slot):
+        self.slot = slot
+        self.alive = True
+        self.kills = 0
+
+    def kill(self):
+        self.alive = False
+        self.kills += 1
+        return 1000 + self.slot
+
+
+def ctx_with(tmp_path, fs, slots=(0, 1)):
+    workers = {s: FakeWorker(s) for s in slots}
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    ctx = RunContext(workers, str(data), str(tmp_path / "reports"), DurableState())
+    ctx.fs = fs
+    order = []
+
+    def kill(slot):
+        order.append(("kill", slot, fs.frozen))
+        workers[slot].kill()
+        return {"worker": slot, "pid": 1000 + slot}
+
+    ctx.kill = kill
+    ctx.idle = lambda s: None
+    return ctx, order
+
+
+# --- seeded choices ----------------------------------------------------------
+
+def test_a_seed_chooses_the_same_disk_error_and_every_op_and_errno_comes_up():
+    faults = [Fault(1.0, "disk-error", -1, 0.5, s) for s in range(300)]
+    specs = [choose_error(f) for f in faults]
+    assert specs == [choose_error(f) for f in faults]
+    assert {s["op"] for s in specs} == set(OPS) == {"write", "fsync", "fdatasync", "rename", "create", "open", "read"}
+    assert {s["errno"] for s in specs} == {"EIO", "ENOSPC", "EDQUOT"}
+    assert {s["mode"] for s in specs} == {"once", "sticky"}
+    assert {s["path"] for s in specs} == {"wal", "blob", None}
+    for s in specs:
+        assert s["errno"] in ERRORS[s["op"]]
+        if s["op"] in ("read", "open"):  # a full disk never fails a read
+            assert s["errno"] == "EIO"
+        assert (s["count"] >= 1) == (s["mode"] == "once")
+
+
+def test_slow_disk_is_seeded_and_bounded():
+    for seed in range(100):
+        f = Fault(0.5, "slow-disk", -1, 1.0, seed)
+        s = choose_slow(f)
+        assert s == choose_slow(f)
+        assert 5 <= s["fsync_ms"] <= 60 and 0 <= s["write_ms"] <= 3
+
+
+# --- disk-error / slow-disk against a recording filesystem ------------------
+
+def test_disk_error_fails_the_chosen_op_then_clears_and_restarts_every_worker(tmp_path):
+    fs = RecordingFS({"faults_fired": 2})
+    ctx, order = ctx_with(tmp_path, fs)
+    nem = DiskError()
+    nem.start(ctx)
+    seed = next(s for s in range(100) if choose_error(Fault(0, "disk-error", -1, 1, s))["path"] == "wal")
+    fault = Fault(1.0, "disk-error", -1, 0.5, seed)
+    spec = choose_error(fault)
+    v = nem.invoke(fault)
+    (call,) = fs.calls
+    assert call[:3] == ("fail", spec["op"], getattr(errno, spec["errno"]))
+    assert call[3] == os.path.join(ctx.data_dir, "wal") and call[4] == spec["mode"]
+    assert v["action"] == "on" and v["op"] == spec["op"] and v["errno"] == spec["errno"] and "killed" not in v
+    actions = nem.recover(fault)
+    assert actions[0] == ("end", {"nemesis": "disk-error"})
+    assert [a for a, _ in actions[1:]] == ["restart", "restart"]
+    done = nem.act(*actions[0])
+    assert fs.calls[-1] == ("clear_faults",)
+    assert done["action"] == "clear" and done["fired"] == 2 and done["restart"] == [0, 1]
+    assert [o[:2] for o in order] == [("kill", 0), ("kill", 1)]
+    nem.heal()  # already cleared: nothing more
+    assert fs.calls.count(("clear_faults",)) == 1
+
+
+def test_slow_disk_sets_and_resets_latency(tmp_path):
+    fs = RecordingFS()
+    ctx, _ = ctx_with(tmp_path, fs)
+    nem = SlowDisk()
+    nem.start(ctx)
+    fault = Fault(1.0, "slow-disk", -1, 0.5, 7)
+    v = nem.invoke(fault)
+    s = choose_slow(fault)
+    assert fs.calls == [("slow", s["fsync_ms"], s["write_ms"])] and v["action"] == "on"
+    assert nem.act(*nem.recover(fault)[0]) == {"action": "off"}
+    assert fs.calls[-1] == ("slow", 0.0, 0.0)
+    nem.heal()
+    assert len(fs.calls) == 2
+
+
+def test_the_fs_nemeses_refuse_a_run_without_the_filesystem(tmp_path):
+    ctx, _ = ctx_with(tmp_path, None)
+    for cls in (DiskError, SlowDisk):
+        with pytest.raises(RuntimeError, match="fault filesystem"):
+            cls().start(ctx)
+
+
+# --- lose-unsynced on the filesystem ----------------------------------------
+
+def test_power_loss_freezes_kills_every_worker_then_loses_with_the_faults_seed(tmp_path):
+    fs = RecordingFS({"unsynced_bytes": 300})
+    ctx, order = ctx_with(tmp_path, fs)
+    nem = LoseUnsynced()
+    nem.start(ctx)
+    v = nem.invoke(Fault(1.0, "lose-unsynced", -1, 0.1, 4242))
+    assert order == [("kill", 0, True), ("kill", 1, True)]  # killed while frozen
+    names = [c[0] for c in fs.calls]
+    assert names.index("freeze") < names.index("power_loss") < len(names) - 1 - names[::-1].index("thaw")
+    assert ("power_loss", 4242) in fs.calls and not fs.frozen
+    assert v["fault_model"] == "faultfs" and v["model"] == "torn" and v["power_loss"]["undone"]
+    assert [k["worker"] for k in v["killed"]] == [0, 1]
+    assert nem.recover(Fault(1.0, "lose-unsynced", -1, 0.1, 4242)) == [("restart", {"worker": 0}),
+                                                                      ("restart", {"worker": 1})]
+
+
+def test_power_loss_waits_for_unsynced_data_when_the_stats_say(tmp_path):
+    class Later(RecordingFS):
+        n = 0
+
+        def stats(self):
+            self.n += 1
+            return {"unsynced_bytes": 0 if self.n < 3 else 10}
+
+    fs = Later()
+    ctx, _ = ctx_with(tmp_path, fs)
+    nem = LoseUnsynced()
+    nem.start(ctx)
+    v = nem.invoke(Fault(1.0, "lose-unsynced", -1, 0.1, 1))
+    assert v["aimed_tries"] == 3 and [c[0] for c in fs.calls].count("freeze") == 3
+
+
+def test_mount_users_finds_a_process_by_cwd_or_open_file_and_kill_users_kills_it(tmp_path):
+    mnt = tmp_path / "mnt"
+    (mnt / "sub").mkdir(parents=True)
+    by_cwd = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=mnt / "sub")
+    by_fd = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'w'); time.sleep(60)",
+                              str(mnt / "file")])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while not (mnt / "file").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        users = mount_users(str(mnt))
+        assert by_cwd.pid in users and by_fd.pid in users and other.pid not in users and os.getpid() not in users
+        killed = kill_users(str(mnt))
+        assert {k["pid"] for k in killed} == {by_cwd.pid, by_fd.pid}
+        assert by_cwd.wait(10) == -9 and by_fd.wait(10) == -9 and other.poll() is None
+    finally:
+        for p in (by_cwd, by_fd, other):
+            p.kill()
+            p.wait()
+
+
+# --- choosing the fault model -----------------------------------------------
+
+def test_fault_model_resolution(monkeypatch):
+    from nemesis import faultmodel as fm
+
+    monkeypatch.setattr(fm, "fuse_available", lambda: (False, "no /dev/fuse"))
+    m = fm.resolve("auto", ["kill"])
+    assert m.name == "tracer" and "no /dev/fuse" in m.reason and m.fs == "tracer"
+    with pytest.raises(fm.FaultModelError, match="--fs fuse.*no /dev/fuse"):
+        fm.resolve("fuse", ["kill"])
+    with pytest.raises(fm.FaultModelError, match="disk-error nemesis needs the fault filesystem"):
+        fm.resolve("tracer", ["kill", "disk-error"])
+    with pytest.raises(fm.FaultModelError, match="slow-disk"):
+        fm.resolve("auto", ["slow-disk"])  # never silently weaker: refused, not dropped
+    with pytest.raises(fm.FaultModelError, match="accepted: auto, fuse, tracer"):
+        fm.resolve("ext4")
+    monkeypatch.setattr(fm, "fuse_available", lambda: (True, ""))
+    assert fm.resolve("auto", ["disk-error"]) == fm.FaultModel("faultfs")
+    assert fm.resolve("tracer", ["kill"]) == fm.FaultModel("tracer")
+
+
+def test_the_config_records_the_model_and_the_command_reruns_it(monkeypatch):
+    import shlex
+
+    from nemesis import faultmodel as fm
+    from nemesis.commands.repro import fs_of
+    from nemesis.commands.run import build_config, command_line
+
+    monkeypatch.setattr(fm, "fuse_available", lambda: (False, "no /dev/fuse"))
+    cfg = build_config("append", "kill", 3, 5, 2, 0, None, False)
+    j = cfg.to_json()
+    assert j["fs"] == "auto" and j["fault_model"] == "tracer" and "no /dev/fuse" in j["fs_reason"]
+    args = shlex.split(command_line(cfg))
+    assert args[args.index("--fs") + 1] == "tracer"
+    assert fs_of(j) == "tracer" and fs_of({"fault_model": "faultfs", "fs": "auto"}) == "fuse"
+    assert fs_of({}) == "tracer"  # a config older than --fs ran on the tracer
+    import click
+
+    with pytest.raises(click.BadParameter, match="fault filesystem"):
+        build_config("append", "disk-error", 3, 5, 2, 0, None, False, fs="auto")
+
+
+def test_a_disk_error_period_is_shaded_on_the_timeline():
+    from nemesis.report.periods import periods_of
+
+    fault = Fault(1.0, "disk-error", -1, 0.5, 9).to_json()
+    ev = [
+        {"process": "nemesis", "type": "invoke", "f": "disk-error", "value": fault, "time": 100, "index": 0},
+        {"process": "nemesis", "type": "info", "f": "disk-error",
+         "value": {"action": "on", "name": "fsync EIO", "op": "fsync"}, "time": 110, "index": 1},
+        {"process": "nemesis", "type": "info", "f": "disk-error", "value": {"action": "clear", "restart": [0]},
+         "time": 400_000_000, "index": 2},
+        {"process": "nemesis", "type": "invoke", "f": "restart", "value": {"worker": 0}, "time": 400_000_100, "index": 3},
+        {"process": "nemesis", "type": "info", "f": "restart", "value": {"worker": 0}, "time": 500_000_000, "index": 4},
+    ]
+    (p,) = periods_of(ev)
+    assert p.f == "disk-error" and p.start == 100 and p.end == 400_000_000 and "fsync EIO" in p.label
+
+
+def test_the_new_nemeses_are_registered_everywhere():
+    from nemesis import mutation
+    from nemesis.generator import DURATION, NEMESES, schedule
+
+    for n in ("disk-error", "slow-disk"):
+        assert n in NEMESES and n in DURATION
+    assert any("disk-error" in w["nemesis"] for w in mutation.WIDEN)
+    assert any("slow-disk" in w["nemesis"] for w in mutation.WIDEN)
+    faults = schedule(5, ["disk-error", "slow-disk"], 20, [0, 1])
+    assert {f.nemesis for f in faults} == {"disk-error", "slow-disk"} and all(f.target == -1 for f in faults)
+    assert faults == schedule(5, ["disk-error", "slow-disk"], 20, [0, 1])
