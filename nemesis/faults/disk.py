@@ -100,52 +100,9 @@ class LoseUnsynced:
             self.ctx.idle(self.AIM_GAP)  # the run goes on meanwhile: new writes, new unsynced bytes
         return self.AIM_TRIES
 
-    def _fs_at_risk(self) -> bool | None:
-        """Does the fault filesystem hold anything unsynced? None: its stats do not say."""
-        try:
-            st = self.ctx.fs.stats()
-        except Exception:
-            return None
-        if not isinstance(st, dict):
-            return None
-        for key in ("unsynced_bytes", "dirty_bytes", "unsynced", "dirty", "pending", "unsynced_ops", "dirty_dirs"):
-            v = st.get(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
-                return True
-        known = [k for k in ("unsynced_bytes", "dirty_bytes", "unsynced", "dirty", "pending") if k in st]
-        return False if known else None
-
     def _power_loss(self, fault: Fault) -> dict[str, Any]:
         """``lose-unsynced`` on the fault filesystem (see the class docstring)."""
-        ctx, fs = self.ctx, self.ctx.fs
-        tries = 0
-        fs.slow(fsync_ms=self.AIM_GAP * 1000)  # a slow disk while aiming: unsynced data lingers
-        try:
-            for tries in range(1, self.AIM_TRIES + 1):
-                fs.freeze()
-                risk = self._fs_at_risk()
-                if risk is None or risk or tries == self.AIM_TRIES:
-                    break
-                fs.thaw()
-                ctx.idle(self.AIM_GAP)  # the run goes on meanwhile
-            if risk is None:  # the stats cannot tell: a moment the run was busy is the best aim
-                fs.thaw()
-                ctx.idle(self.AIM_GAP * 3)
-                fs.freeze()
-            killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
-            others = kill_users(ctx.data_dir)
-            fs.slow(fsync_ms=0.0, write_ms=0.0)
-            report = fs.power_loss(fault.seed)
-        finally:
-            fs.slow(fsync_ms=0.0, write_ms=0.0)
-            fs.thaw()
-        ctx.durable.settle(os.path.realpath(ctx.data_dir))  # the tracer's reports (kept for corrupt) start over
-        value: dict[str, Any] = {"killed": killed, "aimed_tries": tries, "fault_model": "faultfs",
-                                 "model": (report or {}).get("model") if isinstance(report, dict) else None,
-                                 "power_loss": report}
-        if others:
-            value["others_killed"] = others
-        return value
+        return fs_power_loss(self.ctx, fault.seed, aim=(self.AIM_TRIES, self.AIM_GAP))
 
     def invoke(self, fault: Fault) -> dict[str, Any]:
         ctx = self.ctx
@@ -204,6 +161,68 @@ class LoseUnsynced:
 
     def heal(self) -> None:
         self._disk_normal()
+
+
+def _fs_at_risk(fs) -> bool | None:
+    """Does the fault filesystem hold anything unsynced? None: its stats do not say."""
+    try:
+        st = fs.stats()
+    except Exception:
+        return None
+    if not isinstance(st, dict):
+        return None
+    keys = ("unsynced_bytes", "dirty_bytes", "unsynced", "dirty", "pending", "unsynced_ops", "dirty_dirs")
+    for key in keys:
+        v = st.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return True
+    return False if any(k in st for k in keys) else None
+
+
+def fs_power_loss(ctx: RunContext, seed: int, aim: tuple[int, float] | None = None) -> dict[str, Any]:
+    """A power loss on the run's fault filesystem (``ctx.fs``): freeze it,
+    kill every worker and every other process using the mount
+    (:func:`kill_users`), have it rebuild the backing directory into a crash
+    state chosen by ``seed`` (``FaultFS.power_loss``), thaw it. With
+    ``aim = (tries, gap)`` it first slows fsync by ``gap`` and looks, up to
+    ``tries`` times ``gap`` apart, for a moment when the filesystem holds
+    something unsynced (per its stats; when they cannot tell, it lets the
+    run go on for three gaps). Returns the event value: ``killed``,
+    ``aimed_tries``, ``model`` and the filesystem's whole report
+    (``power_loss``), ``others_killed`` if any. The restarts are the caller's."""
+    fs = ctx.fs
+    tries = 0
+    try:
+        if aim is None:
+            fs.freeze()
+        else:
+            n, gap = aim
+            fs.slow(fsync_ms=gap * 1000)  # a slow disk while aiming: unsynced data lingers
+            for tries in range(1, n + 1):
+                fs.freeze()
+                risk = _fs_at_risk(fs)
+                if risk is None or risk or tries == n:
+                    break
+                fs.thaw()
+                ctx.idle(gap)  # the run goes on meanwhile
+            if risk is None:  # the stats cannot tell: a moment the run was busy is the best aim
+                fs.thaw()
+                ctx.idle(gap * 3)
+                fs.freeze()
+        killed = [ctx.kill(slot) for slot in sorted(ctx.workers)]
+        others = kill_users(ctx.data_dir)
+        fs.slow(fsync_ms=0.0, write_ms=0.0)
+        report = fs.power_loss(seed)
+    finally:
+        fs.slow(fsync_ms=0.0, write_ms=0.0)
+        fs.thaw()
+    ctx.durable.settle(os.path.realpath(ctx.data_dir))  # the tracer's reports (kept for corrupt) start over
+    value: dict[str, Any] = {"killed": killed, "aimed_tries": tries, "fault_model": "faultfs",
+                             "model": report.get("model") if isinstance(report, dict) else None,
+                             "power_loss": report}
+    if others:
+        value["others_killed"] = others
+    return value
 
 
 def mount_users(mount: str, proc: str = "/proc") -> list[int]:

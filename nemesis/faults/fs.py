@@ -10,8 +10,9 @@ engine's). Every choice comes from the fault's seed (:func:`choose_error`,
     info   disk-error {"action": "on", "name": "fsync EIO", "op": "fsync", "errno": "EIO",
                        "mode": "sticky", "count": 0, "path": "wal", "where": "/run/data/wal"}
     ...                                          (the fault's duration)
-    info   disk-error {"action": "clear", "fired": .., "restart": [0, 1]}
+    info   disk-error {"action": "clear", "fired": .., "end": "restart", "restart": [0, 1]}
     invoke restart {"worker": 0} ...
+    (or, ending in a power loss: {"action": "clear", "end": "power-loss", "power_loss": {..}, ...})
 
     invoke slow-disk {...}
     info   slow-disk {"action": "on", "name": "fsync 35ms write 2ms", "fsync_ms": 35.0, "write_ms": 2.0}
@@ -42,6 +43,8 @@ ERRORS: dict[str, tuple[str, ...]] = {
     "read": ("EIO",),
 }
 OPS = tuple(ERRORS)
+#: how a disk-error period ends: every worker restarted, or a power loss first (then the restarts)
+ENDS = ("restart", "power-loss")
 #: where in the data directory (persist's ``file://`` layout: ``wal/``, ``blob/``); None: anywhere
 TARGETS: tuple[str | None, ...] = ("wal", "blob", None)
 
@@ -58,13 +61,17 @@ def choose_error(fault: Fault) -> dict[str, Any]:
     """What ``disk-error`` fails, from the fault's seed alone: ``op``,
     ``errno`` (a name), ``mode`` (``once``: the next ``count`` matching calls
     fail, then the disk works again; ``sticky``: every matching call fails
-    until the fault's end), ``count`` and ``path`` (``wal``, ``blob`` or None)."""
+    until the fault's end), ``count``, ``path`` (``wal``, ``blob`` or None),
+    ``end`` (:data:`ENDS`) and ``loss_seed`` (the power loss's seed)."""
     rng = fault.rng()
     op = rng.choice(OPS)
     err = rng.choice(ERRORS[op])
     mode = rng.choice(("once", "sticky"))
-    return {"op": op, "errno": err, "mode": mode, "count": rng.randint(1, 3) if mode == "once" else 0,
-            "path": rng.choice(TARGETS)}
+    count = rng.randint(1, 3) if mode == "once" else 0
+    path = rng.choice(TARGETS)
+    end = rng.choice(ENDS)
+    return {"op": op, "errno": err, "mode": mode, "count": count, "path": path, "end": end,
+            "loss_seed": rng.getrandbits(32)}
 
 
 def choose_slow(fault: Fault) -> dict[str, Any]:
@@ -80,9 +87,12 @@ class DiskError:
     operation -- write, fsync, fdatasync, rename, create, open or read --
     of the data directory (or of its ``wal/`` or ``blob/`` part) with EIO,
     ENOSPC or EDQUOT, once (the next 1-3 matching calls) or sticky for the
-    fault's duration; then it clears the rule and restarts every worker
-    (the operator who fixed the disk restarts the service: a writer whose
-    Wal refused further use after a failed fsync needs it).
+    fault's duration; then it clears the rule and, as the seed says, either
+    restarts every worker (the operator who fixed the disk restarts the
+    service: a writer whose Wal refused further use after a failed fsync
+    needs it) or first has a power loss on the filesystem (the failing disk
+    took the machine down: what a failed fsync did not make durable may be
+    gone), then restarts every worker.
 
     It only makes calls fail the way the kernel would, before they reach the
     backing directory (a failed write wrote nothing, a failed rename renamed
@@ -112,18 +122,31 @@ class DiskError:
         return {"action": "on", "name": f"{spec['op']} {spec['errno']}", **spec, "where": where}
 
     def recover(self, fault: Fault) -> list[tuple[str, dict[str, Any]]]:
-        return [("end", {"nemesis": self.name})] + [("restart", {"worker": s}) for s in sorted(self.ctx.workers)]
+        spec = choose_error(fault)
+        return ([("end", {"nemesis": self.name, "end": spec["end"], "loss_seed": spec["loss_seed"]})]
+                + [("restart", {"worker": s}) for s in sorted(self.ctx.workers)])
 
     def act(self, action: str, value: dict[str, Any]) -> dict[str, Any] | None:
-        """The end of the fault: clear the rule, kill every worker (the
-        ``restart`` actions that follow bring them back)."""
+        """The end of the fault: clear the rule, then a power loss (``end``
+        ``power-loss``) or a kill of every worker; the ``restart`` actions
+        that follow bring them back."""
         fired = self._clear()
-        restart = []
-        for slot in sorted(self.ctx.workers):
-            if self.ctx.workers[slot].alive:
+        out: dict[str, Any] = {"action": "clear", "end": value.get("end", "restart")}
+        if fired is not None:
+            out["fired"] = fired
+        out["restart"] = [s for s in sorted(self.ctx.workers) if self.ctx.workers[s].alive]
+        if out["end"] == "power-loss":
+            from nemesis.faults.disk import fs_power_loss
+
+            loss = fs_power_loss(self.ctx, int(value.get("loss_seed", 0)))
+            out["power_loss"] = loss["power_loss"]
+            out["model"] = loss["model"]
+            if loss.get("others_killed"):
+                out["others_killed"] = loss["others_killed"]
+        else:
+            for slot in out["restart"]:
                 self.ctx.kill(slot)
-                restart.append(slot)
-        return {"action": "clear", **({"fired": fired} if fired is not None else {}), "restart": restart}
+        return out
 
     def _clear(self) -> Any:
         if not self.on:

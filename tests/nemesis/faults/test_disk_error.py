@@ -96,6 +96,7 @@ def test_a_seed_chooses_the_same_disk_error_and_every_op_and_errno_comes_up():
     assert {s["op"] for s in specs} == set(OPS) == {"write", "fsync", "fdatasync", "rename", "create", "open", "read"}
     assert {s["errno"] for s in specs} == {"EIO", "ENOSPC", "EDQUOT"}
     assert {s["mode"] for s in specs} == {"once", "sticky"}
+    assert {s["end"] for s in specs} == {"restart", "power-loss"}
     assert {s["path"] for s in specs} == {"wal", "blob", None}
     for s in specs:
         assert s["errno"] in ERRORS[s["op"]]
@@ -119,7 +120,8 @@ def test_disk_error_fails_the_chosen_op_then_clears_and_restarts_every_worker(tm
     ctx, order = ctx_with(tmp_path, fs)
     nem = DiskError()
     nem.start(ctx)
-    seed = next(s for s in range(100) if choose_error(Fault(0, "disk-error", -1, 1, s))["path"] == "wal")
+    seed = next(s for s in range(100) if choose_error(Fault(0, "disk-error", -1, 1, s))["path"] == "wal"
+                and choose_error(Fault(0, "disk-error", -1, 1, s))["end"] == "restart")
     fault = Fault(1.0, "disk-error", -1, 0.5, seed)
     spec = choose_error(fault)
     v = nem.invoke(fault)
@@ -128,14 +130,32 @@ def test_disk_error_fails_the_chosen_op_then_clears_and_restarts_every_worker(tm
     assert call[3] == os.path.join(ctx.data_dir, "wal") and call[4] == spec["mode"]
     assert v["action"] == "on" and v["op"] == spec["op"] and v["errno"] == spec["errno"] and "killed" not in v
     actions = nem.recover(fault)
-    assert actions[0] == ("end", {"nemesis": "disk-error"})
+    assert actions[0] == ("end", {"nemesis": "disk-error", "end": "restart", "loss_seed": spec["loss_seed"]})
     assert [a for a, _ in actions[1:]] == ["restart", "restart"]
     done = nem.act(*actions[0])
     assert fs.calls[-1] == ("clear_faults",)
     assert done["action"] == "clear" and done["fired"] == 2 and done["restart"] == [0, 1]
     assert [o[:2] for o in order] == [("kill", 0), ("kill", 1)]
+    assert not any(c[0] == "power_loss" for c in fs.calls)
     nem.heal()  # already cleared: nothing more
     assert fs.calls.count(("clear_faults",)) == 1
+
+
+def test_disk_error_may_end_in_a_power_loss_with_its_own_seed(tmp_path):
+    fs = RecordingFS()
+    ctx, order = ctx_with(tmp_path, fs)
+    nem = DiskError()
+    nem.start(ctx)
+    seed = next(s for s in range(100) if choose_error(Fault(0, "disk-error", -1, 1, s))["end"] == "power-loss")
+    fault = Fault(1.0, "disk-error", -1, 0.5, seed)
+    nem.invoke(fault)
+    end = nem.recover(fault)[0]
+    done = nem.act(*end)
+    names = [c[0] for c in fs.calls]
+    assert names.index("clear_faults") < names.index("freeze") < names.index("power_loss")
+    assert ("power_loss", choose_error(fault)["loss_seed"]) in fs.calls and not fs.frozen
+    assert order == [("kill", 0, True), ("kill", 1, True)]  # killed while frozen
+    assert done["end"] == "power-loss" and done["model"] == "torn" and done["restart"] == [0, 1]
 
 
 def test_slow_disk_sets_and_resets_latency(tmp_path):

@@ -1,0 +1,40 @@
+"""Metadata: the new metadata record is renamed into place without fsyncing its directory (os.replace is atomic, the author reasoned, so the rename needs no sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem.
+
+The tracer never undoes a rename over an existing name (it cannot tell a
+replaced name's durable state), so this mutant is valid on ``--fs tracer``;
+the fault filesystem undoes the unsynced rename. Seeds (see the report of
+issue 11; filled in by running):
+
+    persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 4 \\
+        --mutant mutants/metadata_no_dir_fsync.py --fs fuse     # INVALID
+    ... --fs tracer                                              # VALID
+"""
+
+import os
+
+from persist.errors import ConflictError
+from persist.storage import file_blob
+
+EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 6, "fs": "fuse"}
+
+
+def compare_and_set(self, key, expected, value):
+    self._check()
+    name, tmp, token = self._prepare(key, value)
+    try:
+        with self._locked():
+            current = self._read(key)
+            found = None if current is None else current[1]
+            if found != expected:
+                raise ConflictError(
+                    f"compare_and_set on blob {key!r} expected version {expected!r}, found {found!r}; "
+                    "re-read the key and retry"
+                )
+            os.replace(tmp, os.path.join(self.root, name))
+            # bug: no fsync_dir(self.root): the rename is not durable until some later directory fsync
+    finally:
+        file_blob._unlink_quietly(tmp)
+    return token
+
+
+file_blob.FileBlob.compare_and_set = compare_and_set
