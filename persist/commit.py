@@ -109,7 +109,7 @@ class CommitMixin:
 
     def _fence(self, cur: md.Metadata) -> FencedError:
         self._fenced = (
-            f"this writer of {self.url} (epoch {self.epoch}, Wal {self.location.wal_id()}) was fenced: "
+            f"this writer of {self.url} (epoch {self.epoch}, Wal {self._wal_id} in {self.location.wal_dir}) was fenced: "
             f"writer {cur.writer.get('wal_id')} took the location over at epoch {cur.epoch}; "
             f"nothing more from this handle reaches the stream"
         )

@@ -87,6 +87,13 @@ class LockedError(Determinate):
     """Another live process holds the location (the Wal's ``flock``)."""
 
 
+class WalIdentityError(Determinate):
+    """A writer's open was refused: its Wal directory holds records the
+    location has not absorbed, and cannot prove they are this location's
+    (it has no identity file and the metadata names another Wal). Nothing
+    was discarded; the message says what to do."""
+
+
 class FencedError(Determinate):
     """This writer was fenced: another writer took the location over by
     bumping the epoch. Every further call on this persister fails so."""

@@ -160,6 +160,9 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
                 self._read_meta()
             else:
                 self._wal = open_wal(loc, **(wal_options or {}))
+                #: what the metadata records as this writer's Wal: the Wal
+                #: directory's own identity (never the hostname)
+                self._wal_id = getattr(self._wal, "identity", None) or loc.wal_id()
                 self._open_writer()
         except BaseException:
             if self._wal is not None:

@@ -3,6 +3,9 @@
 Directory layout::
 
     <dir>/LOCK                      flock'ed by the open FileWal; holds "pid=.. host=.. since=.."
+    <dir>/ID                        "persist-wal <identity>\n": the Wal's identity ("wal-" and 32 hex
+                                    digits), written once (temp file, fsync, rename, directory
+                                    fsync) and never changed
     <dir>/00000000000000000001.wal  segment: records with seqno >= 1 (20-digit decimal name)
     <dir>/00000000000000000742.wal  the newest segment is the only one appended to
 
@@ -15,6 +18,16 @@ segment, even one cut exactly at a record boundary, is detected), and the
 next segment's base may be higher than the last record + 1 (that is how
 ``ensure_next_seqno`` leaves a durable gap). Because a segment file always
 exists, the seqno floor survives truncating every record.
+
+The identity (``FileWal.identity``, ``wal-<hex>``) is what a location's
+metadata records as the writer's Wal: it travels with the directory (a
+container restarted under a new hostname, a volume mounted at a new path)
+and tells a restarted writer that the records are its own. ``ID.tmp`` is a
+write of it in progress (replaced on the next open). A directory with
+segments but no ``ID`` gets its made-up identity written only by
+``write_identity`` (see there). ``adopt_identity=`` writes a given identity
+into a directory that has none (a Wal of an older
+build, or one whose ``ID`` was lost, that the location's metadata names).
 
 Record layout (all integers little-endian)::
 
@@ -54,6 +67,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import struct
 import threading
 import zlib
@@ -66,7 +80,7 @@ from persist.errors import (
     StorageIndeterminateError,
     StorageUnavailableError,
 )
-from persist.storage.fsutil import DirLock, ensure_dir, fsync_dir
+from persist.storage.fsutil import DirLock, ensure_dir, fsync_dir, write_durable
 
 MAGIC = b"PWAL"
 VERSION = 1
@@ -77,6 +91,8 @@ HEADER_SIZE = HEADER.size + 4  # + header crc = 28
 MAX_PAYLOAD = 2**32 - 1
 SEGMENT_RE = re.compile(r"^(\d{20})\.wal$")
 LOCK_NAME = "LOCK"
+ID_NAME = "ID"
+ID_PREFIX = "persist-wal "
 DEFAULT_SEGMENT_BYTES = 64 * 2**20
 
 
@@ -214,17 +230,23 @@ class FileWal:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fsync: Callable[[str, int], None] | None = None,
+        adopt_identity: str | None = None,
     ) -> None:
         self.dir = ensure_dir(os.fspath(dir), "Wal directory")
         self._segment_bytes = segment_bytes
         self._on_fsync = on_fsync
         self._lock = DirLock(self.dir, LOCK_NAME, "Wal directory")
+        #: True when this open wrote the identity file (a new Wal, or one from
+        #: an older build, or one whose identity file was lost)
+        self.identity_created = False
+        self._id_unwritten = False
         self._write_lock = threading.Lock()  # order: _sync_lock before _write_lock
         self._sync_lock = threading.Lock()
         self._closed = False
         self._broken: str | None = None
         self._fd = -1
         try:
+            self.identity = self._identity(adopt_identity)
             self._segments = self._recover()
             active = self._segments[-1]
             self._fd = os.open(active.path, os.O_WRONLY | os.O_APPEND)
@@ -235,7 +257,51 @@ class FileWal:
             self._lock.release()
             raise
 
-    # --- recovery ---------------------------------------------------------
+    # --- identity, recovery -------------------------------------------------
+
+    def _identity(self, adopt: str | None) -> str:
+        """Read the directory's identity; write one if it has none (``adopt``,
+        or a fresh ``wal-<32 hex>``)."""
+        path = os.path.join(self.dir, ID_NAME)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = None
+        if text is not None:
+            ident = text[len(ID_PREFIX) : -1]
+            if not (text.startswith(ID_PREFIX) and text.endswith("\n") and ident and "\n" not in ident):
+                raise CorruptionError(
+                    f"Wal identity file {path} holds {text[:60]!r}, not '{ID_PREFIX}<identity>'; nothing was "
+                    "rewritten (restore it, or move the Wal directory aside if its records are not wanted)"
+                )
+            if adopt is not None and adopt != ident:
+                raise InvalidArgumentError(
+                    f"the Wal {self.dir} already has the identity {ident!r}; adopt_identity={adopt!r} is only for "
+                    "a Wal directory without one"
+                )
+            return ident
+        if adopt is not None and (not adopt or "\n" in adopt):
+            raise InvalidArgumentError(f"adopt_identity must be a non-empty one-line string; got {adopt!r}")
+        ident = adopt if adopt is not None else "wal-" + secrets.token_hex(16)
+        self.identity_created = adopt is None
+        self._id_unwritten = True
+        if adopt is not None or not self._list_segments():  # nothing here could be mistaken for another's
+            self.write_identity(ident)
+        return ident
+
+    def write_identity(self, ident: str | None = None) -> None:
+        """Make the identity durable if this open made it up for a directory
+        that already held segments. The engine calls it only once the
+        location's metadata names this identity: written earlier, a crash
+        before that would leave a directory that looks like another writer's
+        Wal (whose records a takeover drops), not an unidentified one (whose
+        records are never dropped)."""
+        if not self._id_unwritten:
+            return
+        ident = ident if ident is not None else self.identity
+        write_durable(self.dir, ID_NAME, f"{ID_PREFIX}{ident}\n".encode(), ID_NAME + ".tmp", replace_tmp=True)
+        self._id_unwritten = False
 
     def _list_segments(self) -> list[tuple[int, str]]:
         found = []

@@ -64,9 +64,12 @@ def ensure_dir(path: str, what: str) -> str:
     return path
 
 
-def write_durable(dir_path: str, name: str, data: bytes, tmp_name: str) -> None:
-    """Durably and atomically make ``dir_path/name`` hold ``data``."""
+def write_durable(dir_path: str, name: str, data: bytes, tmp_name: str, replace_tmp: bool = False) -> None:
+    """Durably and atomically make ``dir_path/name`` hold ``data``
+    (``replace_tmp``: a temp file of that name left by a crash is removed first)."""
     tmp = os.path.join(dir_path, tmp_name)
+    if replace_tmp:
+        _unlink_quietly(tmp)
     write_tmp(tmp, data)
     try:
         os.replace(tmp, os.path.join(dir_path, name))
