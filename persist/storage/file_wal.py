@@ -60,7 +60,11 @@ fully fsynced) segment has any damage or lacks its seal; or a record
 verifies but has the wrong seqno, an unknown kind or version, open raises
 :class:`~persist.errors.CorruptionError` naming the file and offset, and
 nothing is rewritten. A newest segment that ends in a seal (a crash in the
-middle of a roll) gets its successor created.
+middle of a roll) gets its successor created. Then every segment adopted is
+fsynced, and the directory (and its parent) too, before the open returns: a
+writer that died between creating a segment and fsyncing the directory, or
+between a write and its fsync, left state a power loss could still undo,
+and nothing may be acknowledged on top of it until it is durable.
 """
 
 from __future__ import annotations
@@ -347,7 +351,24 @@ class FileWal:
         if seal is not None:  # crashed between sealing the newest segment and creating its successor
             path = self._create_segment(seal)
             segments.append(_Segment(seal, path, 0, 0))
+        # What a dead writer left may not be durable: it may have died between
+        # creating a segment and fsyncing the directory, or between writing
+        # records and their fsync. Everything adopted is made durable before
+        # anything is acknowledged on top of it (issue 14).
+        for seg in segments:
+            self._sync_file(seg.path, seg.size)
+        fsync_dir(self.dir)
+        fsync_dir(os.path.dirname(self.dir))
         return segments
+
+    def _sync_file(self, path: str, size: int) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self._on_fsync is not None:
+            self._on_fsync(path, size)
 
     def _create_segment(self, base: int) -> str:
         path = os.path.join(self.dir, segment_name(base))

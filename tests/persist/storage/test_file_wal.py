@@ -232,3 +232,40 @@ def test_a_lost_older_segment_tail_at_a_record_boundary_is_detected(tmp_path):
     open(segs[0], "wb").write(data[: HEADER_SIZE + 50])  # first record only, no seal
     with pytest.raises(CorruptionError, match="without its seal"):
         FileWal(d)
+
+
+def test_recovery_makes_an_adopted_segment_durable(tmp_path, monkeypatch):
+    """Issue 14: a writer that died between creating a new segment and
+    fsyncing the Wal directory left a segment whose *name* is not durable.
+    The next writer must not acknowledge appends into it before recovery has
+    fsynced the directory: a power loss (seen from outside by the tracer)
+    must keep every acknowledged record."""
+    from persist.storage import file_wal
+    from tests.persist.durable import Tracer
+
+    class Died(BaseException):
+        pass
+
+    d = tmp_path / "wal"
+    with Tracer(tmp_path) as tracer:
+        w = FileWal(d, segment_bytes=10)
+        assert w.append(b"first") == 1
+        real = file_wal.fsync_dir
+
+        def die(path):
+            raise Died()  # the process dies right after creating the segment file
+
+        monkeypatch.setattr(file_wal, "fsync_dir", die)
+        with pytest.raises(Died):
+            w.append(b"never acknowledged")
+        monkeypatch.setattr(file_wal, "fsync_dir", real)
+        w._lock.release()  # the kernel drops the dead process's lock
+        w2 = FileWal(d, segment_bytes=10**6)
+        acked = [w2.append(b"acked %d" % i) for i in range(3)]
+        w2._lock.release()
+        tracer.power_loss(lambda low, size, path: low)
+    with FileWal(d) as w3:
+        got = dict(w3.records())
+    assert got.get(1) == b"first"
+    for s in acked:
+        assert s in got, f"acknowledged record {s} lost by a power loss: recovery did not fsync the Wal directory"
