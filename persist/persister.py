@@ -426,7 +426,12 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
             self._abandon(written)
             raise
         failpoint("seal.after_metadata" if seals else "drain.after_metadata")
-        self._wal.truncate(absorbed + 1)
+        try:  # the drain (or seal) is done; truncating is housekeeping the next drain redoes
+            self._wal.truncate(absorbed + 1)
+        except PersistError as e:
+            if isinstance(e, (ClosedError, FencedError)):
+                raise
+            log.warning("truncating the Wal of %s after a drain failed (the next drain retries): %s", self.url, e)
         failpoint("drain.after_truncate")
         self._delete_blobs(replaced)
 

@@ -201,10 +201,11 @@ def scan_segment(
 
 
 class _Segment:
-    __slots__ = ("base", "path", "count", "size")
+    __slots__ = ("base", "path", "count", "size", "sealed")
 
     def __init__(self, base: int, path: str, count: int, size: int) -> None:
         self.base, self.path, self.count, self.size = base, path, count, size
+        self.sealed: int | None = None  # the next base its durable seal names, once written
 
 
 class FileWal:
@@ -239,7 +240,10 @@ class FileWal:
         self.dir = ensure_dir(os.fspath(dir), "Wal directory")
         self._segment_bytes = segment_bytes
         self._on_fsync = on_fsync
-        self._lock = DirLock(self.dir, LOCK_NAME, "Wal directory")
+        try:
+            self._lock = DirLock(self.dir, LOCK_NAME, "Wal directory")
+        except OSError as e:
+            raise StorageUnavailableError(f"cannot open the Wal directory {self.dir}: {e}; check the disk") from e
         #: True when this open wrote the identity file (a new Wal, or one from
         #: an older build, or one whose identity file was lost)
         self.identity_created = False
@@ -257,6 +261,11 @@ class FileWal:
             self._next = active.base + active.count
             self._written = self._synced = self._next - 1
             self._synced_size = active.size
+        except OSError as e:
+            self._lock.release()
+            raise StorageUnavailableError(
+                f"cannot open the Wal {self.dir}: {e}; nothing acknowledged was changed, check the disk and open again"
+            ) from e
         except BaseException:
             self._lock.release()
             raise
@@ -371,8 +380,15 @@ class FileWal:
             self._on_fsync(path, size)
 
     def _create_segment(self, base: int) -> str:
+        """Create the empty segment ``base`` durably (file and name). An
+        empty file of that name left by an earlier failed attempt is reused."""
         path = os.path.join(self.dir, segment_name(base))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if os.path.getsize(path) != 0:
+                raise
+            fd = os.open(path, os.O_WRONLY)
         try:
             os.fsync(fd)
         finally:
@@ -394,10 +410,10 @@ class FileWal:
         """Append one record; return its seqno once it is durable."""
         if len(payload) > MAX_PAYLOAD:
             raise InvalidArgumentError(f"Wal payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit")
-        if self._segments[-1].size >= self._segment_bytes:
+        if self._must_roll():
             with self._sync_lock, self._write_lock:
                 self._check()
-                if self._segments[-1].size >= self._segment_bytes:
+                if self._must_roll():
                     self._roll(self._next)
         pcrc = zlib.crc32(payload)  # outside the lock: appenders checksum in parallel
         with self._write_lock:
@@ -410,14 +426,7 @@ class FileWal:
                 if n != len(frame):
                     raise OSError(f"short write of {n} of {len(frame)} bytes")
             except OSError as e:
-                try:  # leave no torn record behind good ones that follow
-                    os.ftruncate(self._fd, active.size)
-                except OSError as e2:
-                    self._broken = f"write failed ({e}) and could not be undone ({e2})"
-                    raise StorageIndeterminateError(f"Wal append to {active.path} failed: {e}; {self._broken}") from e
-                raise StorageUnavailableError(
-                    f"Wal append to {active.path} failed and was undone: {e}; free space or fix the disk"
-                ) from e
+                self._undo_write(active, e, "append")  # leave no torn record behind good ones that follow
             self._next = seqno + 1
             self._written = seqno
             active.count += 1
@@ -441,6 +450,13 @@ class FileWal:
                     self._synced_size = size
 
     def _fsync(self, fd: int, path: str, size: int) -> None:
+        """fdatasync the segment. A failure is never retried (PostgreSQL's
+        fsyncgate: after a failed fsync the kernel may have dropped the dirty
+        pages and a second fsync would succeed without them): the Wal is
+        poisoned, every call (waiting appenders included) raises
+        StorageIndeterminateError until the Wal is reopened, and reopening
+        recovers what the files hold and fsyncs them again before anything
+        is acknowledged on top (docs/semantics.md, "I/O errors")."""
         try:
             os.fdatasync(fd)
         except OSError as e:
@@ -449,30 +465,64 @@ class FileWal:
         if self._on_fsync is not None:
             self._on_fsync(path, size)
 
+    def _must_roll(self) -> bool:
+        active = self._segments[-1]
+        return active.size >= self._segment_bytes or active.sealed is not None
+
     def _roll(self, base: int) -> None:
         """Start a new segment at ``base``. Caller holds both locks.
 
         The old segment gets its seal record (naming ``base``) and is fsynced
-        before the new file is created and the directory fsynced."""
+        before the new file is created and the directory fsynced. A roll that
+        fails after the seal is durable leaves the sealed segment the newest
+        (what recovery also handles: it creates the successor) and marks it
+        ``sealed``: nothing is ever appended after a seal; every later append
+        first retries creating the successor, and fails determinately
+        (StorageUnavailableError, nothing written) while it cannot. A failed
+        write of the seal is undone; a failed fsync poisons the Wal (see
+        ``_fsync``)."""
         active = self._segments[-1]
-        seal = encode_record(base, b"", KIND_SEAL)
+        if active.sealed is None:
+            seal = encode_record(base, b"", KIND_SEAL)
+            try:
+                n = os.write(self._fd, seal)
+                if n != len(seal):
+                    raise OSError(f"short write of {n} of {len(seal)} bytes")
+            except OSError as e:
+                self._undo_write(active, e, "sealing")
+            active.size += len(seal)
+            self._fsync(self._fd, active.path, active.size)
+            self._synced = self._written
+            active.sealed = base
+        succ = active.sealed
         try:
-            n = os.write(self._fd, seal)
-            if n != len(seal):
-                raise OSError(f"short write of {n} of {len(seal)} bytes")
+            path = self._create_segment(succ)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         except OSError as e:
-            self._broken = f"sealing {active.path} failed: {e}"
-            raise StorageIndeterminateError(f"Wal {self._broken}") from e
-        active.size += len(seal)
-        self._fsync(self._fd, active.path, active.size)
-        self._synced = self._written
-        path = self._create_segment(base)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            raise StorageUnavailableError(
+                f"Wal {self.dir}: could not create the next segment {segment_name(succ)}: {e}; nothing was "
+                f"written (every acknowledged record is durable in {os.path.basename(active.path)}); free space "
+                f"or fix the disk"
+            ) from e
         os.close(self._fd)
         self._fd = fd
-        self._segments.append(_Segment(base, path, 0, 0))
+        self._segments.append(_Segment(succ, path, 0, 0))
         self._synced_size = 0
-        self._next = base
+        self._next = succ
+        if base > succ:  # the seal of an earlier failed roll named a lower base
+            self._roll(base)
+
+    def _undo_write(self, active: _Segment, e: OSError, what: str) -> None:
+        """A write to ``active`` failed: cut what it may have left, so that no
+        torn record sits before good ones; raise (determinate if undone)."""
+        try:
+            os.ftruncate(self._fd, active.size)
+        except OSError as e2:
+            self._broken = f"{what} failed ({e}) and could not be undone ({e2})"
+            raise StorageIndeterminateError(f"Wal {what} of {active.path} failed: {e}; {self._broken}") from e
+        raise StorageUnavailableError(
+            f"Wal {what} of {active.path} failed and was undone: {e}; nothing was written, free space or fix the disk"
+        ) from e
 
     # --- reading, truncating ----------------------------------------------
 
@@ -496,6 +546,8 @@ class FileWal:
                     data = f.read(size)
             except FileNotFoundError:  # truncated away meanwhile
                 continue
+            except OSError as e:
+                raise StorageUnavailableError(f"reading the Wal segment {path} failed: {e}; nothing changed") from e
             buf = memoryview(data)
             recs, good_end, _ = scan_segment(path, data, base, newest=i == len(plan) - 1)
             if good_end != size:
@@ -517,10 +569,15 @@ class FileWal:
             doomed = []
             while len(self._segments) > 1 and self._segments[1].base <= before_seqno:
                 doomed.append(self._segments.pop(0))
-            for seg in doomed:
-                os.unlink(seg.path)
-            if doomed:
-                fsync_dir(self.dir)
+            try:
+                for seg in doomed:
+                    os.unlink(seg.path)
+                if doomed:
+                    fsync_dir(self.dir)
+            except OSError as e:  # what is left is whole, sealed segments: recovery reads them, readers filter
+                raise StorageIndeterminateError(
+                    f"Wal {self.dir}: removing absorbed segments failed: {e}; some may remain (harmless)"
+                ) from e
 
     @property
     def next_seqno(self) -> int:
@@ -545,7 +602,10 @@ class FileWal:
                 return
             self._closed = True
             if self._fd >= 0:
-                os.close(self._fd)
+                try:
+                    os.close(self._fd)
+                except OSError:
+                    pass
                 self._fd = -1
             self._lock.release()
 

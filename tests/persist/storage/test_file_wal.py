@@ -3,6 +3,7 @@ locking, and recovery of a torn tail versus corruption in the middle."""
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import threading
@@ -10,7 +11,7 @@ import zlib
 
 import pytest
 
-from persist.errors import ClosedError, CorruptionError, LockedError
+from persist.errors import ClosedError, CorruptionError, LockedError, StorageUnavailableError
 from persist.storage import FileWal, MemWal, Wal
 from persist.storage.file_wal import HEADER_SIZE, encode_record, segment_name
 
@@ -269,3 +270,50 @@ def test_recovery_makes_an_adopted_segment_durable(tmp_path, monkeypatch):
     assert got.get(1) == b"first"
     for s in acked:
         assert s in got, f"acknowledged record {s} lost by a power loss: recovery did not fsync the Wal directory"
+
+
+def _enospc_on_segment_create(monkeypatch):
+    real_open = os.open
+
+    def failing_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and os.fspath(path).endswith(".wal"):
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing_open)
+
+
+def test_a_failed_roll_leaves_the_wal_openable_with_every_acknowledged_record(tmp_path, monkeypatch):
+    """Issue 11 defect (2): ENOSPC while creating the next segment. The
+    append that needed the roll fails determinately (nothing written), so do
+    the next ones while the disk is full, and none of them writes into the
+    sealed segment; the Wal reopens with every acknowledged record, and once
+    there is room the same handle goes on."""
+    d = tmp_path / "wal"
+    w = FileWal(d, segment_bytes=10)
+    assert w.append(b"a") == 1
+    _enospc_on_segment_create(monkeypatch)
+    for payload in (b"b", b"c"):
+        with pytest.raises(StorageUnavailableError, match="No space left") as exc:
+            w.append(payload)
+        assert exc.value.determinate
+    monkeypatch.undo()
+    assert w.append(b"d") == 2  # room again: the roll completes, nothing was handed out twice
+    w.close()
+    with FileWal(d) as w2:
+        assert list(w2.records()) == [(1, b"a"), (2, b"d")]
+
+
+def test_a_wal_closed_after_a_failed_roll_reopens(tmp_path, monkeypatch):
+    d = tmp_path / "wal"
+    w = FileWal(d, segment_bytes=10)
+    acked = [w.append(b"a"), w.append(b"b")]
+    _enospc_on_segment_create(monkeypatch)
+    for _ in range(2):
+        with pytest.raises(StorageUnavailableError):
+            w.append(b"never")
+    monkeypatch.undo()
+    w.close()
+    with FileWal(d) as w2:
+        assert [s for s, _ in w2.records()] == acked
+        assert w2.append(b"c") == acked[-1] + 1
