@@ -112,6 +112,15 @@ class StorageIndeterminateError(Indeterminate):
     a 5xx after a possibly-applied write, a 412 on the retry of a create)."""
 
 
+class DurabilityUnknownError(StorageIndeterminateError):
+    """A write that may already be visible but is not known to be durable:
+    a file was renamed into place (or may have been) and fsyncing its
+    directory failed, so a power loss may still undo it. Re-reading it does
+    not settle it; only a later write whose fsyncs succeed does (after a
+    failed fsync nothing it covered is known durable: PostgreSQL's
+    fsyncgate)."""
+
+
 class FailpointError(Indeterminate):
     """Raised by an armed failpoint in ``error`` mode. Indeterminate: the
     failpoint may sit after the effect it guards."""

@@ -23,10 +23,22 @@ import time
 
 from persist import metadata as md
 from persist import walcodec
-from persist.errors import ConflictError, PersistError, StorageIndeterminateError, WalIdentityError
+from persist.errors import (
+    ConflictError,
+    DurabilityUnknownError,
+    PersistError,
+    StorageIndeterminateError,
+    WalIdentityError,
+)
 from persist.failpoints import failpoint
 
 log = logging.getLogger("persist")
+
+
+def describe_writer(writer: dict) -> str:
+    """A writer as messages name it: its Wal identity, host and Wal directory."""
+    where = f"{writer.get('host', '?')}:{writer['wal_dir']}" if writer.get("wal_dir") else None
+    return f"Wal {writer.get('wal_id')}" + (f" at {where}" if where else "")
 
 
 class OpenMixin:
@@ -66,12 +78,14 @@ class OpenMixin:
                 cur, _ = self._read_meta()
                 if cur.writer.get("wal_id") not in (None, wal_id) and cur.epoch > meta.epoch:
                     raise ConflictError(
-                        f"{self.url}: another writer ({cur.writer.get('wal_id')}, epoch {cur.epoch}) opened the "
+                        f"{self.url}: another writer ({describe_writer(cur.writer)}, epoch {cur.epoch}) opened the "
                         f"location while this one was claiming epoch {new.epoch}; nothing was taken over. If that "
                         f"writer's machine is gone, open again to take the location over"
                     ) from e
                 continue  # our own Wal's late commit, or a spurious conflict: claim on the fresh record
             except StorageIndeterminateError as e:
+                if isinstance(e, DurabilityUnknownError):
+                    raise  # the claim may be visible but not durable: this open fails; open again
                 cur, tok = self._reread("claiming the epoch on open", cause=e)
                 if cur.nonce != new.nonce:
                     raise

@@ -146,6 +146,7 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
         self._doubtful: set[str] = set()  # written by commits of unknown outcome
         self._outstanding: dict[str, md.Metadata] = {}  # nonce -> attempts of unknown outcome
         self._resync = False
+        self._needs_sync = False  # a landed record of ours is not known durable (see persist.commit)
         self._changed = threading.Condition(threading.Lock())  # notified on every new _meta
         self._bg: threading.Thread | None = None
         self._bg_wake = threading.Event()
