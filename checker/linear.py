@@ -633,6 +633,27 @@ def _message(model: Model, fail: Failure, label: Any) -> str:
     )
 
 
+FIRST_BUDGET = 2_000  # configurations per partition in the first round
+GROWTH = 8  # each round multiplies the budget by this
+
+
+@dataclass
+class _Task:
+    """One partition's search, as the scheduler sees it."""
+
+    i: int  # the partition's place in the model's partition order
+    label: Any
+    part: list[Op]
+    model: Model
+    entries: list[Entry]
+    budget: int = 0  # the budget of the last attempt
+    reason: str | None = None  # why the last attempt gave up
+
+
+def _undecided(tasks: list[_Task]) -> list[dict[str, Any]]:
+    return [{"partition": _jsonable(t.label), "ops": len(t.part), "reason": t.reason or "not checked"} for t in tasks]
+
+
 def check_ops(
     ops: list[Op],
     model: Model,
@@ -642,64 +663,129 @@ def check_ops(
     partition: bool = True,
     refute: bool = True,
     algorithm: str = "dfs",
+    all_failures: bool = False,
+    first_budget: int = FIRST_BUDGET,
 ) -> Result:
     """Linearizability of ``ops`` against ``model``: a :class:`Result`
     (checker ``"linearizable"``). An invalid result names the operation where
     every order failed and the ops concurrent with it; ``stats["linear"]``
-    holds the longest linearizable prefix (op indices) and the partition."""
+    holds the longest linearizable prefix (op indices) and the partition.
+
+    Partitions are scheduled so that one hard partition never hides a
+    violation in another (the history is linearizable iff every partition
+    is, so one violation anywhere decides it):
+
+    1. every partition's cheap refutation (:meth:`Model.refute`) first;
+    2. then rounds: each undecided partition is searched, smallest first,
+       with a budget of ``first_budget`` configurations, multiplied by
+       :data:`GROWTH` each round, up to ``max_configs`` (the cap is *per
+       partition*); a partition that exceeds its budget is retried from
+       scratch in the next round (the geometric growth bounds the repeated
+       work to 1/(GROWTH-1) of the last round).
+
+    The first violation ends the check (as Porcupine does) unless
+    ``all_failures``, which decides every partition it can. The verdict is
+    ``False`` if any partition is not linearizable; else ``"unknown"`` if a
+    partition reached the cap or the time limit (``stats["undecided"]``
+    lists them with the reason, and ``reason`` names them); else ``True``.
+    With ``all_failures``, ``stats["undecided"]`` is kept beside a ``False``
+    verdict too."""
     t0 = time.monotonic()
     deadline = t0 + time_limit if time_limit is not None else None
+    if max_configs < 1:
+        raise ValueError(f"max_configs must be at least 1, got {max_configs}")
     parts = model.partition(ops) if partition else None
     if parts is None:
         parts = [(None, ops, model)]
     stats: dict[str, Any] = {"ops": len(ops), "partitions": len(parts), "configurations": 0}
-    anomalies: list[Anomaly] = []
-    linear: list[dict[str, Any]] = []
-    gave_up: str | None = None
-    failures: list[Failure] = []
-    for label, part, m in parts:
+    found: list[tuple[int, Anomaly, Failure, dict[str, Any]]] = []
+    tasks: list[_Task] = []
+    for i, (label, part, m) in enumerate(parts):
         entries = entries_for(m, part)
         if refute:
             r = m.refute(entries)
             if r is not None:
                 bad_op, msg = r
                 where = f" (key {show(label)})" if label is not None else ""
-                anomalies.append(Anomaly("not-linearizable", msg + where, [bad_op.index]))
-                f = Failure(bad_op, [], [], [], partition=label, model=m, message=msg + where, part_ops=part)
-                failures.append(f)
-                linear.append({"partition": _jsonable(label), "failed_op": bad_op.index, "prefix": [], "refuted": True})
+                found.append((
+                    i,
+                    Anomaly("not-linearizable", msg + where, [bad_op.index]),
+                    Failure(bad_op, [], [], [], partition=label, model=m, message=msg + where, part_ops=part),
+                    {"partition": _jsonable(label), "failed_op": bad_op.index, "prefix": [], "refuted": True},
+                ))
+                if not all_failures:
+                    break
                 continue
-        gc_was = gc.isenabled()
-        gc.disable()  # millions of small tuples, no cycles: collections only cost time
-        try:
-            out = ALGORITHMS[algorithm](m, entries, deadline, max_configs)
-        except _GiveUp as g:
-            gave_up = f"{g.reason} after {time.monotonic() - t0:.2f}s" + (f" (key {show(label)})" if label is not None else "")
-            break
-        finally:
-            if gc_was:
-                gc.enable()
-        stats["configurations"] += out.stats.get("configurations", 0)
-        if out.valid is False:
-            f = out.failure
-            assert f is not None
-            f.partition = label
-            f.part_ops = part
-            f.message = _message(m, f, label)
-            failures.append(f)
-            anomalies.append(Anomaly("not-linearizable", f.message, [f.op.index] + [o.index for o in f.concurrent]))
-            linear.append({"partition": _jsonable(label), "failed_op": f.op.index, "prefix": [o.index for o in f.prefix]})
+        tasks.append(_Task(i, label, part, m, entries))
+    search_fn = ALGORITHMS[algorithm]
+    undecided: list[_Task] = []
+    stop = bool(found) and not all_failures
+    budget = min(max(1, first_budget), max_configs)
+    pending = [] if stop else sorted(tasks, key=lambda t: len(t.entries))
+    gc_was = gc.isenabled()
+    gc.disable()  # millions of small tuples, no cycles: collections only cost time
+    try:
+        while pending and not stop:
+            retry: list[_Task] = []
+            for i, t in enumerate(pending):
+                t.budget = budget
+                try:
+                    out = search_fn(t.model, t.entries, deadline, budget)
+                except _GiveUp as g:
+                    t.reason = g.reason
+                    if g.reason.startswith("time limit"):
+                        undecided.extend(pending[i:])
+                        for u in pending[i:]:
+                            u.reason = u.reason if u is t else (u.reason or "time limit reached before it was decided")
+                        retry = []
+                        stop = True
+                        break
+                    (retry if budget < max_configs else undecided).append(t)
+                    continue
+                stats["configurations"] += out.stats.get("configurations", 0)
+                if out.valid is False:
+                    f = out.failure
+                    assert f is not None
+                    f.partition = t.label
+                    f.part_ops = t.part
+                    f.message = _message(t.model, f, t.label)
+                    found.append((
+                        t.i,
+                        Anomaly("not-linearizable", f.message, [f.op.index] + [o.index for o in f.concurrent]),
+                        f,
+                        {"partition": _jsonable(t.label), "failed_op": f.op.index, "prefix": [o.index for o in f.prefix]},
+                    ))
+                    if not all_failures:
+                        stop = True
+                        break
+            pending = retry
+            budget = min(budget * GROWTH, max_configs)
+    finally:
+        if gc_was:
+            gc.enable()
     stats["time_s"] = round(time.monotonic() - t0, 6)
+    found.sort(key=lambda x: x[0])
+    anomalies = [x[1] for x in found]
+    failures = [x[2] for x in found]
+    linear = [x[3] for x in found]
     if linear:
         stats["linear"] = linear
     res = Result(CHECKER, True, stats=stats)
     res.failures = failures  # type: ignore[attr-defined]  # for checker.visual; not serialised
+    if undecided and (not anomalies or all_failures):
+        undecided.sort(key=lambda t: t.i)
+        stats["undecided"] = _undecided(undecided)
     if anomalies:
         res.valid = False
         res.anomalies = anomalies
-    elif gave_up:
+    elif undecided:
         res.valid = UNKNOWN_VALID
-        res.reason = gave_up
+        keys = [t.label for t in undecided]
+        what = "" if keys == [None] else (" for " + ("key " if len(keys) == 1 else f"{len(keys)} keys ") + ", ".join(show(k) for k in keys[:10]) + (" ..." if len(keys) > 10 else ""))
+        reasons = sorted({t.reason or "" for t in undecided})
+        res.reason = f"{'; '.join(reasons)}{what} after {time.monotonic() - t0:.2f}s; every other partition is linearizable"
+        if len(parts) == 1:
+            res.reason = f"{'; '.join(reasons)} after {time.monotonic() - t0:.2f}s"
     return res
 
 

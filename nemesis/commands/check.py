@@ -1,7 +1,8 @@
 """``persist-nemesis check``: re-check histories; read-only by default.
 
     persist-nemesis check [--format jsonl|jepsen-edn|jepsen-log] [--model NAME]
-                          [--initial EDN] [--time-limit S] [--json] PATH...
+                          [--initial EDN] [--time-limit S] [--max-configs N]
+                          [--all-failures] [--json] PATH...
 
 PATH is a history file or a run directory (``history.jsonl`` +
 ``config.json``; a Jepsen store directory with ``history.edn`` is read as
@@ -80,7 +81,8 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any, time_limit: float | None) -> dict[str, Any]:
+def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any, time_limit: float | None,
+               max_configs: int | None = None, all_failures: bool = False) -> dict[str, Any]:
     """The verdict for one PATH as a JSON-ready dict (plus ``_failures``
     for the HTML picture). Raises BadInput."""
     from checker.history import HistoryError
@@ -137,7 +139,10 @@ def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any,
             try:
                 model = get_model(name, initial)
                 left = None if time_limit is None else max(0.0, time_limit - (time.monotonic() - t0))
-                results.append(check_ops(history.ops, model, time_limit=left))
+                kw: dict[str, Any] = {"all_failures": all_failures}
+                if max_configs is not None:
+                    kw["max_configs"] = max_configs
+                results.append(check_ops(history.ops, model, time_limit=left, **kw))
             except HistoryError as e:  # includes ModelError: an op the model has not
                 raise BadInput(f"{file}: {e}") from None
             except ValueError as e:
@@ -199,11 +204,13 @@ def _line(v: dict[str, Any]) -> str:
 @click.option("--model", "model", default=None, help="Linearizability model: register, cas-register, multi-register, mutex, kv, upsert; independent-<model> for Jepsen's [key value] ops.")
 @click.option("--initial", default=None, metavar="EDN", help="The model's initial value, in EDN (a map for per-key kv values).")
 @click.option("--time-limit", type=float, default=None, metavar="S", help="Seconds per PATH for the linearizability search; past it the verdict is unknown. (A run's domain checkers are linear in the history and not bounded.)")
+@click.option("--max-configs", type=int, default=None, metavar="N", help="Configurations the search may explore per partition (e.g. per kv key) before that partition is undecided (default 1000000).")
+@click.option("--all-failures", is_flag=True, help="Decide every partition, reporting each violation, instead of stopping at the first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per PATH per line.")
 @click.option("--html", "html_dir", default=None, metavar="DIR", help="Write a picture of each linearizability failure to DIR.")
 @click.option("--write-results", is_flag=True, help="For a run directory: rewrite its results.json with this verdict (default: read-only).")
 def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: str | None, time_limit: float | None,
-          as_json: bool, html_dir: str | None, write_results: bool) -> int:
+          max_configs: int | None, all_failures: bool, as_json: bool, html_dir: str | None, write_results: bool) -> int:
     """Check histories or run directories. Exit 0 all valid, 1 any invalid,
     2 any unknown, 3 bad input (a file that cannot be read, named by line)."""
     from checker.models import MODELS, model_names
@@ -212,11 +219,13 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
         raise click.BadParameter(f"unknown model {model!r}; expected one of {', '.join(MODELS)} (or independent-<one of them>)", param_hint="--model")
     if time_limit is not None and not time_limit > 0:
         raise click.BadParameter(f"must be a number of seconds > 0, got {time_limit:g}", param_hint="--time-limit")
+    if max_configs is not None and max_configs < 1:
+        raise click.BadParameter(f"must be a number of configurations >= 1, got {max_configs}", param_hint="--max-configs")
     init = parse_initial(initial)
     any_invalid = any_unknown = any_bad = False
     for path in paths:
         try:
-            v = check_path(path, fmt, model, init, time_limit)
+            v = check_path(path, fmt, model, init, time_limit, max_configs, all_failures)
         except BadInput as e:
             any_bad = True
             if as_json:
