@@ -132,8 +132,10 @@ class Rehydrate:
         where.setdefault(u, op.index)
 
 
-def rehydrate_checkers() -> list[Rehydrate]:
-    return [Rehydrate()]
+def rehydrate_checkers() -> list:
+    from checker.fencing import NoFencing
+
+    return [Rehydrate(), NoFencing()]
 
 
 try:  # make check_workload("rehydrate", ...) know it

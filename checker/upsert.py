@@ -148,7 +148,9 @@ class UpsertDomain:
 
 
 def upsert_checkers() -> list:
-    return [UpsertLinear(), UpsertDomain()]
+    from checker.fencing import NoFencing
+
+    return [UpsertLinear(), UpsertDomain(), NoFencing()]
 
 
 try:  # make check_workload("upsert", ...) know it

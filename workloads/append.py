@@ -1,27 +1,50 @@
 """The ``append`` workload: unique updates written to a few streams, with
-seals, compaction and snapshots, checked as a set with indeterminate members
-plus the frontier rules (BRIEF §4, history values exactly as in
-``docs/history.md``).
+seals, compaction, drains, GC, snapshots at any time and listens, checked as
+a set with indeterminate members plus the frontier, listen and
+failure rules (BRIEF §4, history values exactly as in ``docs/history.md``).
 
 Processes. Worker slot 0 is the **writer** process (it holds persist's writer
-lock); its client processes write, seal, allow compaction and snapshot
-through one ``Persister`` (so concurrent writes share the Wal's group
-commit). Worker slot 1 (when ``concurrency >= 2``) is a **reader** process on
-persist's read-only handle; its client processes snapshot and read
-frontiers. About a quarter of the client processes are readers.
+lock); its client processes write, seal, allow compaction, drain, merge,
+collect garbage and snapshot through one ``Persister`` (so concurrent writes
+share the Wal's group commit, and a drain or a merge on one client thread
+races the writes of the others). Worker slot 1 (when ``concurrency >= 2``)
+is a **reader** process on persist's read-only handle; its client processes
+snapshot, listen and read frontiers. About a quarter of the client
+processes are readers.
 
-Operations (generated per process from the seed alone, so the same seed gives
-the same operations whatever happens at run time):
+Operations (generated per process from the seed and what the process's own
+operations returned, so the same seed gives the same operations given the
+same results):
 
 * ``write`` — 1 to 3 updates ``[key, "v", ts, 1]``; keys are unique in the
   whole run (``p<process slot>.<n>.<i>``), so every update can be traced. One
   write in ten goes to two streams at once (``write_multi``).
-* ``seal`` at half the process's op count, ``compact`` at a quarter: a write
-  at ``ts`` below the upper is refused (``fail``), which is allowed.
+* ``seal`` at half the process's op count: a write at ``ts`` below the upper
+  is refused (``fail``), which is allowed.
+* ``compact`` (``allow_compaction``) close to the upper this process last
+  saw (0 to 2 below it; a quarter of its op count before it saw one), so
+  sealed batches become mergeable.
+* ``drain`` (``Persister.drain``: the Wal into blob batches, concurrently
+  with other threads' writes), ``merge`` (``Persister.compact``: every merge
+  the spine's policy finds, concurrently with seals and reads) and ``gc``
+  (``Persister.gc``: delete the blobs no metadata names); their ok value
+  says what they did (``docs/history.md``).
 * ``snapshot`` with ``"as_of": null``: the client reads ``upper`` and
-  ``since`` and snapshots at ``upper - 1``; the ok value carries the
-  ``as_of`` used (``docs/history.md``). Refused (``fail``) while nothing is sealed.
+  ``since`` and snapshots at ``upper - 1``, or, when the invoke carries
+  ``"at": x`` (``0 <= x < 1``, seeded), at ``since + floor(x * (upper -
+  since))``: time travel to any time in ``[since, upper)``. The ok value
+  carries the ``as_of`` used. Refused (``fail``) while nothing is sealed.
+* ``listen`` (readers): pick ``as_of`` as a time-travel snapshot does, open
+  ``Stream.listen(as_of)`` and poll it for ``"for"`` seconds; the ok value
+  lists every event in order (data rows with their ``ts``, and progress).
 * ``frontiers``.
+
+``APPEND_WITHOUT`` (environment, comma-separated, for *control* runs
+only: it is not part of the run's config): switch off ``time-travel``
+(snapshots only at ``upper - 1``), ``listen``, ``drain``, ``merge``, ``gc``
+or ``close-since`` (``compact`` at a quarter of the op count, as before),
+each replaced by the operation the generator would have made before these
+paths existed. It shows that a bug is found by the path, not by chance.
 
 Final reads: seal every stream at one past the largest ts any generator
 produced, then snapshot it at that ts from the writer and from the reader.
@@ -29,7 +52,9 @@ produced, then snapshot it at that ts from the writer and from the reader.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import Any
 
 from workloads.base import OneWriterOneReader, WorkerSpec, rng_for
@@ -37,14 +62,35 @@ from workloads.base import OneWriterOneReader, WorkerSpec, rng_for
 STREAMS = ("s0", "s1", "s2")
 WRITER, READER = "writer", "reader"
 
+#: the paths ``APPEND_WITHOUT`` can switch off (for control runs)
+PATHS = ("time-travel", "listen", "drain", "merge", "gc", "close-since")
+WITHOUT_VAR = "APPEND_WITHOUT"
+
+
+def without(environ: Any = os.environ) -> frozenset[str]:
+    """The paths switched off by ``APPEND_WITHOUT``; an unknown name is refused."""
+    names = frozenset(n.strip() for n in environ.get(WITHOUT_VAR, "").split(",") if n.strip())
+    bad = sorted(names - set(PATHS))
+    if bad:
+        raise ValueError(f"{WITHOUT_VAR}: unknown path(s) {', '.join(bad)}; known: {', '.join(PATHS)}")
+    return names
+
 
 class AppendGenerator:
-    def __init__(self, process: int, role: str, seed: int) -> None:
+    def __init__(self, process: int, role: str, seed: int, off: frozenset[str] | None = None) -> None:
         self.process = process
         self.role = role
         self.rng = rng_for(seed, "append", process)
         self.k = 0  # operations generated so far
         self.max_ts = 0
+        self.off = without() if off is None else off
+        self.upper_seen: dict[str, int] = {}  # per stream: the largest upper this process's operations returned
+
+    def _read_at(self, f: str, stream: str, at: float | None) -> dict[str, Any]:
+        v: dict[str, Any] = {"stream": stream, "as_of": None}
+        if at is not None and "time-travel" not in self.off:
+            v["at"] = at
+        return {"f": f, "value": v}
 
     def next_op(self) -> dict[str, Any] | None:
         r = self.rng
@@ -53,10 +99,18 @@ class AppendGenerator:
         x = r.random()
         stream = r.choice(STREAMS)
         if self.role == READER:
-            if x < 0.5:
-                return {"f": "snapshot", "value": {"stream": stream, "as_of": None}}
-            return {"f": "frontiers", "value": {"stream": stream}}
-        if x < 0.96:
+            at = round(r.random(), 4)
+            if x < 0.4:
+                return self._read_at("snapshot", stream, at if r.random() < 0.7 else None)
+            if x < 0.7:
+                return {"f": "frontiers", "value": {"stream": stream}}
+            secs = round(r.uniform(0.05, 0.4), 3)
+            if "listen" in self.off:
+                return self._read_at("snapshot", stream, None)
+            op = self._read_at("listen", stream, at)
+            op["value"]["for"] = secs
+            return op
+        if x < 0.95:
             names = [stream] if r.random() < 0.9 else r.sample(STREAMS, 2)
             writes: dict[str, list] = {}
             for j, name in enumerate(names):
@@ -67,14 +121,27 @@ class AppendGenerator:
                     ups.append([f"p{self.process}.{k}.{j}{i}", "v", ts, 1])
                 writes[name] = ups
             return {"f": "write", "value": {"writes": writes}}
-        if x < 0.967:
+        if x < 0.957:
             return {"f": "seal", "value": {"stream": stream, "ts": k // 2}}
-        if x < 0.97:
-            return {"f": "compact", "value": {"stream": stream, "since": k // 4}}
-        return {"f": "snapshot", "value": {"stream": stream, "as_of": None}}
+        if x < 0.962:
+            lag = r.randint(1, 3)
+            seen = self.upper_seen.get(stream)
+            if seen is None or "close-since" in self.off:
+                return {"f": "compact", "value": {"stream": stream, "since": k // 4}}
+            return {"f": "compact", "value": {"stream": stream, "since": max(0, seen - lag)}}
+        for f, bound in (("drain", 0.967), ("merge", 0.971), ("gc", 0.974)):
+            if x < bound:
+                if f in self.off:
+                    return {"f": "frontiers", "value": {"stream": stream}}
+                return {"f": f, "value": {}}
+        return self._read_at("snapshot", stream, round(r.random(), 4) if r.random() < 0.7 else None)
 
     def completed(self, op: dict[str, Any], type_: str, value: Any) -> None:
-        pass
+        if type_ != "ok" or not isinstance(value, dict):
+            return
+        stream, upper = value.get("stream"), value.get("upper")
+        if isinstance(stream, str) and isinstance(upper, int):
+            self.upper_seen[stream] = max(upper, self.upper_seen.get(stream, 0))
 
 
 class AppendWorkload(OneWriterOneReader):
@@ -132,6 +199,14 @@ class AppendClient:
         return s
 
     def invoke(self, f: str, value: Any) -> Any:
+        if f == "drain":
+            before = self.p.pending_count()
+            self.p.drain()
+            return {"pending": before}
+        if f == "merge":
+            return {"merges": self.p.compact()}
+        if f == "gc":
+            return {"deleted": len(self.p.gc())}
         if f == "write":
             writes = value["writes"]
             if len(writes) == 1:
@@ -156,11 +231,25 @@ class AppendClient:
             return {"stream": value["stream"], "upper": upper, "since": since}
         if f == "snapshot":
             upper, since = s.frontiers()
-            as_of = value.get("as_of")
-            if as_of is None:
-                as_of = upper - 1
+            as_of = pick_as_of(value, upper, since)
             rows = snapshot_rows(s, as_of)
             return {"stream": value["stream"], "as_of": as_of, "upper": upper, "since": since, "rows": rows}
+        if f == "listen":
+            upper, since = s.frontiers()
+            as_of = pick_as_of(value, upper, since)
+            listener = s.listen(as_of)
+            events: list[dict[str, Any]] = []
+            end = time.monotonic() + float(value.get("for", 0.2))
+            while True:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                for ev in listener.poll(timeout=left):
+                    if ev.kind == "progress":
+                        events.append({"progress": ev.upper})
+                    else:
+                        events.append({"data": update_rows(ev.updates)})
+            return {"stream": value["stream"], "as_of": as_of, "upper": upper, "since": since, "events": events}
         raise ValueError(f"append workload: unknown operation {f!r}")
 
     def close(self) -> None:
@@ -171,7 +260,7 @@ class AppendReader(AppendClient):
     read_only = True
 
     def invoke(self, f: str, value: Any) -> Any:
-        if f in ("write", "seal", "compact"):
+        if f in ("write", "seal", "compact", "drain", "merge", "gc"):
             raise ValueError(f"the reader process cannot {f}")
         return super().invoke(f, value)
 
@@ -187,6 +276,27 @@ def open_persist(url: str, options: dict[str, Any], read_only: bool):
             return opener(url, **kwargs)
         return persist.open(url, read_only=True, **kwargs)
     return persist.open(url, **kwargs)
+
+
+def pick_as_of(value: dict[str, Any], upper: int, since: int) -> int:
+    """The ``as_of`` a read asks for: its own, else ``since + floor(at *
+    (upper - since))`` with ``"at"`` (time travel), else ``upper - 1``."""
+    as_of = value.get("as_of")
+    if as_of is not None:
+        return as_of
+    at = value.get("at")
+    if at is None or upper <= since:
+        return upper - 1
+    return since + min(upper - since - 1, int(at * (upper - since)))
+
+
+def update_rows(table) -> list[list]:
+    """A listen's data event as history rows ``[key, val, ts, diff]``."""
+    keys = table.column("key").to_pylist()
+    vals = table.column("val").to_pylist()
+    tss = table.column("ts").to_pylist()
+    diffs = table.column("diff").to_pylist()
+    return [[k.decode(), v.decode(), t, d] for k, v, t, d in zip(keys, vals, tss, diffs)]
 
 
 def snapshot_rows(s, as_of: int) -> list[list]:

@@ -21,7 +21,14 @@ own view of it:
 ``seals``           an acknowledged seal or compaction not seen later, or a
                     later write/read/seal it should have refused (:mod:`.frontiers`)
 ``snapshot-model``  a snapshot differing from the model replayed at its
-                    ``as_of`` (:mod:`.model`)
+                    ``as_of`` (:mod:`.model`), at any ``as_of`` in
+                    ``[since, upper)`` (time travel)
+``listen``          a listen that delivered an update twice, out of its
+                    progress, before its seal, or unlike the model (:mod:`.listen`)
+``failed-no-effect`` a determinately failed write seen, or a frontier value
+                    only a failed seal/compaction asked for (:mod:`.failures`)
+``no-fencing``      a ``FencedError`` in a workload with one writer
+                    (:mod:`checker.fencing`)
 ==================  ===========================================================
 
 The snapshot-model checker is the complete comparison; lost-writes, phantoms
@@ -48,13 +55,17 @@ class Checker(Protocol):
 def append_checkers() -> list[Checker]:
     """The checkers for the ``append`` workload, in report order."""
     from checker.domain.duplicates import Duplicates
+    from checker.domain.failures import FailedNoEffect
+    from checker.domain.listen import ListenChecker
+    from checker.fencing import NoFencing
     from checker.domain.flicker import Flicker
     from checker.domain.frontiers import FrontierMonotonic, SealsSeen
     from checker.domain.lost import LostWrites
     from checker.domain.model import SnapshotModel
     from checker.domain.phantom import Phantoms
 
-    return [LostWrites(), Phantoms(), Duplicates(), Flicker(), FrontierMonotonic(), SealsSeen(), SnapshotModel()]
+    return [LostWrites(), Phantoms(), Duplicates(), Flicker(), FrontierMonotonic(), SealsSeen(), SnapshotModel(),
+            ListenChecker(), FailedNoEffect(), NoFencing()]
 
 
 __all__ = ["Checker", "append_checkers"]

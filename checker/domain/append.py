@@ -12,7 +12,8 @@ Shapes read (``docs/history.md``, "Values for persist workloads"):
 ``frontiers``   ``{"stream"}``                              ``{"stream", "upper", "since"}``
 ==============  ==========================================  =====================================
 
-Other ``f`` (``listen``, ...) are ignored. A write of several streams is one
+Other ``f`` (``listen``, ``drain``, ``merge``, ``gc``, ...) are ignored here
+(:mod:`.listen` reads listens itself). A write of several streams is one
 atomic ``write_multi``. Updates are grouped by ``(stream, key, val)``: the
 append workload writes each such triple once with diff 1, which makes a row
 of a snapshot name the write behind it; the checkers stay sound (never a
@@ -48,7 +49,9 @@ class Update:
 @dataclass(slots=True)
 class Snap:
     """A successful snapshot: its stream, ``as_of`` and what it returned.
-    ``upper``/``since`` were read just before the snapshot (None if absent)."""
+    ``upper``/``since`` were read just before the snapshot (None if absent).
+    ``lower`` (not None for what a listen delivered, :mod:`.listen`): only
+    updates with ``lower < ts <= as_of`` belong in ``rows``."""
 
     op: Op
     stream: str
@@ -57,6 +60,7 @@ class Snap:
     upper: int | None
     since: int | None
     final: bool
+    lower: int | None = None
 
 
 @dataclass

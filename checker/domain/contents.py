@@ -48,7 +48,7 @@ from checker.domain.append import AppendHistory, GroupKey, Snap, Update, gc_paus
 
 SCAN_BUDGET = 20_000_000
 
-FAILED, LATER, AFTER = "failed", "later-ts", "after-snapshot"
+FAILED, LATER, AFTER, EARLIER = "failed", "later-ts", "after-snapshot", "earlier-ts"
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ class Discrepancy:
     hi: int
     must: list[Update]
     maybe: list[Update]
-    excluded: list[tuple[Update, str]]  # with why: FAILED, LATER or AFTER
+    excluded: list[tuple[Update, str]]  # with why: FAILED, LATER, AFTER or EARLIER (listens)
 
 
 @dataclass(slots=True)
@@ -94,6 +94,8 @@ def classify(u: Update, snap: Snap) -> str | None:
         return FAILED
     if u.ts > snap.as_of:
         return LATER
+    if snap.lower is not None and u.ts <= snap.lower:
+        return EARLIER
     ret = snap.op.ret
     if ret is not None and u.op.call > ret:
         return AFTER

@@ -119,7 +119,7 @@ def test_without_a_final_read_the_domain_check_is_unknown_and_the_registry_finds
     h = H()
     up(h, 0, "k0", "a", 0, 1)
     results = check_workload("upsert", h.build())
-    assert [r.checker for r in results] == ["linearizable", "upsert-domain"]
+    assert [r.checker for r in results] == ["linearizable", "upsert-domain", "no-fencing"]
     assert results[0].valid is True and results[1].valid == "unknown"
     assert combine([r.valid for r in results]) == "unknown"
 

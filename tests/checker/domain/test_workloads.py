@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_append_is_known_and_runs_every_domain_checker():
     assert "append" in WORKLOADS
     names = [r.checker for r in check_workload("append", pair([{"process": 0, "type": "invoke", "f": "frontiers", "value": {"stream": "s0"}}]))]
-    assert names == ["lost-writes", "phantoms", "duplicates", "flicker", "frontiers", "seals", "snapshot-model"]
+    assert names == ["lost-writes", "phantoms", "duplicates", "flicker", "frontiers", "seals", "snapshot-model",
+                     "listen", "failed-no-effect", "no-fencing"]
 
 
 def test_unknown_workload_names_the_known_ones():
