@@ -9,8 +9,9 @@ by the worker as a ``--preload`` before persist starts, like
   armed or not (``persist.failpoints.count_hits``);
 * **patched**: after the worker ran a ``--mutant`` file, :func:`after_mutant`
   finds every function of a loaded ``persist`` module or class that the
-  mutant replaced (a function whose code lives in the mutant file) and
-  wraps each with a call counter. ``patched`` lists them (even if never
+  mutant replaced (a function whose code lives in the mutant file; for a
+  class of the mutant put in an engine module, its methods) and wraps each
+  with a call counter. ``patched`` lists them (even if never
   called), ``patched_ran`` counts their calls: a run that caught a mutant
   whose patched code never ran did not catch *that* bug
   (:mod:`nemesis.mutation` calls it a catch not attributed);
@@ -163,16 +164,22 @@ def _replaced(mutant_path: str) -> list[tuple[Any, str, Any, str]]:
         return isinstance(f, types.FunctionType) and code is not None and os.path.realpath(code.co_filename) == target
 
     out = []
+    classes: set[int] = set()  # a class of the mutant put in two places is wrapped once
     for modname, mod in sorted(sys.modules.items()):
         if not (modname == "persist" or modname.startswith("persist.")) or mod is None:
             continue
         for attr, val in sorted(vars(mod).items()):
             if from_mutant(val):
                 out.append((mod, attr, val, f"{modname}.{attr}"))
-            elif isinstance(val, type) and val.__module__ == modname:
+            elif isinstance(val, type) and (val.__module__ == modname or val.__module__ == "__mutant__"):
+                # an engine class with methods replaced, or a class of the mutant put in the engine's place
+                if id(val) in classes:
+                    continue
+                classes.add(id(val))
+                owner = val.__qualname__ if val.__module__ == modname else attr
                 for cattr, cval in sorted(vars(val).items()):
                     if from_mutant(cval):
-                        out.append((val, cattr, cval, f"{modname}.{val.__qualname__}.{cattr}"))
+                        out.append((val, cattr, cval, f"{modname}.{owner}.{cattr}"))
     return out
 
 
