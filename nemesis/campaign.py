@@ -327,7 +327,7 @@ def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
             write_reports(res["run_dir"])
         except Exception as e:  # noqa: BLE001 - reports never fail a run
             res["report_error"] = f"{type(e).__name__}: {e}"
-    res.pop("results", None)
+    res["failpoints"] = ((res.pop("results", None) or {}).get("coverage") or {}).get("failpoints")
     tmp = out_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(res, f, default=str)
@@ -361,7 +361,7 @@ def _result(r: Planned, res: dict[str, Any], seconds: float) -> dict[str, Any]:
     out = {"index": r.index, "workload": r.workload, "mix": "+".join(r.mix), "nemesis": r.mix, "seed": r.seed,
            "blob": r.cfg.blob, "verdict": res.get("verdict", "error"), "code": res.get("code", 3),
            "run_dir": res.get("run_dir"), "command": r.command, "ops": res.get("ops"), "seconds": round(seconds, 2),
-           "error": res.get("error")}
+           "error": res.get("error"), "failpoints": res.get("failpoints")}
     if out["verdict"] != "valid":
         out.update(summarize(res, out["run_dir"]))
         if out["run_dir"]:
@@ -494,6 +494,18 @@ def table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def failpoint_coverage(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The engine failpoints hit over all runs (``{name: hits}``, summed) and
+    those never hit (every known failpoint, :func:`nemesis.coverage.known_failpoints`)."""
+    from nemesis.coverage import known_failpoints
+
+    hits: dict[str, int] = {}
+    for r in results:
+        for k, v in (r.get("failpoints") or {}).items():
+            hits[k] = hits.get(k, 0) + v
+    return {"failpoints": dict(sorted(hits.items())), "never_hit": [n for n in known_failpoints() if not hits.get(n)]}
+
+
 def record(p: Plan, o: Outcome, argv: list[str] | None = None) -> str:
     """``<store>/campaign-<UTC time>.json``: the plan's shape and every result."""
     import datetime as dt
@@ -507,5 +519,6 @@ def record(p: Plan, o: Outcome, argv: list[str] | None = None) -> str:
                          "exit_code": exit_code(o.results, o.interrupted),
                          "skipped": [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason}
                                      for s in p.skipped],
-                         "table": table(o.results), "results": o.results})
+                         "table": table(o.results), "coverage": failpoint_coverage(o.results),
+                         "results": o.results})
     return path

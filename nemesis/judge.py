@@ -1,7 +1,8 @@
 """Judging a run: the workload's checkers (``checker.workloads.check_workload``)
 plus :class:`checker.recovery.Recovery` and, when the history records the
 harness's fsck of the location, :class:`checker.integrity.Integrity`; the result is
-what ``results.json`` holds. Used by ``run`` and ``repro``; reads only the
+what ``results.json`` holds, with the run's ``coverage``
+(:mod:`nemesis.coverage`). Used by ``run`` and ``repro``; reads only the
 run directory.
 
 A run with ``corrupt`` faults is judged in its own category
@@ -52,4 +53,14 @@ def judge_history(history: History, workload: str) -> dict[str, Any]:
 
 
 def judge(run_dir: str, workload: str) -> dict[str, Any]:
-    return judge_history(read_jsonl(os.path.join(run_dir, "history.jsonl")), workload)
+    """The checkers' verdict on the run's history, plus the run's ``coverage``
+    (failpoints hit, functions run, a mutant's patched functions called:
+    :func:`nemesis.coverage.collect` of the workers' reports; absent for a run
+    without reports)."""
+    from nemesis.coverage import collect
+
+    out = judge_history(read_jsonl(os.path.join(run_dir, "history.jsonl")), workload)
+    cov = collect(os.path.join(run_dir, "reports"))
+    if cov is not None:
+        out["coverage"] = cov
+    return out

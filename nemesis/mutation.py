@@ -13,16 +13,45 @@ process)::
 every key optional (``fs``: the disk fault model, ``--fs``; default auto). :func:`hunt` runs seeded runs against one mutant until
 one of them is *caught* -- its verdict is invalid (``valid`` is false; for a
 run with media corruption that is whatever the checkers found wrong beyond a
-refusal, see :mod:`nemesis.judge`) -- or the mutant's budget of seconds is
-spent. The order of tries (:func:`trials`) is fixed by the hint alone: the
-hinted configuration with its seeds (default 1, 2, 3), then rounds of
-:data:`HINT_WEIGHT` runs of the hinted configuration with further seeds and
-one run of the next configuration of :data:`WIDEN` (round-robin, each with
-its own seeds 1, 2, ...): a hint that names a fault which exposes the bug only
-now and then still gets most of the budget. A run is never started once the
-budget is spent; one started just before may finish past it, and its time
-counts. Every run uses the command line's defaults for what the command
-line cannot set, so the ``command`` of a catch reproduces it.
+refusal, see :mod:`nemesis.judge`) *and the mutant's patched code ran in
+that run* -- or the mutant's budget of seconds is spent.
+
+**Order of tries** (:func:`trials`):
+
+- *with a hint* (and not ``no_hints``): the hinted configuration with its
+  seeds (default 1, 2, 3), then rounds of :data:`HINT_WEIGHT` runs of the
+  hinted configuration with further seeds and one run of the next
+  configuration of :data:`WIDEN` (round-robin, each with its own seeds 1,
+  2, ...): a hint that names a fault which exposes the bug only now and then
+  still gets most of the budget;
+- *without a hint* (``--no-hints``, or a file with no ``EXPOSED_BY``): rounds
+  over every configuration of :data:`SPREAD` (every workload, every nemesis,
+  file and S3 blobs) in order, each configuration once per round, so every
+  configuration gets a run before any gets a second. A run's seed is
+  :func:`spread_seed` of (mutant, configuration, round): different for every
+  configuration and round, the same for the same mutant every time.
+
+A run is never started once the budget is spent; one started just before may
+finish past it, and its time counts. Every run uses the command line's
+defaults for what the command line cannot set, so the ``command`` of a catch
+reproduces it.
+
+**Attribution.** Every run records (``results.json`` ``coverage``, see
+:mod:`nemesis.coverage`) which engine functions the mutant replaced
+(``patched``) and how often each was called (``patched_ran``). An invalid
+run in which none of them was called did not catch the planted bug: it is a
+*catch not attributed* (``unattributed`` in the result, printed by the
+``mutants`` command), and since the engine there was the correct one it is
+possibly a real engine bug; the hunt goes on. A run without coverage, or a
+mutant whose replacements cannot be seen (none of its functions ended up in
+a persist module or class), counts as before (``attributed`` is None).
+
+**Controls** (``control``): after a catch, the catching configuration is run
+on the correct engine (no mutant) with the catching seed and
+:data:`CONTROL_SEEDS` - 1 more; ``control`` is ``valid`` only if every
+control run is, and a catch whose control is not valid is flagged by the
+``mutants`` command (the configuration fails without the bug too). Controls
+do not count in ``seconds``.
 
 Time to catch is wall time from the start of the hunt to the end of the
 catching run (every run before it included). Unknown verdicts (a checker
@@ -31,10 +60,11 @@ that cannot run at all (exit 3: bad input, S3 unavailable, the mutant does
 not import) is dropped from the hunt; if none is left the mutant's result
 carries the error.
 
-``python -m nemesis.mutation FILE --budget S --store DIR`` hunts one mutant
-and prints one JSON object a line on stdout: ``{"event": "run", ...}`` after
-each run, then ``{"event": "done", "result": {...}}``. The ``mutants``
-command runs one such process per mutant, ``--jobs`` at a time.
+``python -m nemesis.mutation FILE --budget S --store DIR [--no-hints]
+[--control]`` hunts one mutant and prints one JSON object a line on stdout:
+``{"event": "run", ...}`` after each run, then ``{"event": "done",
+"result": {...}}``. The ``mutants`` command runs one such process per
+mutant, ``--jobs`` at a time.
 """
 
 from __future__ import annotations
@@ -47,6 +77,7 @@ import os
 import signal
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +102,27 @@ WIDEN: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "disk-error,lose-unsynced", "fs": "fuse"},
     {"workload": "upsert", "nemesis": "slow-disk,disk-error,kill", "fs": "fuse"},
 ]
+#: every workload x nemesis x blob configuration a hunt without a hint spreads its budget over, round-robin.
+#: Every workload under its crash faults; append (the richest engine paths) also under each other
+#: nemesis on its own; the S3 blob with the catalogue of S3 faults (no fixed rules) for three workloads;
+#: the two concurrency extremes that widen group commit (torn Wal tails) and make compaction merge.
+SPREAD: list[dict[str, Any]] = [
+    {"workload": "append", "nemesis": "kill,lose-unsynced"},
+    {"workload": "rehydrate", "nemesis": "kill,lose-unsynced", "concurrency": 2},
+    {"workload": "upsert", "nemesis": "kill,lose-unsynced"},
+    {"workload": "multi-writer", "nemesis": "kill,pause"},
+    {"workload": "append", "nemesis": "s3,kill", "blob": "s3", "time_limit": 8.0},
+    {"workload": "append", "nemesis": "failpoint", "time_limit": 8.0},
+    {"workload": "rehydrate", "nemesis": "s3", "blob": "s3", "concurrency": 2},
+    {"workload": "append", "nemesis": "corrupt", "time_limit": 4.0},
+    {"workload": "multi-writer", "nemesis": "pause"},
+    {"workload": "upsert", "nemesis": "s3,kill", "blob": "s3"},
+    {"workload": "append", "nemesis": "none", "concurrency": 12},
+    {"workload": "append", "nemesis": "lose-unsynced", "concurrency": 16},
+]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
+#: control runs (on the correct engine) per catch: the catching seed and this many - 1 more
+CONTROL_SEEDS = 3
 #: runs of the hinted configuration per run of a wider one, after the hint's seeds
 HINT_WEIGHT = 2
 
@@ -138,8 +189,28 @@ def describe(cfg: dict[str, Any]) -> str:
     return text + (f" fs={cfg['fs']}" if cfg.get("fs", "auto") != "auto" else "")
 
 
-def trials(hint: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
+def spread_seed(name: str, cfg: dict[str, Any], rnd: int) -> int:
+    """The seed of round ``rnd`` of configuration ``cfg`` in the hunt of mutant ``name``
+    (a hash: differs between configurations and rounds, fixed for a given mutant)."""
+    key = f"{name}|{json.dumps(cfg, sort_keys=True)}|{rnd}".encode()
+    return 1 + zlib.crc32(key) % 1_000_000
+
+
+def spread(name: str) -> Iterator[tuple[dict[str, Any], int]]:
+    """(configuration, seed): round after round over :data:`SPREAD`, each configuration once a round."""
+    configs = [config_of(c) for c in SPREAD]
+    rnd = 0
+    while True:
+        for cfg in configs:
+            yield cfg, spread_seed(name, cfg, rnd)
+        rnd += 1
+
+
+def trials(hint: dict[str, Any], name: str = "", no_hints: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
     """(configuration, seed) in the order a hunt tries them (see the module docstring)."""
+    if no_hints or not hint:
+        yield from spread(name)
+        return
     first = config_of(hint)
     seeds = list(hint.get("seeds") or (1, 2, 3))
     for s in seeds:
@@ -153,6 +224,16 @@ def trials(hint: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
         if widen:
             yield widen[r % len(widen)], 1 + r // len(widen)
         r += 1
+
+
+def attribution(results: dict[str, Any] | None) -> tuple[bool | None, dict[str, int]]:
+    """Whether the mutant's patched code ran in a run (None: cannot tell -- no
+    coverage, or no patched function seen), and the calls of each."""
+    cov = (results or {}).get("coverage") or {}
+    ran = dict(cov.get("patched_ran") or {})
+    if not cov.get("patched"):
+        return None, ran
+    return sum(ran.values()) > 0, ran
 
 
 def _checkers(results: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -183,21 +264,30 @@ def run_trial(mutant: Mutant | None, cfg: dict[str, Any], seed: int, store: str)
 
 def hunt(mutant: Mutant, budget: float, store: str,
          on_run: Callable[[dict[str, Any]], None] | None = None,
-         runner: Callable[..., dict[str, Any]] = run_trial, control: bool = False) -> dict[str, Any]:
+         runner: Callable[..., dict[str, Any]] = run_trial, control: bool = False,
+         no_hints: bool = False) -> dict[str, Any]:
     """Run ``mutant`` until caught or ``budget`` seconds are spent; returns its result entry.
 
-    ``control``: after a catch, run the catching configuration and seed once
-    more on the correct engine (no mutant); its verdict goes into ``control``
-    (``"valid"`` is what a sound catch needs; timing differs between the two
-    runs, so it is evidence, not proof). It does not count in ``seconds``."""
+    ``no_hints``: ignore the file's hint (spread over :data:`SPREAD`).
+    ``control``: after a catch, run the catching configuration on the correct
+    engine (no mutant) with :data:`CONTROL_SEEDS` seeds, the catching one
+    first; ``control`` is ``"valid"`` when all are (what a sound catch needs;
+    timing differs between the runs, so it is evidence, not proof), else the
+    worst verdict; ``controls`` lists each. They do not count in ``seconds``.
+    Invalid runs in which the patched code never ran go to ``unattributed``
+    (see the module docstring) and the hunt goes on."""
     began = time.monotonic()
     res: dict[str, Any] = {"name": mutant.name, "file": mutant.path, "line": mutant.line, "caught": False,
                            "seconds": None, "seed": None, "checker": None, "command": None, "config": None,
-                           "run_dir": None, "detail": None, "runs": 0, "error": None}
+                           "run_dir": None, "detail": None, "runs": 0, "error": None, "attributed": None,
+                           "patched_ran": None, "unattributed": [],
+                           "hints": bool(mutant.hint) and not no_hints}
     dropped: set[str] = set()
     errors: list[str] = []
-    distinct = len({json.dumps(c, sort_keys=True) for c in [config_of(mutant.hint)] + [config_of(w) for w in WIDEN]})
-    for cfg, seed in trials(mutant.hint):
+    pool = ([config_of(c) for c in SPREAD] if no_hints or not mutant.hint
+            else [config_of(mutant.hint)] + [config_of(w) for w in WIDEN])
+    distinct = len({json.dumps(c, sort_keys=True) for c in pool})
+    for cfg, seed in trials(mutant.hint, mutant.name, no_hints):
         if time.monotonic() - began >= budget or len(dropped) >= distinct:
             break
         key = json.dumps(cfg, sort_keys=True)
@@ -215,18 +305,32 @@ def hunt(mutant: Mutant, budget: float, store: str,
             dropped.add(key)
             errors.append(f"{describe(cfg)}: {out.get('error') or 'could not run'}")
             event["error"] = errors[-1]
+        invalid = out.get("verdict") == "invalid" or (out.get("results") or {}).get("valid") is False
+        attributed, ran = attribution(out.get("results"))
+        if invalid and attributed is False:
+            checker, detail = _checkers(out.get("results"))
+            res["unattributed"].append({"config": describe(cfg), "seed": seed, "run_dir": out.get("run_dir"),
+                                        "command": out.get("command"), "checker": checker, "detail": detail,
+                                        "patched_ran": ran})
+            event["unattributed"] = True
         if on_run is not None:
             on_run(event)
-        if out.get("verdict") == "invalid" or (out.get("results") or {}).get("valid") is False:
+        if invalid and attributed is not False:
             checker, detail = _checkers(out.get("results"))
             res.update(caught=True, seconds=round(time.monotonic() - began, 2), seed=seed, checker=checker,
-                       command=out.get("command"), config=describe(cfg), run_dir=out.get("run_dir"), detail=detail)
+                       command=out.get("command"), config=describe(cfg), run_dir=out.get("run_dir"), detail=detail,
+                       attributed=attributed, patched_ran=ran)
             if control:
-                ctl = runner(None, cfg, seed, os.path.join(store, "control"))
-                if ctl.get("code") == 130:
-                    raise KeyboardInterrupt
-                res["control"] = ctl.get("verdict")
-                res["control_run_dir"] = ctl.get("run_dir")
+                seeds = [seed] + [spread_seed(mutant.name + "|control", cfg, k) for k in range(CONTROL_SEEDS - 1)]
+                res["controls"] = []
+                for s in seeds:
+                    ctl = runner(None, cfg, s, os.path.join(store, "control"))
+                    if ctl.get("code") == 130:
+                        raise KeyboardInterrupt
+                    res["controls"].append({"seed": s, "verdict": ctl.get("verdict"), "run_dir": ctl.get("run_dir")})
+                verdicts = [c["verdict"] for c in res["controls"]]
+                res["control"] = next((v for v in ("invalid", "unknown", "error") if v in verdicts), "valid")
+                res["control_run_dir"] = res["controls"][0]["run_dir"]
             return res
     res["seconds"] = round(time.monotonic() - began, 2)
     if errors:
@@ -239,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file")
     ap.add_argument("--budget", type=float, required=True)
     ap.add_argument("--store", required=True)
-    ap.add_argument("--control", action="store_true", help="after a catch, run its config and seed without the mutant")
+    ap.add_argument("--control", action="store_true",
+                    help=f"after a catch, run its config without the mutant ({CONTROL_SEEDS} seeds)")
+    ap.add_argument("--no-hints", action="store_true", help="ignore EXPOSED_BY: spread over every configuration")
     args = ap.parse_args(argv)
 
     def emit(obj: dict[str, Any]) -> None:
@@ -256,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         emit({"event": "done", "result": {"name": os.path.basename(args.file), "caught": False, "error": str(e)}})
         return 3
     try:
-        res = hunt(m, args.budget, args.store, on_run=emit, control=args.control)
+        res = hunt(m, args.budget, args.store, on_run=emit, control=args.control, no_hints=args.no_hints)
     except KeyboardInterrupt:
         return 130
     emit({"event": "done", "result": res})

@@ -19,13 +19,20 @@ An entry::
      "blob": "file", "s3_faults": [], "interval": [0.2, 0.6],
      "overrides": {"faults": [{"at": .., "nemesis": "kill", "target": 0, "duration": .., "seed": ..}],
                    "fault_ops": [37], "processes": [0, 3]},   # all optional (RunConfig fields)
-     "expect": "invalid", "checkers": ["duplicates"], "tries": 5,
+     "expect": "invalid", "checkers": ["duplicates"], "tries": 5, "rate": "5/5",
      "note": "what it once found", "from_run": "...", "added": "2026-12-01"}
 
-``checkers`` (for ``invalid``): the replay must be judged invalid by at
-least one of them. ``tries`` (for ``invalid``): a crash test is not perfectly
-deterministic, so the replay may run that many times and passes at the first
-matching invalid verdict. A ``valid`` entry runs once (and ``tries`` times if
+``checkers`` (for ``invalid``): a run *fails as recorded* when it is judged
+invalid by at least one of them. ``tries`` and ``rate`` (for ``invalid``): a
+crash test is not perfectly deterministic (the operation clock and the
+recorded schedule fix the operations and where each fault strikes, not the
+threads' interleaving), so the replay runs the entry ``tries`` times, every
+time, and reports the observed rate ``k/n`` (runs that failed as recorded,
+of the runs made); ``rate: "k/n"`` records the rate the entry showed when it
+was measured, and the replay fails when the observed fraction drops below
+it (an entry without ``rate`` needs one failing run in ``tries``: ``"1/tries"``).
+A replay with another number of tries (``tries=`` of :func:`replay_one`)
+compares fractions. A ``valid`` entry runs once (and ``tries`` times if
 given: every run must be valid).
 
 ``config_from_dict`` turns an entry, or a run's ``config.json`` (same keys),
@@ -146,6 +153,11 @@ def load(path: str = DEFAULT_FILE) -> list[dict[str, Any]]:
         seen.add(e["name"])
         if e["expect"] not in EXPECT:
             raise RegressionError(f"{where} ({e['name']}): expect must be one of {EXPECT}, got {e['expect']!r}")
+        if e.get("rate") is not None:
+            try:
+                parse_rate(e["rate"])
+            except RegressionError as err:
+                raise RegressionError(f"{where} ({e['name']}): {err}") from None
         if e.get("mutant") and not os.path.isfile(abs_path(e["mutant"]) or ""):
             raise RegressionError(f"{where} ({e['name']}): mutant {e['mutant']} not found (paths are repo-relative)")
     return doc["regressions"]
@@ -177,6 +189,17 @@ def add(entry: dict[str, Any], path: str = DEFAULT_FILE) -> dict[str, Any]:
     return entry
 
 
+def parse_rate(text: Any) -> tuple[int, int]:
+    """``"k/n"`` -> (k, n), 0 <= k <= n, n >= 1; RegressionError otherwise."""
+    try:
+        k, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise RegressionError(f"rate must be 'k/n' (k of n runs failed as recorded), got {text!r}") from None
+    if n < 1 or not 0 <= k <= n:
+        raise RegressionError(f"rate {text!r}: need 0 <= k <= n and n >= 1")
+    return k, n
+
+
 def failing_checkers(results: dict[str, Any] | None) -> set[str]:
     return {c["checker"] for c in (results or {}).get("checkers", []) if c.get("valid") is False}
 
@@ -184,7 +207,8 @@ def failing_checkers(results: dict[str, Any] | None) -> set[str]:
 def replay_one(entry: dict[str, Any], store: str, on_run: Callable[[dict[str, Any]], None] | None = None,
                tries: int | None = None) -> dict[str, Any]:
     """Run one entry as it says; returns {"name", "expect", "ok", "verdict",
-    "runs": [{"run_dir", "verdict", "failing", "seconds"}], "why"}."""
+    "runs": [{"run_dir", "verdict", "failing", "seconds", "as_recorded"}], "rate": "k/n"
+    (runs that failed as recorded, of those made), "recorded": the entry's rate, "why"}."""
     from nemesis.commands.run import run_one
 
     try:
@@ -194,34 +218,38 @@ def replay_one(entry: dict[str, Any], store: str, on_run: Callable[[dict[str, An
     expect = entry["expect"]
     want = set(entry.get("checkers") or [])
     n = max(1, int(tries if tries is not None else entry.get("tries", 5 if expect == "invalid" else 1)))
+    rk, rn = parse_rate(entry["rate"]) if entry.get("rate") is not None else (1, n)
     out: dict[str, Any] = {"name": entry["name"], "expect": expect, "ok": False, "verdict": None, "runs": [],
-                           "why": ""}
+                           "rate": None, "recorded": f"{rk}/{rn}" if expect == "invalid" else None, "why": ""}
+    k = 0
     for _ in range(n):
         t0 = time.monotonic()
         r = run_one(cfg, store, quiet=True, reports=False)
         failing = sorted(failing_checkers(r.get("results")))
+        as_recorded = r["verdict"] == "invalid" and (not want or bool(want & set(failing)))
+        k += as_recorded
         run = {"run_dir": r.get("run_dir"), "verdict": r["verdict"], "failing": failing,
-               "seconds": round(time.monotonic() - t0, 2), "ops": r.get("ops")}
+               "seconds": round(time.monotonic() - t0, 2), "ops": r.get("ops"), "as_recorded": as_recorded}
         out["runs"].append(run)
         out["verdict"] = r["verdict"]
+        out["rate"] = f"{k}/{len(out['runs'])}"
         if on_run:
             on_run({"name": entry["name"], **run})
         if r["verdict"] == "error":
             out["why"] = f"the run could not be made: {r.get('error')}"
             return out
-        if expect == "valid":
-            if r["verdict"] != "valid":
-                out["why"] = (f"expected valid, got {r['verdict']} ({', '.join(failing) or 'no checker'}): "
-                              f"{r['run_dir']}")
-                return out
-        elif r["verdict"] == "invalid" and (not want or want & set(failing)):
-            out["ok"] = True
+        if expect == "valid" and r["verdict"] != "valid":
+            out["why"] = (f"expected valid, got {r['verdict']} ({', '.join(failing) or 'no checker'}): "
+                          f"{r['run_dir']}")
             return out
     if expect == "valid":
         out["ok"] = True
+    elif k * rn >= rk * n:  # k/n >= rk/rn
+        out["ok"] = True
     else:
-        out["why"] = (f"expected invalid{' by ' + ', '.join(sorted(want)) if want else ''} in {n} run(s), "
-                      f"got {', '.join(x['verdict'] for x in out['runs'])}")
+        out["why"] = (f"failed as recorded (invalid{' by ' + ', '.join(sorted(want)) if want else ''}) in {k}/{n} "
+                      f"run(s), below the recorded rate {rk}/{rn}; verdicts: "
+                      f"{', '.join(x['verdict'] for x in out['runs'])}")
     return out
 
 

@@ -78,6 +78,8 @@ class Worker:
         if self.watch:
             argv += ["--preload", "nemesis.fsync_watch:install",
                      "--preload-kwargs", json.dumps({"report_path": report, "root": self.watch_root})]
+        cov = os.path.join(self.run_dir, "reports", f"{self.slot}.{incarnation}.cov")  # nemesis/coverage.py
+        argv += ["--preload", "nemesis.coverage:install", "--preload-kwargs", json.dumps({"report_path": cov})]
         if self.mutant:
             argv += ["--mutant", self.mutant]
         return argv

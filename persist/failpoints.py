@@ -30,6 +30,15 @@ Modes:
 The names (``NAMES``) are the places listed in the engine's write, drain,
 seal, compaction, GC and open paths; arming an unknown name is refused so a
 typo does not silently test nothing.
+
+Hit counting (coverage): :func:`count_hits` makes every hit of every name
+counted, armed or not, into a dict that :func:`hit_counts` copies (the
+harness reports it from each worker; ``nemesis/coverage.py``). Off by
+default, and then it costs one ``is None`` test more per hit. Counts are
+increments under the GIL without a lock: two threads hitting the same name
+at once may count one hit, never zero. ``on_crash``: a callable run just
+before a ``crash`` failpoint kills the process (the harness flushes its
+counts there); it must not raise.
 """
 
 from __future__ import annotations
@@ -82,12 +91,29 @@ class _Spec:
 
 _ARMED: dict[str, _Spec] = {}
 _LOCK = threading.Lock()
+#: name -> hits since count_hits() (None: not counting)
+_COUNTS: dict[str, int] | None = None
+#: called just before a crash failpoint kills the process (see the module docstring)
+on_crash = None
 
 
 def failpoint(name: str) -> None:
-    """Hit the failpoint ``name``. Free when nothing is armed."""
+    """Hit the failpoint ``name``. Free when nothing is armed and nothing counts."""
+    if _COUNTS is not None:
+        _COUNTS[name] = _COUNTS.get(name, 0) + 1
     if _ARMED:
         _hit(name)
+
+
+def count_hits(on: bool = True) -> None:
+    """Start (``on``) counting every hit of every failpoint, from zero; or stop."""
+    global _COUNTS
+    _COUNTS = {} if on else None
+
+
+def hit_counts() -> dict[str, int]:
+    """A copy of the hits counted since :func:`count_hits` (empty when not counting)."""
+    return dict(_COUNTS) if _COUNTS is not None else {}
 
 
 def _hit(name: str) -> None:
@@ -100,6 +126,11 @@ def _hit(name: str) -> None:
         if spec.at and (n < spec.at or (n > spec.at and not spec.every_after)):
             return
     if spec.mode == "crash":
+        if on_crash is not None:
+            try:
+                on_crash()
+            except Exception:  # noqa: BLE001 - the crash must happen whatever the hook does
+                pass
         os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(60)  # pragma: no cover - the signal arrives first
     elif spec.mode == "error":

@@ -21,8 +21,9 @@ Wal's group commit. EOF on stdin closes persist and exits 0.
 
 Before persist is imported, the worker runs each ``--preload MODULE:FUNC``
 (with the JSON keyword arguments of ``--preload-kwargs``; the harness uses it
-to watch fsyncs) and then ``--mutant FILE.py`` (a file that monkeypatches a
-bug into the engine). This module imports nothing of the harness itself.
+to watch fsyncs and count coverage) and then ``--mutant FILE.py`` (a file that
+monkeypatches a bug into the engine), then the ``after_mutant(path)`` function
+of each preloaded module that has one. This module imports nothing of the harness itself.
 
 With ``--standby`` the worker is a spare: it does all of the above up to
 importing persist, then waits for one ``go`` line on stdin before it opens
@@ -101,12 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     out = Out(args.out_fd)
     try:
+        preloaded = []
         for i, spec in enumerate(args.preload):
             mod, _, func = spec.partition(":")
             kwargs = json.loads(args.preload_kwargs[i]) if i < len(args.preload_kwargs) else {}
-            getattr(importlib.import_module(mod), func)(**kwargs)
+            preloaded.append(importlib.import_module(mod))
+            getattr(preloaded[-1], func)(**kwargs)
         if args.mutant:
             runpy.run_path(args.mutant, run_name="__mutant__")
+            for m in preloaded:  # a preload that watches the mutant's patches (the harness's coverage)
+                hook = getattr(m, "after_mutant", None)
+                if hook is not None:
+                    hook(args.mutant)
     except BaseException:
         traceback.print_exc()
         print(f"worker: a preload or the mutant {args.mutant!r} failed (traceback above)", file=sys.stderr, flush=True)

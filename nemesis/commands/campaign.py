@@ -10,8 +10,10 @@ each exactly as ``persist-nemesis run`` would (the engine is
 :mod:`nemesis.campaign`). It shows a progress bar (runs done, failures so
 far), then a table per workload x mix (runs, valid, invalid, unknown, error,
 median operations), and for every run that was not valid its seed, the
-checker's complaint and the command that reproduces it. It writes JUnit XML
-(``--junit``), ``<store>/index.html`` and ``<store>/campaign-<time>.json``.
+checker's complaint and the command that reproduces it, then the engine
+failpoints hit over all runs and those never hit (:mod:`nemesis.coverage`).
+It writes JUnit XML (``--junit``), ``<store>/index.html`` and
+``<store>/campaign-<time>.json`` (with ``coverage``: failpoints hit, never hit).
 
 Exit code as for ``run``: 0 every run valid, 1 any invalid, 2 any unknown (or
 a run that could not finish), 3 bad input (refused before any run starts),
@@ -194,6 +196,9 @@ def _report(out, p, o, junit_path: str | None) -> None:
     rate = len(o.results) / (o.wall / 60) if o.wall > 0 else 0.0
     out.print(f"{len(o.results)} of {len(p.runs)} runs in {o.wall:.1f} s ({rate:.1f} runs/minute): {tally}"
               + ("; interrupted" if o.interrupted else ""))
+    cov = cp.failpoint_coverage(o.results)
+    out.print("failpoints hit: " + (", ".join(f"{k} {v}" for k, v in cov["failpoints"].items()) or "none"))
+    out.print("failpoints never hit: " + (", ".join(cov["never_hit"]) or "none (every failpoint hit)"))
     skipped = [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason} for s in p.skipped]
     if junit_path:
         out.print(f"junit: {junit.write(junit_path, o.results, skipped, wall=o.wall)}")

@@ -1,6 +1,6 @@
 """``persist-nemesis mutants``: the mutation score of the harness.
 
-    persist-nemesis mutants [--json] [--budget S] [--store DIR] [--jobs N] [--control] [FILE.py ...]
+    persist-nemesis mutants [--json] [--budget S] [--store DIR] [--jobs N] [--control] [--no-hints] [FILE.py ...]
 
 For each mutant (the zoo ``mutants/*.py``, or only the files given) it hunts
 with seeded runs until one is caught or the mutant's budget runs out
@@ -12,10 +12,20 @@ median time to catch. With ``--json`` the last stdout line is exactly::
 
     {"caught": N, "total": M, "mutants": [{"name", "caught", "seconds", "seed", "checker", "command", ...}]}
 
-``--control`` runs each catch's configuration and seed once more on the
-correct engine and reports its verdict (``valid`` for a sound catch): a
-catch by a configuration the correct engine fails too would be the harness's
-artifact, not the mutant's bug.
+``--no-hints`` ignores every file's ``EXPOSED_BY``: each hunt spreads its
+budget round-robin over every workload x nemesis x blob configuration
+(``nemesis.mutation.SPREAD``), seeds varied per configuration and round; a
+file without a hint is hunted that way anyway.
+
+A run that is invalid although the mutant's patched code never ran in it is
+not a catch: it is printed as a *catch not attributed* (the engine there was
+the correct one, so it may be a real engine bug) and the hunt goes on.
+
+``--control`` runs each catch's configuration on the correct engine with the
+catching seed and two more, and reports ``valid`` only if all are (a sound
+catch); a catch whose control is not valid is flagged: a configuration the
+correct engine fails too would be the harness's artifact (or an engine bug),
+not the mutant's.
 
 Exit codes: 0 every mutant caught; 1 some not caught (or could not run);
 3 bad input (a missing or unreadable file, a bad option), before anything runs.
@@ -52,7 +62,8 @@ def _reader(proc: subprocess.Popen, name: str, q: queue.Queue) -> None:
     q.put((name, None))
 
 
-def run_all(mutants, budget: float, store: str, jobs: int, err, control: bool = False) -> list[dict[str, Any]]:
+def run_all(mutants, budget: float, store: str, jobs: int, err, control: bool = False,
+            no_hints: bool = False) -> list[dict[str, Any]]:
     """Hunt every mutant (``jobs`` processes at a time); results in the given order."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -70,7 +81,8 @@ def run_all(mutants, budget: float, store: str, jobs: int, err, control: bool = 
         os.makedirs(mstore, exist_ok=True)
         log = logs[m.name] = open(os.path.join(mstore, "hunt.log"), "ab")
         argv = [sys.executable, "-m", "nemesis.mutation", m.path, "--budget", str(budget), "--store", mstore]
-        proc = subprocess.Popen(argv + (["--control"] if control else []), stdout=subprocess.PIPE, stderr=log,
+        argv += (["--control"] if control else []) + (["--no-hints"] if no_hints else [])
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
                                 text=True, start_new_session=True)
         running[m.name] = proc
         threading.Thread(target=_reader, args=(proc, m.name, q), daemon=True).start()
@@ -158,8 +170,11 @@ def table(out, results: list[dict[str, Any]], control: bool = False) -> None:
 @click.option("--store", default=DEFAULT_STORE, show_default=True, help="where the runs go (DIR/<mutant>/)")
 @click.option("--jobs", type=int, default=None, help="mutants hunted at once [default: number of cores]")
 @click.option("--control", is_flag=True,
-              help="after each catch, run the same configuration and seed on the correct engine (should be valid)")
-def mutants(files, as_json, budget, store, jobs, control) -> int:
+              help="after each catch, run the same configuration on the correct engine, the catching seed and two "
+                   "more (should be valid)")
+@click.option("--no-hints", is_flag=True,
+              help="ignore EXPOSED_BY: spread each budget over every workload x nemesis x blob configuration")
+def mutants(files, as_json, budget, store, jobs, control, no_hints) -> int:
     """Hunt planted bugs (the zoo mutants/*.py, or FILE.py ...): each until a seeded run
     catches it or its budget runs out; print the table and the mutation score."""
     from rich.console import Console
@@ -191,9 +206,10 @@ def mutants(files, as_json, budget, store, jobs, control) -> int:
         store = st.check_store(store)
     except st.StoreError as e:
         raise click.BadParameter(str(e), param_hint="--store") from None
-    err.print(f"hunting {len(ms)} mutant(s), {jobs} at a time, budget {budget:g} s each; runs in {store}")
+    err.print(f"hunting {len(ms)} mutant(s), {jobs} at a time, budget {budget:g} s each"
+              f"{', no hints' if no_hints else ''}; runs in {store}")
     t0 = time.monotonic()
-    results = run_all(ms, budget, store, jobs, err, control)
+    results = run_all(ms, budget, store, jobs, err, control, no_hints)
     s = summary(results)
     table(out, results, control)
     pct = 100.0 * s["caught"] / s["total"]
@@ -202,16 +218,22 @@ def mutants(files, as_json, budget, store, jobs, control) -> int:
               f"wall time: {time.monotonic() - t0:.0f} s")
     if control:
         unsound = [r["name"] for r in results if r.get("caught") and r.get("control") != "valid"]
-        out.print(f"controls (the catching config and seed on the correct engine): "
+        out.print(f"controls (the catching config on the correct engine, its seed and two more): "
                   f"{sum(r.get('control') == 'valid' for r in results)} valid"
-                  + (f"; not valid: {', '.join(unsound)}" if unsound else ""))
+                  + (f"; FLAGGED, control not valid: {', '.join(unsound)}" if unsound else ""))
+    for r in results:
+        for u in r.get("unattributed") or []:
+            out.print(f"catch not attributed ({r['name']}: its patched code never ran; possibly an engine bug): "
+                      f"{u['config']} seed {u['seed']}, {u.get('checker')}: {u.get('detail')}", markup=False)
+            out.print(f"  {u.get('command')}", markup=False)
     for r in results:
         if r.get("caught") and r.get("command"):
             out.print(f"  {r['name']}: {r['command']}", markup=False)
     if as_json:
         sys.stdout.flush()
         keep = ("name", "caught", "seconds", "seed", "checker", "command", "config", "runs", "run_dir", "detail",
-                "error", "file") + (("control", "control_run_dir") if control else ())
+                "error", "file", "attributed", "patched_ran", "unattributed", "hints") + (
+                    ("control", "control_run_dir", "controls") if control else ())
         line = {"caught": s["caught"], "total": s["total"],
                 "mutants": [{k: r.get(k) for k in keep} for r in results]}
         print(json.dumps(line, separators=(",", ":")))

@@ -357,6 +357,13 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
             f"{fk.get('problem_count', 0)} problems (orphans included)")
         out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
     out.print(fault_model_line(cfg))
+    if results.get("coverage"):
+        from nemesis.coverage import describe_failpoints
+
+        out.print("failpoints hit: " + describe_failpoints(results["coverage"]))
+        if results["coverage"].get("patched"):
+            out.print("mutant's patched functions called: " + ", ".join(
+                f"{k} {v}" for k, v in results["coverage"]["patched_ran"].items()))
     for note in outcome.notes:
         out.print(f"note: {note}")
     v = Table(title="verdicts" + (f" (category: {results['category']})" if results.get("category") else ""),

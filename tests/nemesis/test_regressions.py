@@ -79,3 +79,54 @@ def test_replay_command_reports_each_entry_and_fails_on_a_wrong_verdict(tmp_path
     with pytest.raises(SystemExit) as e:
         main(["shrink", "--replay-regressions", "--regressions", path, "--only", "nope"])
     assert e.value.code == 3 and "no entry named nope" in capsys.readouterr().err
+
+
+def _fake_runs(monkeypatch, verdicts):
+    """run_one replaced by a sequence of verdicts (invalid ones by lost-writes)."""
+    import nemesis.commands.run as run_mod
+
+    it = iter(verdicts)
+    calls = []
+
+    def run_one(cfg, store, quiet=True, reports=False):
+        v = next(it)
+        calls.append(v)
+        return {"verdict": v, "run_dir": f"/r/{len(calls)}", "ops": 10, "results": {
+            "checkers": [{"checker": "lost-writes", "valid": v != "invalid"}]}}
+
+    monkeypatch.setattr(run_mod, "run_one", run_one)
+    return calls
+
+
+ENTRY = {"name": "e", "workload": "append", "nemesis": ["kill"], "seed": 1, "time_limit": 1.0, "op_limit": 5,
+         "expect": "invalid", "checkers": ["lost-writes"], "tries": 4, "rate": "3/4"}
+
+
+def test_a_replay_runs_every_try_and_reports_the_rate_it_failed_at(tmp_path, monkeypatch):
+    calls = _fake_runs(monkeypatch, ["invalid", "valid", "invalid", "invalid"])
+    r = rg.replay_one(ENTRY, str(tmp_path))
+    assert r["ok"] and r["rate"] == "3/4" and r["recorded"] == "3/4" and len(calls) == 4, r
+    assert [x["as_recorded"] for x in r["runs"]] == [True, False, True, True]
+
+
+def test_a_replay_whose_rate_drops_below_the_recorded_one_fails(tmp_path, monkeypatch):
+    _fake_runs(monkeypatch, ["invalid", "valid", "valid", "invalid"])
+    r = rg.replay_one(ENTRY, str(tmp_path))
+    assert not r["ok"] and r["rate"] == "2/4" and "below the recorded rate 3/4" in r["why"], r
+    _fake_runs(monkeypatch, ["invalid", "invalid", "invalid", "valid", "valid", "invalid", "invalid", "invalid"])
+    assert rg.replay_one(ENTRY, str(tmp_path), tries=8)["ok"]  # 6/8 >= 3/4: fractions are compared
+    _fake_runs(monkeypatch, ["valid", "valid", "valid", "invalid"])  # no rate: one failing run in tries is enough
+    assert rg.replay_one({k: v for k, v in ENTRY.items() if k != "rate"}, str(tmp_path))["ok"]
+
+
+def test_a_bad_rate_is_refused_with_the_entry(tmp_path):
+    for bad in ("3", "5/4", "a/b", "1/0"):
+        with pytest.raises(rg.RegressionError, match="entry 0.*rate"):
+            rg.load(_write(tmp_path / "r.json", {"format": 1, "regressions": [{**ENTRY, "rate": bad}]}))
+
+
+def test_every_invalid_entry_records_its_rate():
+    for e in ENTRIES:
+        if e["expect"] == "invalid":
+            k, n = rg.parse_rate(e.get("rate"))
+            assert k >= 1, e["name"]

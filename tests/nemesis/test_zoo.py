@@ -101,7 +101,10 @@ def test_a_control_runs_the_catching_config_and_seed_without_the_mutant(tmp_path
         return {"code": 0, "verdict": v, "run_dir": store, "command": "c", "results": {"valid": v == "valid"}}
 
     res = mutation.hunt(m, 60, str(tmp_path), runner=runner, control=True)
-    assert calls == [(m, "kill", 1), (m, "kill", 2), (None, "kill", 2)]
+    assert calls[:3] == [(m, "kill", 1), (m, "kill", 2), (None, "kill", 2)]
+    controls = calls[2:]
+    assert len(controls) == mutation.CONTROL_SEEDS and all(c[0] is None and c[1] == "kill" for c in controls)
+    assert len({c[2] for c in controls}) == mutation.CONTROL_SEEDS  # the catching seed and others
     assert res["caught"] and res["control"] == "valid" and res["control_run_dir"].endswith("control")
 
 
@@ -113,7 +116,7 @@ def test_a_hunt_gives_up_on_configurations_that_cannot_run(tmp_path):
 
     res = mutation.hunt(m, 60, str(tmp_path), runner=runner)
     assert not res["caught"] and "does not import" in res["error"]
-    assert res["runs"] == len({json.dumps(mutation.config_of(w), sort_keys=True) for w in [{}] + mutation.WIDEN})
+    assert res["runs"] == len({json.dumps(mutation.config_of(w), sort_keys=True) for w in mutation.SPREAD})
 
 
 def test_bad_input_is_exit_3_before_anything_runs(tmp_path):
