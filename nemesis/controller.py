@@ -426,6 +426,13 @@ class Controller:
     def run(self) -> Outcome:
         try:
             return self._run()
+        except BaseException:  # interrupted (nemesis/lifecycle.py) or aborted: heal what can be healed, then stop
+            for nem in self.nemeses.values():
+                try:
+                    nem.heal()
+                except Exception:  # noqa: BLE001 - stopping matters more than healing
+                    pass
+            raise
         finally:
             for w in self.workers.values():
                 if w.alive:

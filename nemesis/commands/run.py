@@ -232,13 +232,15 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         err.print(f"run directory: {run_dir}")
         return {**res, "code": EXIT_USAGE if first else 2, "verdict": "error" if first else "unknown",
                 "error": f"run stopped: {e}", "stopped": True}
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (nemesis/lifecycle.py): the workers are gone already
+        from nemesis import lifecycle
+
         stop_progress()
         if ctl is not None:
             ctl.close()
-        st.set_status(run_dir, "interrupted")
-        err.print(f"interrupted; partial run in {run_dir}")
-        return {**res, "code": 130, "error": "interrupted", "stopped": True}
+        st.set_status(run_dir, "interrupted", reason=f"stopped by {lifecycle.signal_name(e)}")
+        err.print(f"interrupted ({lifecycle.signal_name(e)}); partial run in {run_dir}")
+        return {**res, "code": lifecycle.exit_code(e), "error": "interrupted", "stopped": True}
     except BaseException as e:
         stop_progress()
         if ctl is not None:

@@ -295,7 +295,9 @@ def read_status(path: Path, config: dict[str, Any]) -> dict[str, Any]:
             continue
         data = read_json(p)
         if isinstance(data, dict):
-            return data
+            from nemesis.lifecycle import effective_status
+
+            return effective_status(data)  # "running" with its controller gone reads "abandoned"
         try:
             text = p.read_text(encoding="utf-8").strip()
         except OSError:
