@@ -165,6 +165,9 @@ def read_json(path: Path) -> Any:
 def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
     """Every well-formed event of a history file, and how many lines were
     skipped (torn or malformed)."""
+    from checker.formats.rows_delta import Decoder
+
+    decoder = Decoder(strict=False)  # reads recorded as a delta get their rows back
     events: list[dict[str, Any]] = []
     skipped = 0
     with open(path, "rb") as fh:
@@ -179,7 +182,7 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
             if not isinstance(e, dict) or "process" not in e or e.get("type") not in ("invoke", "ok", "fail", "info"):
                 skipped += 1
                 continue
-            events.append(e)
+            events.append(decoder.decode(e))
     return events, skipped
 
 
