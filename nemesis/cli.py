@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("nemesis.commands.serve", "serve"),
     "mutants": ("nemesis.commands.mutants", "mutants"),
     "shrink": ("nemesis.commands.shrink", "shrink"),
+    "prune": ("nemesis.commands.prune", "prune"),
     "demo": ("nemesis.commands.demo", "demo"),
 }
 
