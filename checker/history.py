@@ -136,7 +136,13 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
     A last line that has no newline and does not parse is a torn tail (the
     recorder died while writing it: a run that stopped half-way) and is left
     out: it holds no complete event. Any other line that does not parse is a
-    HistoryError naming it."""
+    HistoryError naming it.
+
+    Reads recorded as a delta (``rows_delta``, :mod:`checker.formats.rows_delta`)
+    are yielded with their ``rows`` put back."""
+    from checker.formats.rows_delta import Decoder
+
+    decoder = Decoder()
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -151,7 +157,7 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
                         lines.pop()
                     return
                 raise HistoryError(f"{path}:{lineno}: not JSON ({ex.msg} at column {ex.colno}); expected one event object per line") from None
-            yield check_event(e, f"{path}:{lineno}")
+            yield decoder.decode(check_event(e, f"{path}:{lineno}"), f"{path}:{lineno}")
 
 
 def read_jsonl(path: str | Path) -> History:

@@ -45,6 +45,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -113,6 +114,17 @@ class Outcome:
     results: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
     interrupted: bool = False
+    signal: str | None = None  # what interrupted it: SIGINT, SIGTERM, SIGHUP
+    never_ran: int = 0  # planned runs that never started (interrupted)
+    exit: int | None = None  # 128 + the signal, when interrupted
+
+    def interruption(self, planned: int) -> dict[str, Any] | None:
+        """What JUnit and the record say of an interrupted campaign (None if it was not)."""
+        if not self.interrupted:
+            return None
+        cut = sum(1 for r in self.results if r.get("error") == "interrupted")
+        return {"signal": self.signal or "SIGINT", "planned": planned, "finished": len(self.results) - cut,
+                "stopped": cut, "never_ran": self.never_ran}
 
 
 # --- parsing ------------------------------------------------------------------
@@ -309,11 +321,16 @@ def preflight(p: Plan) -> None:
 
 def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
     """One run, in its own process: ``run_one`` and its result as JSON in ``out_path``."""
+    from nemesis import lifecycle
     from nemesis.commands.run import run_one
 
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # run_one closes its workers and marks the run interrupted
+    lifecycle.die_with_parent(os.getppid())  # the forkserver: it goes when the campaign does
 
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise lifecycle.Interrupted(signum)  # run_one closes its workers and marks the run interrupted
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the campaign; it stops us
     signal.signal(signal.SIGTERM, stop)
     try:
         res = run_one(cfg, store, quiet=True, reports=False)
@@ -329,9 +346,12 @@ def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
             res["report_error"] = f"{type(e).__name__}: {e}"
     res["failpoints"] = ((res.pop("results", None) or {}).get("coverage") or {}).get("failpoints")
     tmp = out_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(res, f, default=str)
-    os.replace(tmp, out_path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(res, f, default=str)
+        os.replace(tmp, out_path)
+    except OSError:  # the campaign is gone (its temporary directory with it): nobody to tell
+        pass
 
 
 def summarize(res: dict[str, Any], run_dir: str | None) -> dict[str, Any]:
@@ -375,6 +395,8 @@ def execute(p: Plan, jobs: int, *, reports: bool = True,
     """Run the plan, ``jobs`` runs at a time. Ctrl-C (KeyboardInterrupt)
     stops the runs in flight (each records itself as interrupted), starts no
     more and returns what finished, with ``interrupted`` set."""
+    from nemesis import lifecycle
+
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     tmpdir = tempfile.mkdtemp(prefix="campaign-")
@@ -401,6 +423,7 @@ def execute(p: Plan, jobs: int, *, reports: bool = True,
             on_done(result)
 
     try:
+        _start_forkserver()
         while todo or running:
             while todo and len(running) < jobs:
                 r = todo.pop(0)
@@ -419,18 +442,34 @@ def execute(p: Plan, jobs: int, *, reports: bool = True,
                 if now - started > r.cfg.time_limit + GRACE:
                     _stop(proc)
                     finish(s, forced=f"the run took more than {r.cfg.time_limit + GRACE:.0f} s and was stopped")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (nemesis/lifecycle.py)
         outcome.interrupted = True
+        outcome.signal = lifecycle.signal_name(e)
+        outcome.exit = lifecycle.exit_code(e)
         for s, (proc, r, out, started) in list(running.items()):
             _stop(proc)
+        for s in list(running):
             finish(s, forced="interrupted")
+        outcome.never_ran = len(p.runs) - len(outcome.results)
     finally:
-        for f in os.listdir(tmpdir):
-            os.unlink(os.path.join(tmpdir, f))
-        os.rmdir(tmpdir)
+        shutil.rmtree(tmpdir, ignore_errors=True)
     outcome.results.sort(key=lambda x: x["index"])
     outcome.wall = time.monotonic() - began
     return outcome
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver with SIGINT ignored: its preload (matplotlib and
+    the harness, a few seconds) must not die of the terminal's Ctrl-C with a
+    traceback (the campaign stops its runs itself), and the runs it forks
+    inherit the same (each stops on SIGTERM from the campaign)."""
+    from multiprocessing import forkserver
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _stop(proc: Any) -> None:
@@ -459,9 +498,10 @@ def _guess_run_dir(store: str, r: Planned, started: float) -> str | None:
 
 # --- judging the campaign -----------------------------------------------------
 
-def exit_code(results: list[dict[str, Any]], interrupted: bool = False) -> int:
+def exit_code(results: list[dict[str, Any]], interrupted: bool | int = False) -> int:
+    """``run``'s exit code over the results; ``interrupted``: True (130) or the exit code 128 + signal."""
     if interrupted:
-        return 130
+        return 130 if interrupted is True else int(interrupted)
     verdicts = [r["verdict"] for r in results]
     if "invalid" in verdicts:
         return 1
@@ -516,7 +556,8 @@ def record(p: Plan, o: Outcome, argv: list[str] | None = None) -> str:
     path = os.path.join(p.store, f"campaign-{stamp}.json")
     st.write_json(path, {"argv": argv, "shard": list(p.shard), "total": p.total, "runs": len(p.runs),
                          "wall_seconds": round(o.wall, 2), "interrupted": o.interrupted,
-                         "exit_code": exit_code(o.results, o.interrupted),
+                         "interruption": o.interruption(len(p.runs)),
+                         "exit_code": exit_code(o.results, (o.exit or True) if o.interrupted else False),
                          "skipped": [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason}
                                      for s in p.skipped],
                          "table": table(o.results), "coverage": failpoint_coverage(o.results),

@@ -5,7 +5,9 @@ imported only when invoked, so ``persist-nemesis --help`` stays fast and one
 broken subcommand cannot take the others down.
 
 Exit codes follow Jepsen: 0 valid, 1 invalid, 2 unknown; bad usage exits 3
-(click's usage errors are remapped from 2 so they never read as "unknown").
+(click's usage errors are remapped from 2 so they never read as "unknown");
+stopped by a signal, 128 + its number (130 Ctrl-C, 143 SIGTERM:
+:mod:`nemesis.lifecycle`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("nemesis.commands.serve", "serve"),
     "mutants": ("nemesis.commands.mutants", "mutants"),
     "shrink": ("nemesis.commands.shrink", "shrink"),
+    "prune": ("nemesis.commands.prune", "prune"),
     "demo": ("nemesis.commands.demo", "demo"),
 }
 
@@ -54,11 +57,14 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from nemesis import lifecycle
+
+    lifecycle.install()  # SIGTERM and SIGHUP stop us as Ctrl-C does (exit 128 + signal)
     try:
         rv = cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(lifecycle.exit_code(e.__context__))
     except click.ClickException as e:
         e.show()
         sys.exit(EXIT_USAGE)

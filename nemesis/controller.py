@@ -485,6 +485,13 @@ class Controller:
     def run(self) -> Outcome:
         try:
             return self._run()
+        except BaseException:  # interrupted (nemesis/lifecycle.py) or aborted: heal what can be healed, then stop
+            for nem in self.nemeses.values():
+                try:
+                    nem.heal()
+                except Exception:  # noqa: BLE001 - stopping matters more than healing
+                    pass
+            raise
         finally:
             try:
                 if self.fs is not None:
@@ -547,7 +554,7 @@ class Controller:
                 w.flush()  # one write per worker for the round's operations
             if self.progress and now - last_progress > 0.25:
                 last_progress = now
-                self.progress(self._progress(now - start))
+                self.progress({**self._progress(now - start), "phase": "running"})
             self._pump(min(0.05, max(0.0, wake - time.monotonic())))
         self.outcome.elapsed = time.monotonic() - start
         self._finish()
@@ -565,8 +572,14 @@ class Controller:
         return {"elapsed": elapsed, "time_limit": self.cfg.time_limit, "ops": self.outcome.ops, "ok": ok,
                 "faults": sum(n for f, n in self.rec.faults.items() if f not in ("start", "restart", "resume"))}
 
+    def _phase(self, name: str) -> None:
+        """Name the phase on the progress bar (running, healing, final reads, fsck)."""
+        if self.progress:
+            self.progress({**self._progress(self.cfg.time_limit), "phase": name})
+
     def _finish(self) -> None:
         """Heal, restart, drain, final reads, stop, fsck the location."""
+        self._phase("healing")
         self._run_pending_ops(everything=True)
         for nem in self.nemeses.values():
             nem.heal()
@@ -586,6 +599,7 @@ class Controller:
         for op_id, p in list(self._inflight.items()):
             self._complete(p, {"id": op_id, "type": "info", "error": f"no completion within {DRAIN_TIMEOUT:.0f} s of the end"})
         self.rec.flush()
+        self._phase("final reads")
         # final reads, one at a time
         for slot, op in self.wl.final_ops([p.gen for p in self.procs]):
             p = next((q for q in self.procs if q.worker == slot), None)
@@ -606,6 +620,7 @@ class Controller:
                 self._complete(p, {"id": p.inflight["id"], "type": "info", "error": "final read timed out"})
         for w in self.workers.values():
             w.stop()
+        self._phase("fsck")
         self.outcome.fsck = fsck(self.url, **self.fsck_options)
         self.rec.record("harness", "info", "fsck", self.outcome.fsck)
         self.rec.flush()

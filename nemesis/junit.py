@@ -9,7 +9,12 @@ One ``<testsuite>`` per workload, one ``<testcase>`` per run, named
   reproduce the run (``persist-nemesis run ...`` with the same flags, and
   ``persist-nemesis repro RUN_DIR``);
 - ``unknown`` and ``error``: ``<error>`` likewise (the run proved nothing);
-- a combination the campaign skipped: ``<skipped>`` with the reason.
+- a combination the campaign skipped: ``<skipped>`` with the reason;
+- an interrupted campaign (Ctrl-C, SIGTERM: ``interruption``): one more
+  suite ``persist-nemesis.campaign`` with a case ``campaign interrupted``
+  whose ``<error>`` names the signal and how many runs never ran or were
+  stopped half-way, so that a campaign cut short never reads as passing, not
+  even one interrupted before any run finished (``tests="1" errors="1"``).
 
 Each case has ``<properties>`` (seed, workload, nemesis, blob, verdict,
 run_dir, command) and ``<system-out>`` with the run directory and command.
@@ -48,9 +53,16 @@ def _text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def interruption_message(i: dict[str, Any]) -> str:
+    """One sentence: the campaign was interrupted, by what, and what never ran."""
+    return (f"the campaign was interrupted by {i['signal']}: {i['finished']} of {i['planned']} runs finished, "
+            f"{i['stopped']} stopped half-way, {i['never_ran']} never ran")
+
+
 def build(results: list[dict[str, Any]], skipped: list[dict[str, Any]] = (), *, name: str = SUITE,
-          wall: float | None = None) -> ET.ElementTree:
-    """The JUnit tree of a campaign. ``skipped``: dicts with workload, mix, reason."""
+          wall: float | None = None, interruption: dict[str, Any] | None = None) -> ET.ElementTree:
+    """The JUnit tree of a campaign. ``skipped``: dicts with workload, mix, reason;
+    ``interruption``: ``Outcome.interruption()`` of an interrupted campaign."""
     by_wl: OrderedDict[str, list[tuple[str, dict[str, Any]]]] = OrderedDict()
     for r in results:
         by_wl.setdefault(r["workload"], []).append(("run", r))
@@ -96,6 +108,14 @@ def build(results: list[dict[str, Any]], skipped: list[dict[str, Any]] = (), *, 
             suite.set(k, str(v))
             totals[k] += v
         total_time += suite_time
+    if interruption is not None:
+        suite = ET.SubElement(root, "testsuite", name=f"{name}.campaign", hostname=socket.gethostname(),
+                              timestamp=stamp, tests="1", failures="0", errors="1", skipped="0", time="0")
+        case = ET.SubElement(suite, "testcase", name="campaign interrupted", classname=f"{name}.campaign", time="0")
+        el = ET.SubElement(case, "error", message=interruption_message(interruption), type="interrupted")
+        el.text = interruption_message(interruption) + "; the cases above are the runs that finished"
+        totals["tests"] += 1
+        totals["errors"] += 1
     for k, v in totals.items():
         root.set(k, str(v))
     root.set("time", f"{wall if wall is not None else total_time:.3f}")

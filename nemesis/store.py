@@ -6,7 +6,9 @@
 A run directory holds ``config.json`` (everything needed to reproduce it,
 code version included), ``status.json`` (``running`` until the run ends, then
 ``finished`` or ``aborted`` with the reason: a run that died half-way still
-says ``running``, with the pid of the controller that never came back),
+says ``running``, with the pid, start time and host of the controller that
+never came back: :func:`nemesis.lifecycle.effective_status` reads it as
+``abandoned``),
 ``history.jsonl``, ``results.json``, ``workers/<slot>-<role>.log``,
 ``reports/`` (the fsync reports) and, with ``--keep-data``, ``data/``.
 """
@@ -111,7 +113,9 @@ def set_status(run_dir: str, status: str, **extra: Any) -> None:
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             old = json.load(f)
-    old.update({"status": status, "updated": now, "pid": os.getpid(), **extra})
+    from nemesis.lifecycle import me
+
+    old.update({"status": status, "updated": now, **me(), **extra})
     old.setdefault("started", now)
     write_json(path, old)
 

@@ -12,6 +12,10 @@ controller polls with a selector (:meth:`read_messages`), or, when an
 EOF (the process is gone). Its stdout and
 stderr are appended to ``<run>/workers/<slot>.log``.
 
+Every worker process dies with the controller (``lifecycle.preexec``: a
+parent-death SIGKILL), so a controller killed outright leaves no worker, not
+even a paused one, holding the Wal's lock.
+
 Restarts are cheap: with ``spare=True`` the worker keeps one spare process
 that has started the interpreter and imported persist (``--standby``) and
 waits for ``go``; a restart hands it the slot and starts the next spare.
@@ -30,6 +34,7 @@ from typing import Any
 
 import psutil
 
+from nemesis import lifecycle
 from workloads.base import WorkerSpec
 
 
@@ -100,7 +105,7 @@ class Worker:
             proc = subprocess.Popen(
                 self.argv(n) + ["--out-fd", str(w)] + (["--standby"] if standby else []), stdin=subprocess.PIPE,
                 stdout=log, stderr=subprocess.STDOUT, pass_fds=(w,), close_fds=True, start_new_session=True,
-                env=env, cwd=os.getcwd(),
+                env=env, cwd=os.getcwd(), preexec_fn=lifecycle.preexec(),  # dies with the controller
             )
         os.close(w)
         return proc, r, n
@@ -191,9 +196,14 @@ class Worker:
                 pass
 
     def signal(self, sig: int) -> None:
+        """Send ``sig`` to the process group. A paused (SIGSTOPped) group is
+        sent SIGCONT right after any other signal, so that it acts on it (a
+        stopped process leaves every signal but SIGKILL pending)."""
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, sig)
+                if self.paused and sig not in (signal.SIGSTOP, signal.SIGCONT):
+                    os.killpg(self.proc.pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
 

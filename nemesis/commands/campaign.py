@@ -17,7 +17,9 @@ It writes JUnit XML (``--junit``), ``<store>/index.html`` and
 
 Exit code as for ``run``: 0 every run valid, 1 any invalid, 2 any unknown (or
 a run that could not finish), 3 bad input (refused before any run starts),
-130 interrupted.
+128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM): what finished is
+still reported (table, JUnit with an error case for the interruption, index,
+record).
 """
 
 from __future__ import annotations
@@ -107,10 +109,27 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
             for r in p.runs:
                 click.echo(r.command)
             return 0
-        cp.preflight(p)
+        try:
+            cp.preflight(p)
+        except KeyboardInterrupt as e:  # interrupted while starting: still a JUnit that says so
+            from nemesis import lifecycle
+
+            o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
+                           never_ran=len(p.runs))
+            _report(_console(), p, o, junit_path)
+            return o.exit
     except cp.CampaignError as e:
         return _fail(str(e))
     return _run(p, jobs, junit_path, quiet, not no_report)
+
+
+def _console():
+    from rich.console import Console
+
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    if not out.is_terminal:  # a log or a pipe: never squeeze the table
+        out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=160)
+    return out
 
 
 def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> int:
@@ -118,21 +137,25 @@ def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> in
 
     from nemesis import campaign as cp
 
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-    if not out.is_terminal:  # a log or a pipe: never squeeze the table
-        out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=160)
+    out = _console()
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
     out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
     for s in p.skipped:
         out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
-    on_start, on_done, stop = _progress(err, len(p.runs), quiet)
+    stop = lambda: None  # noqa: E731
     try:
+        on_start, on_done, stop = _progress(err, len(p.runs), quiet)
         o = cp.execute(p, jobs, reports=reports, on_start=on_start, on_done=on_done)
+    except KeyboardInterrupt as e:  # before execute took charge (it reports an interruption itself)
+        from nemesis import lifecycle
+
+        o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
+                       never_ran=len(p.runs))
     finally:
         stop()
     _report(out, p, o, junit_path)
-    return cp.exit_code(o.results, o.interrupted)
+    return cp.exit_code(o.results, (o.exit or True) if o.interrupted else False)
 
 
 def _progress(err, total: int, quiet: bool):
@@ -194,14 +217,16 @@ def _report(out, p, o, junit_path: str | None) -> None:
     counts = {v: sum(1 for r in o.results if r["verdict"] == v) for v in ("valid", "invalid", "unknown", "error")}
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no runs finished"
     rate = len(o.results) / (o.wall / 60) if o.wall > 0 else 0.0
-    out.print(f"{len(o.results)} of {len(p.runs)} runs in {o.wall:.1f} s ({rate:.1f} runs/minute): {tally}"
-              + ("; interrupted" if o.interrupted else ""))
+    out.print(f"{len(o.results)} of {len(p.runs)} runs in {o.wall:.1f} s ({rate:.1f} runs/minute): {tally}")
+    interruption = o.interruption(len(p.runs))
+    if interruption:
+        out.print(f"[bold]INTERRUPTED[/]: {junit.interruption_message(interruption)}", markup=True)
     cov = cp.failpoint_coverage(o.results)
     out.print("failpoints hit: " + (", ".join(f"{k} {v}" for k, v in cov["failpoints"].items()) or "none"))
     out.print("failpoints never hit: " + (", ".join(cov["never_hit"]) or "none (every failpoint hit)"))
     skipped = [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason} for s in p.skipped]
     if junit_path:
-        out.print(f"junit: {junit.write(junit_path, o.results, skipped, wall=o.wall)}")
+        out.print(f"junit: {junit.write(junit_path, o.results, skipped, wall=o.wall, interruption=interruption)}")
     try:
         from nemesis.report import write_index
 

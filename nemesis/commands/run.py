@@ -249,20 +249,23 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         err.print(f"run directory: {run_dir}")
         return {**res, "code": EXIT_USAGE if first else 2, "verdict": "error" if first else "unknown",
                 "error": f"run stopped: {e}", "stopped": True}
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (nemesis/lifecycle.py): the workers are gone already
+        from nemesis import lifecycle
+
         stop_progress()
         if ctl is not None:
             ctl.close()
-        st.set_status(run_dir, "interrupted")
-        err.print(f"interrupted; partial run in {run_dir}")
-        return {**res, "code": 130, "error": "interrupted", "stopped": True}
+        st.set_status(run_dir, "interrupted", reason=f"stopped by {lifecycle.signal_name(e)}")
+        err.print(f"interrupted ({lifecycle.signal_name(e)}); partial run in {run_dir}")
+        return {**res, "code": lifecycle.exit_code(e), "error": "interrupted", "stopped": True}
     except BaseException as e:
         stop_progress()
         if ctl is not None:
             ctl.close()
         st.set_status(run_dir, "crashed", reason=f"{type(e).__name__}: {e}")
         raise
-    stop_progress()
+    if progress_cb:
+        progress_cb({"phase": "judging"})
     results = judge(run_dir, cfg.workload)
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
@@ -277,24 +280,28 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     if not cfg.keep_data:
         st.drop_data(run_dir)  # with the fault filesystem also its backing directory (data.backing/)
     st.set_status(run_dir, "finished", valid=results["valid"])
+    if reports:
+        if progress_cb:
+            progress_cb({"phase": "reports"})
+        paths = _reports(run_dir, store)
+    stop_progress()
     _summary(out, ctl, outcome, results, run_dir, cfg)
     if reports:
-        _reports(out, run_dir, store)
+        timeline = [p for p in paths if str(p).endswith("timeline.html")]
+        if timeline:
+            out.print(f"timeline: {timeline[0]}")
     word = {True: "valid", False: "invalid"}.get(results["valid"], "unknown")
     return {**res, "code": exit_code(results["valid"]), "verdict": word, "valid": results["valid"],
             "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3)}
 
 
-def _reports(out, run_dir: str, store: str) -> None:
-    """timeline.html, plots and the store's index (nemesis/report), if present."""
+def _reports(run_dir: str, store: str) -> list:
+    """timeline.html, plots and the store's index (nemesis/report), if present; the paths written."""
     try:
         from nemesis.report import update_reports
     except ImportError:
-        return
-    paths = update_reports(run_dir, store)
-    timeline = [p for p in paths if str(p).endswith("timeline.html")]
-    if timeline:
-        out.print(f"timeline: {timeline[0]}")
+        return []
+    return update_reports(run_dir, store)
 
 
 def _progress(err, cfg, quiet: bool):
@@ -304,13 +311,21 @@ def _progress(err, cfg, quiet: bool):
 
     prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                     TimeElapsedColumn(), console=err, transient=True)
-    task = prog.add_task(f"{cfg.workload} / {','.join(cfg.nemeses)}", total=cfg.time_limit, info="starting")
+    task = prog.add_task(f"{cfg.workload} / {','.join(cfg.nemeses)}", total=cfg.time_limit,
+                         info="starting: workers and their imports")
     prog.start()
     stopped = []
 
     def cb(p: dict[str, Any]) -> None:
-        prog.update(task, completed=min(p["elapsed"], cfg.time_limit),
-                    info=f"{p['ops']} ops, {p['ok']} ok, {p['faults']} faults")
+        """A progress report from the controller, or ``{"phase": ...}`` alone (judging, reports)."""
+        counts = p if "ops" in p else last
+        last.update({k: v for k, v in p.items() if k != "phase"})
+        prog.update(task, completed=min(p.get("elapsed", cfg.time_limit), cfg.time_limit),
+                    info=f"{p.get('phase', 'running')}: {counts.get('ops', 0)} ops, {counts.get('ok', 0)} ok, "
+                         f"{counts.get('faults', 0)} faults")
+        prog.refresh()
+
+    last: dict[str, Any] = {}
 
     def stop() -> None:
         if not stopped:

@@ -165,6 +165,9 @@ def read_json(path: Path) -> Any:
 def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
     """Every well-formed event of a history file, and how many lines were
     skipped (torn or malformed)."""
+    from checker.formats.rows_delta import Decoder
+
+    decoder = Decoder(strict=False)  # reads recorded as a delta get their rows back
     events: list[dict[str, Any]] = []
     skipped = 0
     with open(path, "rb") as fh:
@@ -179,7 +182,7 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
             if not isinstance(e, dict) or "process" not in e or e.get("type") not in ("invoke", "ok", "fail", "info"):
                 skipped += 1
                 continue
-            events.append(e)
+            events.append(decoder.decode(e))
     return events, skipped
 
 
@@ -295,7 +298,9 @@ def read_status(path: Path, config: dict[str, Any]) -> dict[str, Any]:
             continue
         data = read_json(p)
         if isinstance(data, dict):
-            return data
+            from nemesis.lifecycle import effective_status
+
+            return effective_status(data)  # "running" with its controller gone reads "abandoned"
         try:
             text = p.read_text(encoding="utf-8").strip()
         except OSError:

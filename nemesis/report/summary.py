@@ -75,6 +75,8 @@ def cached_summary(run_dir: Path, *, refresh: bool = True) -> dict[str, Any]:
     if cache.is_file() and _mtime(cache) >= max(sources):
         data = read_json(cache)
         if isinstance(data, dict) and data.get("version") == VERSION:
+            if data.get("status") == "running":  # it may have been abandoned since
+                data["status"] = read_status(run_dir, {}).get("status") or data["status"]
             return data
     if not (run_dir / HISTORY).is_file():
         config = read_json(run_dir / CONFIG)

@@ -39,9 +39,14 @@ def test_plots_that_fail_cost_only_the_plots(tmp_path: Path, monkeypatch: pytest
 
 def test_a_run_that_died_half_way_gets_reports(tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", ops=200, results=None, unmatched_tail=True, torn_tail=True, config=False)
-    (run / "status.json").write_text(json.dumps({"status": "running", "pid": 1234}))
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run / "status.json").write_text(json.dumps({"status": "running", "pid": gone.pid}))
     html = write_reports(run, plots=False)[0].read_text()
-    assert "run status: <b>running</b>" in html
+    assert "run status: <b>abandoned</b>" in html  # its controller is gone (nemesis/lifecycle.py)
     assert "never checked" in html and "torn line" in html and "never completed" in html
 
 
