@@ -230,6 +230,7 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     out.print(fault_model_line(cfg))
 
     progress_cb, stop_progress = _progress(err, cfg, not progress)
+    _sigterm_interrupts()
     ctl = None
     try:
         ctl = Controller(cfg, run_dir, progress_cb)
@@ -283,6 +284,22 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     word = {True: "valid", False: "invalid"}.get(results["valid"], "unknown")
     return {**res, "code": exit_code(results["valid"]), "verdict": word, "valid": results["valid"],
             "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3)}
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM stops a run as Ctrl-C does (workers killed, the fault
+    filesystem unmounted, the run marked interrupted), unless the process
+    already handles it (a campaign's run child does the same itself)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _reports(out, run_dir: str, store: str) -> None:
