@@ -177,7 +177,10 @@ class FaultOps(mfusepy.Operations):
     def _own(self, fd_or_path, follow: bool = True) -> None:
         if not self.is_root:
             return
-        uid, gid, _pid = mfusepy.fuse_get_context()
+        try:
+            uid, gid, _pid = mfusepy.fuse_get_context()
+        except ValueError:  # not called from a FUSE thread
+            return
         if uid or gid:
             try:
                 if isinstance(fd_or_path, int):
