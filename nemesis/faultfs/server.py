@@ -814,7 +814,13 @@ def serve(backing: str, mountpoint: str, control: str | None, *, debug: bool = F
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            _FUSE(ops, mountpoint, **opts)
+            try:
+                _FUSE(ops, mountpoint, **opts)
+            except RuntimeError as e:
+                # fuse_main's 8: the loop ended with an error, which includes ending on SIGINT/SIGTERM/SIGHUP
+                # (it unmounted); 1-7 are setup failures (bad options, mount refused)
+                if str(e) != "8":
+                    raise
     finally:
         if ctl is not None:
             ctl.close()
