@@ -268,3 +268,108 @@ def test_property_synced_bytes_kept_nothing_invented(ffs, d, ops, seed, model):
                      and not any(pop[0] == "write" and pop[1] <= pos < pop[1] + len(pop[2]) for pop in pending[i])]
         for pos in untouched:
             assert pos < len(got) and got[pos] == durable[i][pos], pos
+
+
+# --- property: random entry operations against a model of the namespace -------------
+
+NAMES = [("x", "a"), ("x", "b"), ("y", "a"), ("y", "b")]
+dirop_strategy = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.sampled_from(NAMES)),
+        st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
+        st.tuples(st.just("unlink"), st.sampled_from(NAMES)),
+        st.tuples(st.just("fsyncdir"), st.sampled_from(["x", "y"])),
+    ),
+    max_size=9,
+)
+
+
+def _replay(ops, keep):
+    """The namespace {(dir, name): content} after the kept ops, or None if one does not apply."""
+    ns: dict = {}
+    for op, k in zip(ops, keep):
+        if not k:
+            continue
+        if op[0] == "create":
+            if op[1] in ns:
+                return None
+            ns[op[1]] = op[2]
+        elif op[0] == "unlink":
+            if op[1] not in ns:
+                return None
+            del ns[op[1]]
+        else:
+            if op[1] not in ns:
+                return None
+            ns[op[2]] = ns.pop(op[1])
+    return ns
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=dirop_strategy, seed=st.integers(0, 2**32), model=st.sampled_from(MODELS))
+def test_property_entry_ops_keep_durable_names_and_reach_a_real_state(ffs, d, script, seed, model):
+    import itertools
+    import uuid
+
+    base = os.path.join(d, uuid.uuid4().hex[:8])
+    for sub in ("", "x", "y"):
+        os.mkdir(os.path.join(base, sub))
+    for sub in ("x", "y"):
+        fsync_dir(os.path.join(base, sub))
+    fsync_dir(base)
+    fsync_dir(d)
+    ops: list[tuple] = []  # the entry ops that ran: ("create", key, content) / ("unlink", key) / ("rename", a, b)
+    durable: list[bool] = []
+    ns: dict = {}
+    path = lambda k: os.path.join(base, k[0], k[1])  # noqa: E731
+    for n, step in enumerate(script):
+        if step[0] == "create" and step[1] not in ns:
+            content = f"op{n}".encode()
+            write_synced_file_only(path(step[1]), content)
+            ns[step[1]] = content
+            ops.append(("create", step[1], content))
+            durable.append(False)
+        elif step[0] == "unlink" and step[1] in ns:
+            os.unlink(path(step[1]))
+            del ns[step[1]]
+            ops.append(("unlink", step[1]))
+            durable.append(False)
+        elif step[0] == "rename" and step[1] in ns and step[1] != step[2]:
+            os.rename(path(step[1]), path(step[2]))
+            ns[step[2]] = ns.pop(step[1])
+            ops.append(("rename", step[1], step[2]))
+            durable.append(False)
+        elif step[0] == "fsyncdir":
+            fsync_dir(os.path.join(base, step[1]))
+            for i, op in enumerate(ops):
+                if any(k[0] == step[1] for k in op[1:] if isinstance(k, tuple)):
+                    durable[i] = True
+    crash(ffs, seed, model)
+    got = {}
+    for sub in ("x", "y"):
+        for name in os.listdir(os.path.join(base, sub)):
+            got[(sub, name)] = read(os.path.join(base, sub, name))
+    free = [not x for x in durable]
+    # some subset of the ops, containing every op an fsyncdir of its directory made durable, yields it
+    reachable = []
+    idx = [i for i, f in enumerate(free) if f]
+    for bits in itertools.product([False, True], repeat=len(idx)):
+        keep = list(durable)
+        for i, b in zip(idx, bits):
+            keep[i] = b
+        state = _replay(ops, keep)
+        if state is not None:
+            reachable.append(state)
+            if state == got:
+                break
+    assert got in reachable, (got, ops, durable)
+    if model == "clear-cache" and not any(durable):  # nothing was made durable: no name survives
+        assert got == {}
+
+
+def write_synced_file_only(path: str, data: bytes) -> None:
+    """Create ``path`` with ``data`` fsynced, its name not (no directory fsync)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
