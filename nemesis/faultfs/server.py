@@ -175,19 +175,21 @@ class FaultOps(mfusepy.Operations):
                 self.cv.wait(left)
 
     def thaw(self) -> None:
-        with self.cv:
-            deferred, self.deferred = self.deferred, []
-            closes, self.deferred_close = self.deferred_close, set()
-        for fh, data, offset in deferred:  # still frozen, nothing in flight: apply in order
-            try:
-                self._write(data, offset, fh)
-            except OSError as e:
-                log.warning("deferred write of %d bytes at %d failed: %s", len(data), offset, e)
-        for fh in closes:
-            self._close(fh)
-        with self.cv:
-            self.frozen = False
-            self.cv.notify_all()
+        while True:
+            with self.cv:
+                if not self.deferred and not self.deferred_close:
+                    self.frozen = False  # in the same locked step as the check: no writeback slips by
+                    self.cv.notify_all()
+                    return
+                deferred, self.deferred = self.deferred, []
+                closes, self.deferred_close = self.deferred_close, set()
+            for fh, data, offset in deferred:  # still frozen, nothing in flight: apply in order
+                try:
+                    self._write(data, offset, fh)
+                except OSError as e:
+                    log.warning("deferred write of %d bytes at %d failed: %s", len(data), offset, e)
+            for fh in closes:
+                self._close(fh)
 
     # --- helpers -----------------------------------------------------------------------
     def _b(self, path: str) -> str:
@@ -258,12 +260,15 @@ class FaultOps(mfusepy.Operations):
             if s:
                 p = os.path.join(self.stash, s)
                 try:
-                    if os.path.isdir(p) and not os.path.islink(p):
+                    st = os.lstat(p)
+                    if stat_mod.S_ISDIR(st.st_mode):
                         shutil.rmtree(p)
                     else:
                         os.unlink(p)
                 except FileNotFoundError:
-                    pass
+                    continue
+                if st.st_nlink <= 1 and not any(h[0] == st.st_ino for h in self.fhs.values()):
+                    self.journal.files.pop(st.st_ino, None)  # freed for good: nothing left to lose
 
     # --- attributes --------------------------------------------------------------------
     def init_with_config(self, conn_info, config) -> None:
@@ -310,7 +315,8 @@ class FaultOps(mfusepy.Operations):
         # by fd: right even if the directory was renamed since opendir; real inode numbers (use_ino:
         # an entry with inode 0 would be dropped by the kernel)
         me = os.fstat(fh).st_ino
-        out = [(".", {"st_ino": me, "st_mode": stat_mod.S_IFDIR}, 0), ("..", {"st_ino": me, "st_mode": stat_mod.S_IFDIR}, 0)]
+        dot = {"st_ino": me, "st_mode": stat_mod.S_IFDIR}
+        out = [(".", dot, 0), ("..", dot, 0)]
         with os.scandir(fh) as it:
             for e in it:
                 if e.name == STASH_DIR and me == self.root_ino:
