@@ -373,3 +373,28 @@ def write_synced_file_only(path: str, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+@pytest.mark.parametrize("model,expect", [("clear-cache", b"durable"), ("dirops", b"durable+more")])
+def test_undone_unlink_brings_back_the_file_as_the_model_left_its_data(ffs, d, model, expect):
+    p = os.path.join(d, "f")
+    write_synced(p, b"durable")
+    with open(p, "ab") as f:
+        f.write(b"+more")
+    os.unlink(p)
+    crash(ffs, 21, model)
+    assert os.listdir(d) == ["f"] and read(p) == expect
+
+
+def test_open_handle_of_a_replaced_file_keeps_journaling_into_the_stash(ffs, d):
+    meta = os.path.join(d, "meta")
+    write_synced(meta, b"v1")
+    fd = os.open(meta, os.O_RDWR)
+    try:
+        write_synced(os.path.join(d, "tmp"), b"v2")
+        os.rename(os.path.join(d, "tmp"), meta)  # v1 lives on in the stash, still open
+        os.pwrite(fd, b"X", 0)  # unsynced write to the replaced inode
+    finally:
+        os.close(fd)
+    crash(ffs, 22, "clear-cache")
+    assert read(meta) == b"v1" and read(os.path.join(d, "tmp")) == b"v2"
