@@ -19,7 +19,8 @@ rewrites the backing directory is seen at once by processes started after
 it. POSIX (``fcntl``) and BSD (``flock``) locks are left to the kernel,
 which then keeps them locally: correct for the processes of one machine.
 Extended attributes are not offered (the kernel then stops asking for
-``security.capability`` on every write, which would double its cost).
+``security.capability`` on every write, which would double its cost), nor is
+``flush`` (the kernel then stops sending one on every ``close``).
 """
 
 from __future__ import annotations
@@ -520,10 +521,7 @@ class FaultOps(mfusepy.Operations):
                 fj.size = offset + length
         return 0
 
-    def flush(self, path, fh):  # not gated: close() of a dying process must not wait on a freeze
-        return 0
-
-    def release(self, path, fh):  # not gated, likewise
+    def release(self, path, fh):  # not gated: close() of a dying process must not wait on a freeze
         with self.cv:
             if self.deferred and any(d[0] == fh for d in self.deferred):
                 self.deferred_close.add(fh)  # closed once its deferred writes are applied (thaw)
