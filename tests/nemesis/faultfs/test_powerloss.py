@@ -184,6 +184,9 @@ def test_same_seed_same_journal_same_outcome(ffs, d):
 
 # --- property: random op sequences against a model of the durable state -------------
 
+#: examples per property (FAULTFS_EXAMPLES=400 for a thorough run: both passed 400 each)
+EXAMPLES = int(os.environ.get("FAULTFS_EXAMPLES", 40))
+
 SIZE = 6000
 ops_strategy = st.lists(
     st.one_of(
@@ -195,7 +198,7 @@ ops_strategy = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=ops_strategy, seed=st.integers(0, 2**32), model=st.sampled_from(MODELS))
 def test_property_synced_bytes_kept_nothing_invented(ffs, d, ops, seed, model):
     paths = [os.path.join(d, "p0"), os.path.join(d, "p1")]
@@ -305,7 +308,7 @@ def _replay(ops, keep):
     return ns
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=dirop_strategy, seed=st.integers(0, 2**32), model=st.sampled_from(MODELS))
 def test_property_entry_ops_keep_durable_names_and_reach_a_real_state(ffs, d, script, seed, model):
     import itertools
