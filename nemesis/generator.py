@@ -26,6 +26,7 @@ NEMESES: dict[str, str] = {
     "corrupt": "nemesis.faults.disk:Corrupt",
     "s3": "nemesis.faults.s3:S3Faults",  # needs --blob s3
     "failpoint": "nemesis.faults.failpoint:Failpoints",
+    "new-host": "nemesis.faults.host:NewHost",  # the writer restarts under another hostname (needs root)
 }
 
 #: (min, max) seconds each fault lasts before recovery.
@@ -36,6 +37,7 @@ DURATION = {
     "corrupt": (0.05, 0.2),
     "s3": (0.5, 2.5),
     "failpoint": (0.3, 1.5),
+    "new-host": (0.05, 0.4),
 }
 #: at most this many faults of the kind per run
 LIMIT = {"corrupt": 1}
