@@ -55,11 +55,11 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from checker.history import History, HistoryError, Op
 from checker.models.base import INVALID, UNKNOWN, Model, show
+from checker.record import Record
 from checker.result import UNKNOWN as UNKNOWN_VALID
 from checker.result import Anomaly, Result
 
@@ -68,43 +68,54 @@ CHECKER = "linearizable"
 DEFAULT_MAX_CONFIGS = 1_000_000
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(Record):
     """One operation as the search sees it."""
 
-    id: int  # position in the partition's entry list
-    op: Op
-    f: str
-    arg: Any
-    out: Any  # UNKNOWN for indeterminate ops
-    call: Any
-    ret: Any  # INF for indeterminate ops
+    __slots__ = ("id", "op", "f", "arg", "out", "call", "ret")
+
+    def __init__(self, id: int, op: Op, f: str, arg: Any, out: Any, call: Any, ret: Any):
+        self.id = id  # position in the partition's entry list
+        self.op = op
+        self.f, self.arg = f, arg
+        self.out = out  # UNKNOWN for indeterminate ops
+        self.call = call
+        self.ret = ret  # INF for indeterminate ops
 
 
-@dataclass
-class Failure:
+class Failure(Record):
     """Where the search ran out of orders: the data for reports and pictures."""
 
-    op: Op  # the operation no order could linearize
-    prefix: list[Op]  # the longest linearizable prefix found, in order
-    states: list[Any]  # model states in which ``op`` could have taken effect
-    concurrent: list[Op]  # operations open when ``op`` returned
-    partition: Any = None
-    model: Model | None = None
-    message: str = ""
-    part_ops: list[Op] | None = None  # the operations of the failed partition
-    #: the reads still to come that no state here could grow into (when the
-    #: search pruned by prefix and named this op before the one a search
-    #: without that pruning would name)
-    ahead: list[Op] = field(default_factory=list)
+    __slots__ = ("op", "prefix", "states", "concurrent", "partition", "model", "message", "part_ops", "ahead", "core")
+
+    def __init__(
+        self,
+        op: Op,  # the operation no order could linearize
+        prefix: list[Op],  # the longest linearizable prefix found, in order
+        states: list[Any],  # model states in which ``op`` could have taken effect
+        concurrent: list[Op],  # operations open when ``op`` returned
+        partition: Any = None,
+        model: Model | None = None,
+        message: str = "",
+        part_ops: list[Op] | None = None,  # the operations of the failed partition
+        ahead: list[Op] | None = None,
+    ):
+        self.op, self.prefix, self.states, self.concurrent = op, prefix, states, concurrent
+        self.partition, self.model, self.message, self.part_ops = partition, model, message, part_ops
+        #: the reads still to come that no state here could grow into (when
+        #: the search pruned by prefix and named this op before the one a
+        #: search without that pruning would name)
+        self.ahead: list[Op] = [] if ahead is None else ahead
+        #: a 1-minimal non-linearizable subset of ``part_ops`` (``--explain``)
+        self.core: list[Op] | None = None
 
 
-@dataclass
-class Outcome:
-    valid: Any  # True, False or "unknown"
-    failure: Failure | None = None
-    reason: str | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
+class Outcome(Record):
+    __slots__ = ("valid", "failure", "reason", "stats")
+
+    def __init__(self, valid: Any, failure: Failure | None = None, reason: str | None = None, stats: dict[str, Any] | None = None):
+        self.valid = valid  # True, False or "unknown"
+        self.failure, self.reason = failure, reason
+        self.stats = {} if stats is None else stats
 
 
 class _GiveUp(Exception):
@@ -712,17 +723,16 @@ FIRST_BUDGET = 2_000  # configurations per partition in the first round
 GROWTH = 8  # each round multiplies the budget by this
 
 
-@dataclass
-class _Task:
+class _Task(Record):
     """One partition's search, as the scheduler sees it."""
 
-    i: int  # the partition's place in the model's partition order
-    label: Any
-    part: list[Op]
-    model: Model
-    entries: list[Entry]
-    budget: int = 0  # the budget of the last attempt
-    reason: str | None = None  # why the last attempt gave up
+    __slots__ = ("i", "label", "part", "model", "entries", "budget", "reason")
+
+    def __init__(self, i: int, label: Any, part: list[Op], model: Model, entries: list[Entry]):
+        self.i = i  # the partition's place in the model's partition order
+        self.label, self.part, self.model, self.entries = label, part, model, entries
+        self.budget = 0  # the budget of the last attempt
+        self.reason: str | None = None  # why the last attempt gave up
 
 
 def _undecided(tasks: list[_Task]) -> list[dict[str, Any]]:
