@@ -840,9 +840,11 @@ def check_ops(
                 except _GiveUp as g:
                     t.reason = g.reason
                     if g.reason.startswith("time limit"):
-                        undecided.extend(pending[i:])
-                        for u in pending[i:]:
-                            u.reason = u.reason if u is t else (u.reason or "time limit reached before it was decided")
+                        # the partitions that only exceeded this round's
+                        # budget (not the cap) are undecided for lack of time too
+                        for u in retry + pending[i:]:
+                            u.reason = g.reason
+                        undecided.extend(retry + pending[i:])
                         retry = []
                         stop = True
                         break
