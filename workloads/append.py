@@ -110,7 +110,7 @@ class AppendGenerator:
             op = self._read_at("listen", stream, at)
             op["value"]["for"] = secs
             return op
-        if x < 0.95:
+        if x < 0.94:
             names = [stream] if r.random() < 0.9 else r.sample(STREAMS, 2)
             writes: dict[str, list] = {}
             for j, name in enumerate(names):
@@ -121,15 +121,15 @@ class AppendGenerator:
                     ups.append([f"p{self.process}.{k}.{j}{i}", "v", ts, 1])
                 writes[name] = ups
             return {"f": "write", "value": {"writes": writes}}
-        if x < 0.957:
+        if x < 0.947:
             return {"f": "seal", "value": {"stream": stream, "ts": k // 2}}
-        if x < 0.962:
+        if x < 0.952:
             lag = r.randint(1, 3)
             seen = self.upper_seen.get(stream)
             if seen is None or "close-since" in self.off:
                 return {"f": "compact", "value": {"stream": stream, "since": k // 4}}
             return {"f": "compact", "value": {"stream": stream, "since": max(0, seen - lag)}}
-        for f, bound in (("drain", 0.967), ("merge", 0.971), ("gc", 0.974)):
+        for f, bound in (("drain", 0.96), ("merge", 0.965), ("gc", 0.97)):
             if x < bound:
                 if f in self.off:
                     return {"f": "frontiers", "value": {"stream": stream}}
