@@ -61,8 +61,7 @@ from nemesis.errors import BadInput
 GRACE = 240.0
 #: seconds between SIGTERM and SIGKILL when a run is stopped
 STOP_GRACE = 15.0
-PRELOAD = ["nemesis.campaign", "nemesis.commands.run", "nemesis.controller", "nemesis.judge", "nemesis.report", "nemesis.report.plots",
-           "matplotlib.figure", "matplotlib.backends.backend_agg",
+PRELOAD = ["nemesis.campaign", "nemesis.commands.run", "nemesis.controller", "nemesis.judge", "nemesis.report",
            "checker.workloads"]
 
 
@@ -332,7 +331,7 @@ def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
         try:
             from nemesis.report import write_reports
 
-            write_reports(res["run_dir"])
+            write_reports(res["run_dir"], plots="lazy")
         except Exception as e:  # noqa: BLE001 - reports never fail a run
             res["report_error"] = f"{type(e).__name__}: {e}"
     res.pop("results", None)

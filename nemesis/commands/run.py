@@ -281,7 +281,7 @@ def _reports(run_dir: str, store: str) -> list:
         from nemesis.report import update_reports
     except ImportError:
         return []
-    return update_reports(run_dir, store)
+    return update_reports(run_dir, store, plots="lazy")  # plots drawn on first view (serve) or by report
 
 
 def _progress(err, cfg, quiet: bool):
