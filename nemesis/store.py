@@ -127,3 +127,38 @@ def read_json(path: str) -> Any:
 
 def drop_data(run_dir: str) -> None:
     shutil.rmtree(os.path.join(run_dir, "data"), ignore_errors=True)
+
+
+def relative_paths(run_dir: str, cfg: Any) -> dict[str, Any]:
+    """``config.json``'s ``paths``: what a run directory copied to another
+    machine needs to find, relative to where it lives then: ``store`` relative
+    to the run directory (``../..``), ``checkout`` (this code) relative to
+    the run directory, and ``mutant`` relative to the checkout when the
+    mutant is one of its files (``mutants/lose_seal.py``), else None."""
+    out: dict[str, Any] = {"store": os.path.relpath(os.path.dirname(os.path.dirname(run_dir)), run_dir),
+                           "checkout": os.path.relpath(REPO, run_dir), "mutant": None}
+    mutant = getattr(cfg, "mutant", None)
+    if mutant:
+        rel = os.path.relpath(os.path.abspath(mutant), REPO)
+        out["mutant"] = None if rel.startswith("..") else rel
+    return out
+
+
+def resolve_mutant(recorded: str | None, paths: dict[str, Any] | None, run_dir: str) -> str | None:
+    """A run's mutant file on this machine: the recorded path if it exists,
+    else ``paths.mutant`` in this checkout, else in the checkout recorded
+    relative to the run directory; None if it has none; raises
+    :class:`StoreError` saying where it looked when it is nowhere."""
+    if not recorded:
+        return None
+    tried = [recorded]
+    rel = (paths or {}).get("mutant") or (os.path.join("mutants", os.path.basename(recorded)))
+    tried.append(os.path.join(REPO, rel))
+    checkout = (paths or {}).get("checkout")
+    if checkout:
+        tried.append(os.path.normpath(os.path.join(run_dir, checkout, rel)))
+    for path in tried:
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    raise StoreError(f"the run's mutant is not on this machine: looked for {', '.join(dict.fromkeys(tried))}; "
+                     "copy it into this checkout's mutants/ or pass the run's command with --mutant FILE")

@@ -207,7 +207,7 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     res["run_dir"] = run_dir
     st.write_json(os.path.join(run_dir, "config.json"),
                   {**cfg.to_json(), "command": command_line(cfg), "code": st.code_version(),
-                   "python": sys.version.split()[0], "store": store})
+                   "python": sys.version.split()[0], "store": store, "paths": st.relative_paths(run_dir, cfg)})
     st.set_status(run_dir, "running")
     st.point_latest(store, run_dir)
     out.print(f"run {run_dir}  (seed {cfg.seed})")

@@ -29,13 +29,9 @@ from nemesis.cli import EXIT_USAGE
 
 
 def _default_store(run_dir: str) -> str:
-    from nemesis.store import read_json
-
-    try:
-        store = read_json(os.path.join(run_dir, "config.json")).get("store")
-    except (OSError, ValueError):
-        store = None
-    return store or os.path.dirname(os.path.dirname(os.path.realpath(run_dir)))
+    """The store the run directory is in now (``<store>/<workload>/<run>``),
+    not the one recorded: a run copied from another machine shrinks here."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(run_dir)))
 
 
 def regression_entry(shrinker, outcome) -> dict:
