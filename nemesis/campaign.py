@@ -371,7 +371,8 @@ def _result(r: Planned, res: dict[str, Any], seconds: float) -> dict[str, Any]:
     out = {"index": r.index, "workload": r.workload, "mix": "+".join(r.mix), "nemesis": r.mix, "seed": r.seed,
            "blob": r.cfg.blob, "verdict": res.get("verdict", "error"), "code": res.get("code", 3),
            "run_dir": res.get("run_dir"), "command": r.command, "ops": res.get("ops"), "seconds": round(seconds, 2),
-           "error": res.get("error")}
+           "error": res.get("error"), "history_bytes": res.get("history_bytes"),
+           "judge_seconds": res.get("judge_seconds")}
     if out["verdict"] != "valid":
         out.update(summarize(res, out["run_dir"]))
         if out["run_dir"]:
@@ -381,16 +382,18 @@ def _result(r: Planned, res: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 def execute(p: Plan, jobs: int, *, reports: bool = True,
             on_start: Callable[[Planned], None] | None = None,
-            on_done: Callable[[dict[str, Any]], None] | None = None) -> Outcome:
+            on_done: Callable[[dict[str, Any]], None] | None = None, todo: Any = None) -> Outcome:
     """Run the plan, ``jobs`` runs at a time. Ctrl-C (KeyboardInterrupt)
     stops the runs in flight (each records itself as interrupted), starts no
-    more and returns what finished, with ``interrupted`` set."""
+    more and returns what finished, with ``interrupted`` set. ``todo``: the
+    runs to start instead of ``p.runs`` (anything with ``pop(0)`` and
+    ``len``: a soak's, :class:`nemesis.soak.Soak`)."""
     from nemesis import lifecycle
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     tmpdir = tempfile.mkdtemp(prefix="campaign-")
-    todo = list(p.runs)
+    todo = list(p.runs) if todo is None else todo
     running: dict[int, tuple[Any, Planned, str, float]] = {}  # sentinel -> (proc, planned, out, started)
     outcome = Outcome()
     began = time.monotonic()

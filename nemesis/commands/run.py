@@ -14,6 +14,7 @@ import math
 import os
 import shlex
 import sys
+import time
 from typing import Any
 
 import click
@@ -174,7 +175,8 @@ def run_one(cfg, store: str, quiet: bool = True, reports: bool = True) -> dict[s
       ``"unknown"``; None when not judged), ``run_dir`` (None when no directory was
       made), ``command`` (the ``persist-nemesis run`` line reproducing it),
       ``seed``, ``workload``, ``nemesis``, ``error`` (None or a message);
-    - when judged: ``results`` (what ``results.json`` holds), ``ops``, ``elapsed``;
+    - when judged: ``results`` (what ``results.json`` holds), ``ops``, ``elapsed``,
+      ``judge_seconds`` (the checkers' time), ``history_bytes``;
     - ``stopped``: True when the run stopped half-way (aborted or interrupted).
 
     Exceptions other than the run's own failures (a bug in the harness)
@@ -249,7 +251,9 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         raise
     if progress_cb:
         progress_cb({"phase": "judging"})
+    judged = time.perf_counter()
     results = judge(run_dir, cfg.workload)
+    judge_seconds = round(time.perf_counter() - judged, 3)
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes})
@@ -272,7 +276,15 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
             out.print(f"timeline: {timeline[0]}")
     word = {True: "valid", False: "invalid"}.get(results["valid"], "unknown")
     return {**res, "code": exit_code(results["valid"]), "verdict": word, "valid": results["valid"],
-            "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3)}
+            "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3),
+            "judge_seconds": judge_seconds, "history_bytes": _size(os.path.join(run_dir, "history.jsonl"))}
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 def _reports(run_dir: str, store: str) -> list:
