@@ -173,7 +173,11 @@ def parse_mixes(text: str | None) -> list[list[str]]:
     for part in text.split(","):
         part = part.strip()
         if not part:
-            continue
+            raise CampaignError(f"an empty mix in {text!r} (a doubled, leading or trailing comma); mixes are "
+                                "separated by one comma, e.g. kill,lose-unsynced+pause", "--nemeses")
+        if any(not n.strip() for n in part.split("+")):
+            raise CampaignError(f"an empty nemesis in the mix {part!r} (a doubled, leading or trailing '+'); "
+                                "join the nemeses of one mix with one '+', e.g. kill+pause", "--nemeses")
         try:
             mix = parse_names(part.replace("+", ","))
         except UnknownNemesis as e:

@@ -1,6 +1,6 @@
 """The run store: where runs live on disk (layout in ``docs/runs.md``).
 
-    <store>/<workload>/<UTC time>-seed<N>/   one run, never overwritten
+    <store>/<workload>/<UTC time>-seed<N>-<nemeses>/   one run, never overwritten
     <store>/latest -> <workload>/<...>       the newest run (a relative symlink)
 
 A run directory holds ``config.json`` (everything needed to reproduce it,
@@ -51,12 +51,16 @@ def check_store(store: str) -> str:
     return store
 
 
-def new_run_dir(store: str, workload: str, seed: int) -> str:
-    """A fresh, empty run directory; never an existing one."""
+def new_run_dir(store: str, workload: str, seed: int, nemeses: list[str] | None = None) -> str:
+    """A fresh, empty run directory; never an existing one. Named
+    ``<UTC time>-seed<N>``, then ``-<nemeses joined by +>`` when given, so
+    that a campaign's runs of one workload and seed differ by more than their
+    microseconds."""
     parent = os.path.join(store, workload)
     os.makedirs(parent, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    base = os.path.join(parent, f"{stamp}-seed{seed}")
+    mix = "+".join(n for n in (nemeses or []) if n.replace("-", "").isalnum())
+    base = os.path.join(parent, f"{stamp}-seed{seed}" + (f"-{mix}" if mix else ""))
     path, n = base, 1
     while True:
         try:

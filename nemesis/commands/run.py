@@ -205,7 +205,7 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         store = st.check_store(store)
     except st.StoreError as e:
         return {**res, "error": str(e)}
-    run_dir = st.new_run_dir(store, cfg.workload, cfg.seed)
+    run_dir = st.new_run_dir(store, cfg.workload, cfg.seed, cfg.nemeses)
     res["run_dir"] = run_dir
     st.write_json(os.path.join(run_dir, "config.json"),
                   {**cfg.to_json(), "command": command_line(cfg), "code": st.code_version(),
@@ -327,6 +327,11 @@ def _progress(err, cfg, quiet: bool):
     return cb, stop
 
 
+def _count(n: Any, one: str, many: str | None = None) -> str:
+    """``1 problem``, ``3 problems``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> None:
     from rich.table import Table
 
@@ -352,8 +357,8 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
     fk = results.get("fsck")
     if fk:
         said = ("could not run: " + fk["error"]) if fk.get("error") else (
-            f"{'ok' if fk.get('ok') else 'PROBLEMS'}, {fk.get('batches_checked', 0)} batches checked, "
-            f"{fk.get('problem_count', 0)} problems (orphans included)")
+            f"{'ok' if fk.get('ok') else 'PROBLEMS'}, {_count(fk.get('batches_checked', 0), 'batch', 'batches')} checked, "
+            f"{_count(fk.get('problem_count', 0), 'problem')} (orphans included)")
         out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
     for note in outcome.notes:
         out.print(f"note: {note}")
