@@ -59,7 +59,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     from nemesis import lifecycle
 
-    lifecycle.install()  # SIGTERM and SIGHUP stop us as Ctrl-C does (exit 128 + signal)
+    old = lifecycle.install()  # SIGTERM and SIGHUP stop us as Ctrl-C does (exit 128 + signal)
     try:
         rv = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort as e:
@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(EXIT_USAGE)
+    finally:
+        lifecycle.restore(old)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

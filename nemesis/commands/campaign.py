@@ -85,12 +85,23 @@ def _check_junit(path: str) -> str:
 @click.option("--dry-run", is_flag=True, help="print the runs of this shard and stop")
 @click.option("--fs", "fs", default="auto", show_default=True,
               help="every run's disk fault model: fuse (the fault filesystem), tracer, auto (fuse where it works)")
+@click.option("--duration", default=None, metavar="TIME",
+              help="a soak: keep drawing seeds (from the first of --seed-range, default 1) across the cross product "
+                   "until TIME is spent, e.g. 600, 10m, 1h")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs) -> int:
+             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     from nemesis import campaign as cp
 
     try:
+        soak_seconds = None
+        if duration is not None:
+            from nemesis.soak import parse_duration
+
+            soak_seconds = parse_duration(duration)
+            if seeds is not None:
+                raise cp.CampaignError("a soak draws seeds until the time is spent: give --duration or --seeds, "
+                                       "not both (--seed-range A-B sets the first seed)", "--duration")
         seed_list = cp.parse_seeds(seeds, seed_range)
         shard_kn = cp.parse_shard(shard)
         wls = cp.parse_workloads(workloads)
@@ -105,6 +116,13 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
             what = "this shard has no runs" if p.total else "every combination was skipped"
             raise cp.CampaignError(f"nothing to run: {what} ({p.total} runnable in all"
                                    + (f", shard {shard_kn[0]}/{shard_kn[1]}" if shard_kn != (1, 1) else "") + ")")
+        if soak_seconds is not None:  # the plan of the first seed; the soak makes the next ones as it goes
+            from functools import partial
+
+            p = _soak_plan(cp, partial(cp.plan, workloads=wls, mixes=mixes, time_limit=time_limit, store=store,
+                                       concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob,
+                                       s3_faults=s3_faults, s3_port=s3_port, jobs=jobs, keep_data=keep_data,
+                                       shard=shard_kn, fs=fs), seed_list[0], soak_seconds)
         if dry_run:
             for r in p.runs:
                 click.echo(r.command)
@@ -121,6 +139,15 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
     except cp.CampaignError as e:
         return _fail(str(e))
     return _run(p, jobs, junit_path, quiet, not no_report)
+
+
+def _soak_plan(cp, make, first_seed: int, seconds: float):
+    """The first seed's plan, carrying the :class:`nemesis.soak.Soak` that draws the next seeds."""
+    from nemesis.soak import Soak
+
+    p = make(seeds=[first_seed])
+    p.soak = Soak(lambda seed: p.runs if seed == first_seed else make(seeds=[seed]).runs, first_seed, seconds)
+    return p
 
 
 def _console():
@@ -140,13 +167,19 @@ def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> in
     out = _console()
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
-    out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
+    soak = getattr(p, "soak", None)
+    if soak is not None:
+        secs = soak.deadline - soak.clock()
+        out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs} at a time, "
+                  f"store {p.store}")
+    else:
+        out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
     for s in p.skipped:
         out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
     stop = lambda: None  # noqa: E731
     try:
-        on_start, on_done, stop = _progress(err, len(p.runs), quiet)
-        o = cp.execute(p, jobs, reports=reports, on_start=on_start, on_done=on_done)
+        on_start, on_done, stop = _progress(err, None if soak else len(p.runs), quiet)
+        o = cp.execute(p, jobs, reports=reports, on_start=on_start, on_done=on_done, todo=soak)
     except KeyboardInterrupt as e:  # before execute took charge (it reports an interruption itself)
         from nemesis import lifecycle
 
@@ -154,6 +187,9 @@ def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> in
                        never_ran=len(p.runs))
     finally:
         stop()
+    if soak is not None:  # the runs it drew; a soak has no runs that never ran
+        p.runs = list(soak.started)
+        o.never_ran = 0
     _report(out, p, o, junit_path)
     return cp.exit_code(o.results, (o.exit or True) if o.interrupted else False)
 
@@ -164,7 +200,7 @@ def _progress(err, total: int, quiet: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     prog = Progress(TextColumn("[bold]campaign"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=err, transient=True)
+                    TimeElapsedColumn(), console=err, transient=True)  # total None (a soak): a pulsing bar
     task = prog.add_task("runs", total=total, info="starting")
     state = {"done": 0, "failed": 0, "unknown": 0, "running": 0}
     prog.start()
@@ -224,6 +260,11 @@ def _report(out, p, o, junit_path: str | None) -> None:
     cov = cp.failpoint_coverage(o.results)
     out.print("failpoints hit: " + (", ".join(f"{k} {v}" for k, v in cov["failpoints"].items()) or "none"))
     out.print("failpoints never hit: " + (", ".join(cov["never_hit"]) or "none (every failpoint hit)"))
+    from nemesis.soak import history_stats
+
+    stats = history_stats(o.results)
+    if stats:
+        out.print(stats)
     skipped = [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason} for s in p.skipped]
     if junit_path:
         out.print(f"junit: {junit.write(junit_path, o.results, skipped, wall=o.wall, interruption=interruption)}")
