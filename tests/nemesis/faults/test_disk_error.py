@@ -203,16 +203,29 @@ def test_power_loss_waits_for_unsynced_data_when_the_stats_say(tmp_path):
     class Later(RecordingFS):
         n = 0
 
+        def __init__(self, writes):
+            super().__init__()
+            self.writes = writes
+
         def stats(self):
             self.n += 1
-            return {"unsynced_bytes": 0 if self.n < 3 else 10}
+            w = self.writes(self.n)
+            return {"unsynced_bytes": 100 * w, "unsynced_writes": w, "unsynced_dirops": 0}
 
-    fs = Later()
+    # first a rich moment is looked for (three unsynced writes), one write is not enough yet
+    fs = Later(lambda n: [0, 0, 1, 3][min(n, 4) - 1])
     ctx, _ = ctx_with(tmp_path, fs)
     nem = LoseUnsynced()
     nem.start(ctx)
     v = nem.invoke(Fault(1.0, "lose-unsynced", -1, 0.1, 1))
-    assert v["aimed_tries"] == 3 and [c[0] for c in fs.calls].count("freeze") == 3
+    assert v["aimed_tries"] == 4 and [c[0] for c in fs.calls].count("freeze") == 4
+    # in the second half of the tries any unsynced write will do
+    fs = Later(lambda n: 1)
+    ctx, _ = ctx_with(tmp_path, fs)
+    nem = LoseUnsynced()
+    nem.start(ctx)
+    v = nem.invoke(Fault(1.0, "lose-unsynced", -1, 0.1, 1))
+    assert v["aimed_tries"] == LoseUnsynced.AIM_TRIES // 2 + 1
 
 
 def test_mount_users_finds_a_process_by_cwd_or_open_file_and_kill_users_kills_it(tmp_path):
