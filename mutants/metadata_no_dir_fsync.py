@@ -1,14 +1,13 @@
-"""Metadata: a new metadata record replaces the old one by a rename without fsyncing its directory (a replace over an existing name is atomic, the author reasoned, so only a first create needs the sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem.
+"""Metadata: a new metadata record replaces the old one by a rename without fsyncing its directory (a replace over an existing name is atomic, the author reasoned, so only a first create needs the sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem."""
 
-The tracer never undoes a rename over an existing name (it cannot tell a
-replaced name's durable state), so this mutant is valid on ``--fs tracer``;
-the fault filesystem undoes the unsynced rename. Seeds (see the report of
-issue 11; filled in by running):
-
-    persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 4 \\
-        --mutant mutants/metadata_no_dir_fsync.py --fs fuse     # INVALID
-    ... --fs tracer                                              # VALID
-"""
+# The tracer never undoes a rename over an existing name (it cannot tell a
+# replaced name's durable state), so this mutant is valid on ``--fs tracer``;
+# the fault filesystem undoes the unsynced rename. Seeds (see the report of
+# issue 11; filled in by running):
+#
+#     persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 4 \\
+#         --mutant mutants/metadata_no_dir_fsync.py --fs fuse     # INVALID
+#     ... --fs tracer                                              # VALID
 
 import os
 

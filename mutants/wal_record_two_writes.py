@@ -1,12 +1,11 @@
-"""Wal: a record is written with two writes (header, then payload) and recovery checks the payload checksum of the last record only, believing a crash tears nothing but the write in flight; a disk that keeps a later write and loses an earlier one leaves a record with a lost payload in the middle, which recovery accepts; exposed by lose-unsynced on the fault filesystem (a torn or reordered power loss).
+"""Wal: a record is written with two writes (header, then payload) and recovery checks the payload checksum of the last record only, believing a crash tears nothing but the write in flight; a disk that keeps a later write and loses an earlier one leaves a record with a lost payload in the middle, which recovery accepts; exposed by lose-unsynced on the fault filesystem (a torn or reordered power loss)."""
 
-On the tracer the damage is always a prefix (plus a few garbage bytes at
-the very end), where "only the last record can be torn" holds, so this
-mutant is valid on ``--fs tracer``. Seeds (filled in by running):
-
-    persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 8 \\
-        --mutant mutants/wal_record_two_writes.py --fs fuse     # INVALID
-"""
+# On the tracer the damage is always a prefix (plus a few garbage bytes at
+# the very end), where "only the last record can be torn" holds, so this
+# mutant is valid on ``--fs tracer``. Seeds (filled in by running):
+#
+#     persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 8 \\
+#         --mutant mutants/wal_record_two_writes.py --fs fuse     # INVALID
 
 import os
 import struct
