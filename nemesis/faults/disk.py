@@ -163,9 +163,9 @@ class LoseUnsynced:
         self._disk_normal()
 
 
-#: a moment is "rich" for a power loss when the filesystem holds at least this many unsynced writes, or
-#: any unsynced directory operation: more for the loss to choose among (reordered, torn, undone)
-RICH_WRITES = 3
+#: a moment is "rich" for a power loss when the filesystem holds at least this many unsynced writes (some
+#: unsynced directory operation is nearly always there too): more for the loss to reorder, tear and undo
+RICH_WRITES = 6
 
 
 def _fs_at_risk(fs, rich: bool) -> bool | None:
@@ -179,7 +179,7 @@ def _fs_at_risk(fs, rich: bool) -> bool | None:
         return None
     writes, dirops = int(st.get("unsynced_writes") or 0), int(st.get("unsynced_dirops") or 0)
     if rich:
-        return writes >= RICH_WRITES or dirops > 0
+        return writes >= RICH_WRITES
     return writes > 0 or dirops > 0 or int(st.get("unsynced_bytes") or 0) > 0
 
 

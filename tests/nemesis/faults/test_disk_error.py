@@ -213,8 +213,10 @@ def test_power_loss_waits_for_unsynced_data_when_the_stats_say(tmp_path):
             w = self.writes(self.n)
             return {"unsynced_bytes": 100 * w, "unsynced_writes": w, "unsynced_dirops": 0}
 
-    # first a rich moment is looked for (three unsynced writes), one write is not enough yet
-    fs = Later(lambda n: [0, 0, 1, 3][min(n, 4) - 1])
+    # first a rich moment is looked for (RICH_WRITES unsynced writes), one write is not enough yet
+    from nemesis.faults.disk import RICH_WRITES
+
+    fs = Later(lambda n: [0, 0, 1, RICH_WRITES][min(n, 4) - 1])
     ctx, _ = ctx_with(tmp_path, fs)
     nem = LoseUnsynced()
     nem.start(ctx)
