@@ -21,6 +21,13 @@ interleave without a global mutex. A compare-and-set that fails:
   late, else supersede it with a no-op rewrite of the current record so that
   it can never land. Never a blind retry.
 
+A record that landed but whose durability is unknown (a FileBlob whose
+directory fsync failed after the rename: DurabilityUnknownError) is
+installed in memory at once (readers may see it) but stays unsettled
+(``_needs_sync``): the next change first supersedes it with a rewrite whose
+fsyncs succeed, so nothing is acknowledged on top of a record a power loss
+could still undo.
+
 Reads (``current_meta``): frontiers never go back as observed by anyone. A
 writer's read waits out a commit in flight (its record may already be in
 the store, seen by a reader) by taking ``_meta_lock``, and while an attempt
@@ -39,12 +46,14 @@ from collections.abc import Callable
 from persist import metadata as md
 from persist.errors import (
     ConflictError,
+    DurabilityUnknownError,
     FencedError,
     PersistError,
     StorageIndeterminateError,
     StorageUnavailableError,
 )
 from persist.failpoints import failpoint
+from persist.opening import describe_writer
 
 
 class CommitMixin:
@@ -109,8 +118,8 @@ class CommitMixin:
 
     def _fence(self, cur: md.Metadata) -> FencedError:
         self._fenced = (
-            f"this writer of {self.url} (epoch {self.epoch}, Wal {self.location.wal_id()}) was fenced: "
-            f"writer {cur.writer.get('wal_id')} took the location over at epoch {cur.epoch}; "
+            f"this writer of {self.url} (epoch {self.epoch}, Wal {self._wal_id} in {self.location.wal_dir}) was fenced: "
+            f"the writer with {describe_writer(cur.writer)} took the location over at epoch {cur.epoch}; "
             f"nothing more from this handle reaches the stream"
         )
         self._bg_stop.set()
@@ -133,7 +142,7 @@ class CommitMixin:
         for _ in range(5):
             cur, tok = self._read_meta()
             if tok == self._token and cur.nonce == self._meta.nonce:
-                if not self._outstanding:
+                if not self._outstanding and not self._needs_sync:
                     self._resync = False
                     return
                 if not supersede:
@@ -143,20 +152,26 @@ class CommitMixin:
                     token = self.blob.compare_and_set(md.META_KEY, self._token, md.encode(new))
                 except ConflictError:
                     continue  # something landed meanwhile: look again
-                except StorageIndeterminateError:
+                except StorageIndeterminateError as e:
                     self._outstanding[new.nonce] = new
+                    if isinstance(e, DurabilityUnknownError):
+                        self._needs_sync = True
                     raise
                 self._outstanding.clear()
-                self._resync = False
+                self._resync = self._needs_sync = False
                 self._install(new, token)
                 self._settled()
                 return
             landed = self._outstanding.get(cur.nonce)
             if landed is not None and cur.epoch == self.epoch:
                 self._outstanding.clear()
-                self._resync = False
                 self._install(cur, tok)
                 self._settled()
+                if self._needs_sync:  # landed, but not known durable: supersede it (next round)
+                    if not supersede:
+                        return
+                    continue
+                self._resync = False
                 return
             raise self._fence(cur)
         raise ConflictError(f"{self.url}: could not settle an earlier metadata commit of unknown outcome; try again")
@@ -229,8 +244,16 @@ class CommitMixin:
                 except StorageIndeterminateError as e:
                     self._outstanding[new.nonce] = new
                     self._resync = True
+                    if isinstance(e, DurabilityUnknownError):
+                        self._needs_sync = True
                     cur, tok = self._reread("a metadata commit", cause=e)
                     if cur.nonce != new.nonce:
+                        raise
+                    if isinstance(e, DurabilityUnknownError):
+                        # Visible (a reader may see it) but not known durable: memory
+                        # follows the store, and the next change first supersedes it
+                        # with a record whose fsyncs succeed (_adopt_or_fence).
+                        self._install(new, tok)
                         raise
                     token = tok
                 except PersistError:

@@ -87,6 +87,13 @@ class LockedError(Determinate):
     """Another live process holds the location (the Wal's ``flock``)."""
 
 
+class WalIdentityError(Determinate):
+    """A writer's open was refused: its Wal directory holds records the
+    location has not absorbed, and cannot prove they are this location's
+    (it has no identity file and the metadata names another Wal). Nothing
+    was discarded; the message says what to do."""
+
+
 class FencedError(Determinate):
     """This writer was fenced: another writer took the location over by
     bumping the epoch. Every further call on this persister fails so."""
@@ -103,6 +110,15 @@ class StorageUnavailableError(Determinate):
 class StorageIndeterminateError(Indeterminate):
     """A storage call whose outcome is unknown (timeout, dropped connection,
     a 5xx after a possibly-applied write, a 412 on the retry of a create)."""
+
+
+class DurabilityUnknownError(StorageIndeterminateError):
+    """A write that may already be visible but is not known to be durable:
+    a file was renamed into place (or may have been) and fsyncing its
+    directory failed, so a power loss may still undo it. Re-reading it does
+    not settle it; only a later write whose fsyncs succeed does (after a
+    failed fsync nothing it covered is known durable: PostgreSQL's
+    fsyncgate)."""
 
 
 class FailpointError(Indeterminate):

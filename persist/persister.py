@@ -146,6 +146,7 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
         self._doubtful: set[str] = set()  # written by commits of unknown outcome
         self._outstanding: dict[str, md.Metadata] = {}  # nonce -> attempts of unknown outcome
         self._resync = False
+        self._needs_sync = False  # a landed record of ours is not known durable (see persist.commit)
         self._changed = threading.Condition(threading.Lock())  # notified on every new _meta
         self._bg: threading.Thread | None = None
         self._bg_wake = threading.Event()
@@ -160,6 +161,9 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
                 self._read_meta()
             else:
                 self._wal = open_wal(loc, **(wal_options or {}))
+                #: what the metadata records as this writer's Wal: the Wal
+                #: directory's own identity (never the hostname)
+                self._wal_id = getattr(self._wal, "identity", None) or loc.wal_id()
                 self._open_writer()
         except BaseException:
             if self._wal is not None:
@@ -423,7 +427,12 @@ class Persister(OpenMixin, WriteMixin, CommitMixin, BackgroundMixin):
             self._abandon(written)
             raise
         failpoint("seal.after_metadata" if seals else "drain.after_metadata")
-        self._wal.truncate(absorbed + 1)
+        try:  # the drain (or seal) is done; truncating is housekeeping the next drain redoes
+            self._wal.truncate(absorbed + 1)
+        except PersistError as e:
+            if isinstance(e, (ClosedError, FencedError)):
+                raise
+            log.warning("truncating the Wal of %s after a drain failed (the next drain retries): %s", self.url, e)
         failpoint("drain.after_truncate")
         self._delete_blobs(replaced)
 

@@ -33,7 +33,17 @@ entry checks the frame and raises :class:`~persist.errors.CorruptionError`
 naming the file and offset when it does not verify.
 
 Every write is: temp file, fsync, ``os.replace``, fsync the directory; a
-delete is ``unlink`` + fsync the directory. The ``os.replace``/``unlink`` step
+delete is ``unlink`` + fsync the directory. Opening fsyncs the directory
+and its parent, so names a dead process renamed in without its directory
+fsync are durable before anything is decided on them.
+
+I/O errors (every ``OSError``) surface as persist errors saying whether the
+call may have had an effect: a failed read, listing, lock or temp-file
+write is :class:`~persist.errors.StorageUnavailableError` (nothing changed);
+a failed ``os.replace`` or the directory fsync after it is
+:class:`~persist.errors.DurabilityUnknownError` (the new value may be
+visible and is not known durable); a failed ``unlink`` is
+:class:`~persist.errors.StorageIndeterminateError`. The ``os.replace``/``unlink`` step
 (and, for conditional writes, the version check before it) happens under an
 exclusive ``flock`` on ``.lock``, so conditional writes are linearizable
 against every writer in any process on this machine. The value's bytes are
@@ -59,7 +69,15 @@ import time
 import zlib
 from contextlib import contextmanager
 
-from persist.errors import ClosedError, ConflictError, CorruptionError, InvalidArgumentError
+from persist.errors import (
+    ClosedError,
+    ConflictError,
+    CorruptionError,
+    DurabilityUnknownError,
+    InvalidArgumentError,
+    StorageIndeterminateError,
+    StorageUnavailableError,
+)
 from persist.storage.fsutil import _unlink_quietly, ensure_dir, fsync_dir, write_tmp
 
 MAGIC = b"PBLB"
@@ -164,10 +182,14 @@ class FileBlob:
     def __init__(self, root_dir: str | os.PathLike) -> None:
         self.root = ensure_dir(os.fspath(root_dir), "blob directory")
         self._lock_path = os.path.join(self.root, LOCK_NAME)
-        if not os.path.exists(self._lock_path):
-            fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o644)
-            os.close(fd)
-            fsync_dir(self.root)
+        try:
+            if not os.path.exists(self._lock_path):
+                fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o644)
+                os.close(fd)
+            fsync_dir(self.root)  # adopt what is here durably (see the module docstring)
+            fsync_dir(os.path.dirname(self.root))
+        except OSError as e:
+            raise StorageUnavailableError(f"cannot open the blob directory {self.root}: {e}; check the disk") from e
         self._closed = False
 
     def _check(self) -> None:
@@ -176,9 +198,15 @@ class FileBlob:
 
     @contextmanager
     def _locked(self):
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StorageUnavailableError(f"cannot open the lock of {self.root}: {e}; nothing changed") from e
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as e:
+                raise StorageUnavailableError(f"cannot lock {self.root}: {e}; nothing changed") from e
             yield
         finally:
             os.close(fd)
@@ -191,7 +219,25 @@ class FileBlob:
                 value = f.read()
         except FileNotFoundError:
             return None
+        except OSError as e:
+            raise StorageUnavailableError(f"reading blob {key!r} ({path}) failed: {e}; nothing changed") from e
         return _decode_parts(head, value, path)
+
+    def _install(self, tmp: str, name: str, key: str) -> None:
+        """Rename the temp file over ``name`` and fsync the directory (lock held)."""
+        try:
+            os.replace(tmp, os.path.join(self.root, name))
+        except OSError as e:
+            raise DurabilityUnknownError(
+                f"renaming the new value of blob {key!r} into place failed: {e}; it may or may not be visible"
+            ) from e
+        try:
+            fsync_dir(self.root)
+        except OSError as e:
+            raise DurabilityUnknownError(
+                f"blob {key!r} was replaced but fsyncing {self.root} failed: {e}; the new value is visible and "
+                f"may not survive a power loss"
+            ) from e
 
     def get(self, key: str) -> bytes | None:
         self._check()
@@ -206,7 +252,12 @@ class FileBlob:
         name = escape_key(key)
         token = secrets.token_bytes(16)
         tmp = os.path.join(self.root, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}")
-        write_tmp(tmp, encode_entry(token, bytes(value)))
+        try:
+            write_tmp(tmp, encode_entry(token, bytes(value)))
+        except OSError as e:
+            raise StorageUnavailableError(
+                f"writing the new value of blob {key!r} failed: {e}; nothing changed, free space or fix the disk"
+            ) from e
         return name, tmp, token.hex()
 
     def set(self, key: str, value: bytes) -> None:
@@ -218,8 +269,7 @@ class FileBlob:
         name, tmp, token = self._prepare(key, value)
         try:
             with self._locked():
-                os.replace(tmp, os.path.join(self.root, name))
-                fsync_dir(self.root)
+                self._install(tmp, name, key)
         finally:
             _unlink_quietly(tmp)
         return token
@@ -236,8 +286,7 @@ class FileBlob:
                         f"compare_and_set on blob {key!r} expected version {expected!r}, found {found!r}; "
                         "re-read the key and retry"
                     )
-                os.replace(tmp, os.path.join(self.root, name))
-                fsync_dir(self.root)
+                self._install(tmp, name, key)
         finally:
             _unlink_quietly(tmp)
         return token
@@ -250,27 +299,41 @@ class FileBlob:
                 os.unlink(path)
             except FileNotFoundError:
                 return
-            fsync_dir(self.root)
+            except OSError as e:
+                raise StorageIndeterminateError(f"deleting blob {key!r} failed: {e}; it may or may not be gone") from e
+            try:
+                fsync_dir(self.root)
+            except OSError as e:
+                raise DurabilityUnknownError(
+                    f"blob {key!r} was deleted but fsyncing {self.root} failed: {e}; a power loss may bring it back"
+                ) from e
 
     def clean_stale_tmp(self) -> list[str]:
         """Remove temp files left by processes that died mid-write; return
         their names (see the module docstring for what counts as stale)."""
         self._check()
         removed = []
-        for name in os.listdir(self.root):
-            if name.startswith(TMP_PREFIX) and _tmp_is_stale(os.path.join(self.root, name), name):
-                try:
-                    os.unlink(os.path.join(self.root, name))
-                except FileNotFoundError:
-                    continue
-                removed.append(name)
-        if removed:
-            fsync_dir(self.root)
+        try:
+            for name in os.listdir(self.root):
+                if name.startswith(TMP_PREFIX) and _tmp_is_stale(os.path.join(self.root, name), name):
+                    try:
+                        os.unlink(os.path.join(self.root, name))
+                    except FileNotFoundError:
+                        continue
+                    removed.append(name)
+            if removed:
+                fsync_dir(self.root)
+        except OSError as e:
+            raise StorageIndeterminateError(f"removing stale temp files of {self.root} failed: {e}") from e
         return removed
 
     def list_keys(self, prefix: str = "") -> list[str]:
         self._check()
-        keys = [unescape_key(n) for n in os.listdir(self.root) if not n.startswith(".")]
+        try:
+            names = os.listdir(self.root)
+        except OSError as e:
+            raise StorageUnavailableError(f"listing {self.root} failed: {e}; nothing changed") from e
+        keys = [unescape_key(n) for n in names if not n.startswith(".")]
         return sorted(k for k in keys if k.startswith(prefix))
 
     def close(self) -> None:

@@ -3,6 +3,9 @@
 Directory layout::
 
     <dir>/LOCK                      flock'ed by the open FileWal; holds "pid=.. host=.. since=.."
+    <dir>/ID                        "persist-wal <identity>\n": the Wal's identity ("wal-" and 32 hex
+                                    digits), written once (temp file, fsync, rename, directory
+                                    fsync) and never changed
     <dir>/00000000000000000001.wal  segment: records with seqno >= 1 (20-digit decimal name)
     <dir>/00000000000000000742.wal  the newest segment is the only one appended to
 
@@ -15,6 +18,16 @@ segment, even one cut exactly at a record boundary, is detected), and the
 next segment's base may be higher than the last record + 1 (that is how
 ``ensure_next_seqno`` leaves a durable gap). Because a segment file always
 exists, the seqno floor survives truncating every record.
+
+The identity (``FileWal.identity``, ``wal-<hex>``) is what a location's
+metadata records as the writer's Wal: it travels with the directory (a
+container restarted under a new hostname, a volume mounted at a new path)
+and tells a restarted writer that the records are its own. ``ID.tmp`` is a
+write of it in progress (replaced on the next open). A directory with
+segments but no ``ID`` gets its made-up identity written only by
+``write_identity`` (see there). ``adopt_identity=`` writes a given identity
+into a directory that has none (a Wal of an older
+build, or one whose ``ID`` was lost, that the location's metadata names).
 
 Record layout (all integers little-endian)::
 
@@ -47,13 +60,18 @@ fully fsynced) segment has any damage or lacks its seal; or a record
 verifies but has the wrong seqno, an unknown kind or version, open raises
 :class:`~persist.errors.CorruptionError` naming the file and offset, and
 nothing is rewritten. A newest segment that ends in a seal (a crash in the
-middle of a roll) gets its successor created.
+middle of a roll) gets its successor created. Then every segment adopted is
+fsynced, and the directory (and its parent) too, before the open returns: a
+writer that died between creating a segment and fsyncing the directory, or
+between a write and its fsync, left state a power loss could still undo,
+and nothing may be acknowledged on top of it until it is durable.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import struct
 import threading
 import zlib
@@ -66,7 +84,7 @@ from persist.errors import (
     StorageIndeterminateError,
     StorageUnavailableError,
 )
-from persist.storage.fsutil import DirLock, ensure_dir, fsync_dir
+from persist.storage.fsutil import DirLock, ensure_dir, fsync_dir, write_durable
 
 MAGIC = b"PWAL"
 VERSION = 1
@@ -77,6 +95,8 @@ HEADER_SIZE = HEADER.size + 4  # + header crc = 28
 MAX_PAYLOAD = 2**32 - 1
 SEGMENT_RE = re.compile(r"^(\d{20})\.wal$")
 LOCK_NAME = "LOCK"
+ID_NAME = "ID"
+ID_PREFIX = "persist-wal "
 DEFAULT_SEGMENT_BYTES = 64 * 2**20
 
 
@@ -181,10 +201,11 @@ def scan_segment(
 
 
 class _Segment:
-    __slots__ = ("base", "path", "count", "size")
+    __slots__ = ("base", "path", "count", "size", "sealed")
 
     def __init__(self, base: int, path: str, count: int, size: int) -> None:
         self.base, self.path, self.count, self.size = base, path, count, size
+        self.sealed: int | None = None  # the next base its durable seal names, once written
 
 
 class FileWal:
@@ -214,28 +235,86 @@ class FileWal:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fsync: Callable[[str, int], None] | None = None,
+        adopt_identity: str | None = None,
     ) -> None:
         self.dir = ensure_dir(os.fspath(dir), "Wal directory")
         self._segment_bytes = segment_bytes
         self._on_fsync = on_fsync
-        self._lock = DirLock(self.dir, LOCK_NAME, "Wal directory")
+        try:
+            self._lock = DirLock(self.dir, LOCK_NAME, "Wal directory")
+        except OSError as e:
+            raise StorageUnavailableError(f"cannot open the Wal directory {self.dir}: {e}; check the disk") from e
+        #: True when this open wrote the identity file (a new Wal, or one from
+        #: an older build, or one whose identity file was lost)
+        self.identity_created = False
+        self._id_unwritten = False
         self._write_lock = threading.Lock()  # order: _sync_lock before _write_lock
         self._sync_lock = threading.Lock()
         self._closed = False
         self._broken: str | None = None
         self._fd = -1
         try:
+            self.identity = self._identity(adopt_identity)
             self._segments = self._recover()
             active = self._segments[-1]
             self._fd = os.open(active.path, os.O_WRONLY | os.O_APPEND)
             self._next = active.base + active.count
             self._written = self._synced = self._next - 1
             self._synced_size = active.size
+        except OSError as e:
+            self._lock.release()
+            raise StorageUnavailableError(
+                f"cannot open the Wal {self.dir}: {e}; nothing acknowledged was changed, check the disk and open again"
+            ) from e
         except BaseException:
             self._lock.release()
             raise
 
-    # --- recovery ---------------------------------------------------------
+    # --- identity, recovery -------------------------------------------------
+
+    def _identity(self, adopt: str | None) -> str:
+        """Read the directory's identity; write one if it has none (``adopt``,
+        or a fresh ``wal-<32 hex>``)."""
+        path = os.path.join(self.dir, ID_NAME)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = None
+        if text is not None:
+            ident = text[len(ID_PREFIX) : -1]
+            if not (text.startswith(ID_PREFIX) and text.endswith("\n") and ident and "\n" not in ident):
+                raise CorruptionError(
+                    f"Wal identity file {path} holds {text[:60]!r}, not '{ID_PREFIX}<identity>'; nothing was "
+                    "rewritten (restore it, or move the Wal directory aside if its records are not wanted)"
+                )
+            if adopt is not None and adopt != ident:
+                raise InvalidArgumentError(
+                    f"the Wal {self.dir} already has the identity {ident!r}; adopt_identity={adopt!r} is only for "
+                    "a Wal directory without one"
+                )
+            return ident
+        if adopt is not None and (not adopt or "\n" in adopt):
+            raise InvalidArgumentError(f"adopt_identity must be a non-empty one-line string; got {adopt!r}")
+        ident = adopt if adopt is not None else "wal-" + secrets.token_hex(16)
+        self.identity_created = adopt is None
+        self._id_unwritten = True
+        if adopt is not None or not self._list_segments():  # nothing here could be mistaken for another's
+            self.write_identity(ident)
+        return ident
+
+    def write_identity(self, ident: str | None = None) -> None:
+        """Make the identity durable if this open made it up for a directory
+        that already held segments. The engine calls it only once the
+        location's metadata names this identity: written earlier, a crash
+        before that would leave a directory that looks like another writer's
+        Wal (whose records a takeover drops), not an unidentified one (whose
+        records are never dropped)."""
+        if not self._id_unwritten:
+            return
+        ident = ident if ident is not None else self.identity
+        write_durable(self.dir, ID_NAME, f"{ID_PREFIX}{ident}\n".encode(), ID_NAME + ".tmp", replace_tmp=True)
+        self._id_unwritten = False
 
     def _list_segments(self) -> list[tuple[int, str]]:
         found = []
@@ -281,11 +360,35 @@ class FileWal:
         if seal is not None:  # crashed between sealing the newest segment and creating its successor
             path = self._create_segment(seal)
             segments.append(_Segment(seal, path, 0, 0))
+        # What a dead writer left may not be durable: it may have died between
+        # creating a segment and fsyncing the directory, or between writing
+        # records and their fsync. Everything adopted is made durable before
+        # anything is acknowledged on top of it (issue 14).
+        for seg in segments:
+            self._sync_file(seg.path, seg.size)
+        fsync_dir(self.dir)
+        fsync_dir(os.path.dirname(self.dir))
         return segments
 
+    def _sync_file(self, path: str, size: int) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self._on_fsync is not None:
+            self._on_fsync(path, size)
+
     def _create_segment(self, base: int) -> str:
+        """Create the empty segment ``base`` durably (file and name). An
+        empty file of that name left by an earlier failed attempt is reused."""
         path = os.path.join(self.dir, segment_name(base))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if os.path.getsize(path) != 0:
+                raise
+            fd = os.open(path, os.O_WRONLY)
         try:
             os.fsync(fd)
         finally:
@@ -307,10 +410,10 @@ class FileWal:
         """Append one record; return its seqno once it is durable."""
         if len(payload) > MAX_PAYLOAD:
             raise InvalidArgumentError(f"Wal payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit")
-        if self._segments[-1].size >= self._segment_bytes:
+        if self._must_roll():
             with self._sync_lock, self._write_lock:
                 self._check()
-                if self._segments[-1].size >= self._segment_bytes:
+                if self._must_roll():
                     self._roll(self._next)
         pcrc = zlib.crc32(payload)  # outside the lock: appenders checksum in parallel
         with self._write_lock:
@@ -323,14 +426,7 @@ class FileWal:
                 if n != len(frame):
                     raise OSError(f"short write of {n} of {len(frame)} bytes")
             except OSError as e:
-                try:  # leave no torn record behind good ones that follow
-                    os.ftruncate(self._fd, active.size)
-                except OSError as e2:
-                    self._broken = f"write failed ({e}) and could not be undone ({e2})"
-                    raise StorageIndeterminateError(f"Wal append to {active.path} failed: {e}; {self._broken}") from e
-                raise StorageUnavailableError(
-                    f"Wal append to {active.path} failed and was undone: {e}; free space or fix the disk"
-                ) from e
+                self._undo_write(active, e, "append")  # leave no torn record behind good ones that follow
             self._next = seqno + 1
             self._written = seqno
             active.count += 1
@@ -354,6 +450,13 @@ class FileWal:
                     self._synced_size = size
 
     def _fsync(self, fd: int, path: str, size: int) -> None:
+        """fdatasync the segment. A failure is never retried (PostgreSQL's
+        fsyncgate: after a failed fsync the kernel may have dropped the dirty
+        pages and a second fsync would succeed without them): the Wal is
+        poisoned, every call (waiting appenders included) raises
+        StorageIndeterminateError until the Wal is reopened, and reopening
+        recovers what the files hold and fsyncs them again before anything
+        is acknowledged on top (docs/semantics.md, "I/O errors")."""
         try:
             os.fdatasync(fd)
         except OSError as e:
@@ -362,30 +465,64 @@ class FileWal:
         if self._on_fsync is not None:
             self._on_fsync(path, size)
 
+    def _must_roll(self) -> bool:
+        active = self._segments[-1]
+        return active.size >= self._segment_bytes or active.sealed is not None
+
     def _roll(self, base: int) -> None:
         """Start a new segment at ``base``. Caller holds both locks.
 
         The old segment gets its seal record (naming ``base``) and is fsynced
-        before the new file is created and the directory fsynced."""
+        before the new file is created and the directory fsynced. A roll that
+        fails after the seal is durable leaves the sealed segment the newest
+        (what recovery also handles: it creates the successor) and marks it
+        ``sealed``: nothing is ever appended after a seal; every later append
+        first retries creating the successor, and fails determinately
+        (StorageUnavailableError, nothing written) while it cannot. A failed
+        write of the seal is undone; a failed fsync poisons the Wal (see
+        ``_fsync``)."""
         active = self._segments[-1]
-        seal = encode_record(base, b"", KIND_SEAL)
+        if active.sealed is None:
+            seal = encode_record(base, b"", KIND_SEAL)
+            try:
+                n = os.write(self._fd, seal)
+                if n != len(seal):
+                    raise OSError(f"short write of {n} of {len(seal)} bytes")
+            except OSError as e:
+                self._undo_write(active, e, "sealing")
+            active.size += len(seal)
+            self._fsync(self._fd, active.path, active.size)
+            self._synced = self._written
+            active.sealed = base
+        succ = active.sealed
         try:
-            n = os.write(self._fd, seal)
-            if n != len(seal):
-                raise OSError(f"short write of {n} of {len(seal)} bytes")
+            path = self._create_segment(succ)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         except OSError as e:
-            self._broken = f"sealing {active.path} failed: {e}"
-            raise StorageIndeterminateError(f"Wal {self._broken}") from e
-        active.size += len(seal)
-        self._fsync(self._fd, active.path, active.size)
-        self._synced = self._written
-        path = self._create_segment(base)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            raise StorageUnavailableError(
+                f"Wal {self.dir}: could not create the next segment {segment_name(succ)}: {e}; nothing was "
+                f"written (every acknowledged record is durable in {os.path.basename(active.path)}); free space "
+                f"or fix the disk"
+            ) from e
         os.close(self._fd)
         self._fd = fd
-        self._segments.append(_Segment(base, path, 0, 0))
+        self._segments.append(_Segment(succ, path, 0, 0))
         self._synced_size = 0
-        self._next = base
+        self._next = succ
+        if base > succ:  # the seal of an earlier failed roll named a lower base
+            self._roll(base)
+
+    def _undo_write(self, active: _Segment, e: OSError, what: str) -> None:
+        """A write to ``active`` failed: cut what it may have left, so that no
+        torn record sits before good ones; raise (determinate if undone)."""
+        try:
+            os.ftruncate(self._fd, active.size)
+        except OSError as e2:
+            self._broken = f"{what} failed ({e}) and could not be undone ({e2})"
+            raise StorageIndeterminateError(f"Wal {what} of {active.path} failed: {e}; {self._broken}") from e
+        raise StorageUnavailableError(
+            f"Wal {what} of {active.path} failed and was undone: {e}; nothing was written, free space or fix the disk"
+        ) from e
 
     # --- reading, truncating ----------------------------------------------
 
@@ -409,6 +546,8 @@ class FileWal:
                     data = f.read(size)
             except FileNotFoundError:  # truncated away meanwhile
                 continue
+            except OSError as e:
+                raise StorageUnavailableError(f"reading the Wal segment {path} failed: {e}; nothing changed") from e
             buf = memoryview(data)
             recs, good_end, _ = scan_segment(path, data, base, newest=i == len(plan) - 1)
             if good_end != size:
@@ -427,13 +566,24 @@ class FileWal:
             active = self._segments[-1]
             if active.count and self._next <= before_seqno:
                 self._roll(self._next)
-            doomed = []
-            while len(self._segments) > 1 and self._segments[1].base <= before_seqno:
-                doomed.append(self._segments.pop(0))
-            for seg in doomed:
-                os.unlink(seg.path)
-            if doomed:
-                fsync_dir(self.dir)
+            # Oldest first, and a segment leaves the list only once its file is
+            # gone: what remains on disk is always a chain of whole, sealed
+            # segments ending in the newest (a gap would be corruption).
+            removed = 0
+            try:
+                while len(self._segments) > 1 and self._segments[1].base <= before_seqno:
+                    try:
+                        os.unlink(self._segments[0].path)
+                    except FileNotFoundError:  # an earlier attempt removed it and then reported an error
+                        pass
+                    self._segments.pop(0)
+                    removed += 1
+                if removed:
+                    fsync_dir(self.dir)
+            except OSError as e:  # what is left is whole, sealed segments: recovery reads them, readers filter
+                raise StorageIndeterminateError(
+                    f"Wal {self.dir}: removing absorbed segments failed: {e}; some may remain (harmless)"
+                ) from e
 
     @property
     def next_seqno(self) -> int:
@@ -458,7 +608,10 @@ class FileWal:
                 return
             self._closed = True
             if self._fd >= 0:
-                os.close(self._fd)
+                try:
+                    os.close(self._fd)
+                except OSError:
+                    pass
                 self._fd = -1
             self._lock.release()
 

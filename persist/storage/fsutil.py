@@ -58,15 +58,21 @@ def ensure_dir(path: str, what: str) -> str:
             raise StorageUnavailableError(
                 f"cannot create the {what} {path}: {e.strerror} ({d}); choose a writable path"
             ) from None
-        fsync_dir(os.path.dirname(d))
+        try:
+            fsync_dir(os.path.dirname(d))
+        except OSError as e:
+            raise StorageUnavailableError(f"cannot make the {what} {path} durable: {e}; check the disk") from e
     if not os.access(path, os.W_OK | os.X_OK):
         raise StorageUnavailableError(f"the {what} {path} is not writable; fix its permissions or choose another path")
     return path
 
 
-def write_durable(dir_path: str, name: str, data: bytes, tmp_name: str) -> None:
-    """Durably and atomically make ``dir_path/name`` hold ``data``."""
+def write_durable(dir_path: str, name: str, data: bytes, tmp_name: str, replace_tmp: bool = False) -> None:
+    """Durably and atomically make ``dir_path/name`` hold ``data``
+    (``replace_tmp``: a temp file of that name left by a crash is removed first)."""
     tmp = os.path.join(dir_path, tmp_name)
+    if replace_tmp:
+        _unlink_quietly(tmp)
     write_tmp(tmp, data)
     try:
         os.replace(tmp, os.path.join(dir_path, name))
@@ -126,11 +132,15 @@ class DirLock:
                 ) from None
             raise StorageUnavailableError(f"cannot lock the {what} {dir_path}: {e.strerror}") from None
         self._fd = fd
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, holder_line().encode(), 0)
-        os.fsync(fd)
-        if not existed:
-            fsync_dir(dir_path)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder_line().encode(), 0)
+            os.fsync(fd)
+            if not existed:
+                fsync_dir(dir_path)
+        except OSError:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:

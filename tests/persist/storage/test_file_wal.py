@@ -3,6 +3,7 @@ locking, and recovery of a torn tail versus corruption in the middle."""
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import threading
@@ -10,7 +11,7 @@ import zlib
 
 import pytest
 
-from persist.errors import ClosedError, CorruptionError, LockedError
+from persist.errors import ClosedError, CorruptionError, LockedError, StorageUnavailableError
 from persist.storage import FileWal, MemWal, Wal
 from persist.storage.file_wal import HEADER_SIZE, encode_record, segment_name
 
@@ -232,3 +233,87 @@ def test_a_lost_older_segment_tail_at_a_record_boundary_is_detected(tmp_path):
     open(segs[0], "wb").write(data[: HEADER_SIZE + 50])  # first record only, no seal
     with pytest.raises(CorruptionError, match="without its seal"):
         FileWal(d)
+
+
+def test_recovery_makes_an_adopted_segment_durable(tmp_path, monkeypatch):
+    """Issue 14: a writer that died between creating a new segment and
+    fsyncing the Wal directory left a segment whose *name* is not durable.
+    The next writer must not acknowledge appends into it before recovery has
+    fsynced the directory: a power loss (seen from outside by the tracer)
+    must keep every acknowledged record."""
+    from persist.storage import file_wal
+    from tests.persist.durable import Tracer
+
+    class Died(BaseException):
+        pass
+
+    d = tmp_path / "wal"
+    with Tracer(tmp_path) as tracer:
+        w = FileWal(d, segment_bytes=10)
+        assert w.append(b"first") == 1
+        real = file_wal.fsync_dir
+
+        def die(path):
+            raise Died()  # the process dies right after creating the segment file
+
+        monkeypatch.setattr(file_wal, "fsync_dir", die)
+        with pytest.raises(Died):
+            w.append(b"never acknowledged")
+        monkeypatch.setattr(file_wal, "fsync_dir", real)
+        w._lock.release()  # the kernel drops the dead process's lock
+        w2 = FileWal(d, segment_bytes=10**6)
+        acked = [w2.append(b"acked %d" % i) for i in range(3)]
+        w2._lock.release()
+        tracer.power_loss(lambda low, size, path: low)
+    with FileWal(d) as w3:
+        got = dict(w3.records())
+    assert got.get(1) == b"first"
+    for s in acked:
+        assert s in got, f"acknowledged record {s} lost by a power loss: recovery did not fsync the Wal directory"
+
+
+def _enospc_on_segment_create(monkeypatch):
+    real_open = os.open
+
+    def failing_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and os.fspath(path).endswith(".wal"):
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing_open)
+
+
+def test_a_failed_roll_leaves_the_wal_openable_with_every_acknowledged_record(tmp_path, monkeypatch):
+    """Issue 11 defect (2): ENOSPC while creating the next segment. The
+    append that needed the roll fails determinately (nothing written), so do
+    the next ones while the disk is full, and none of them writes into the
+    sealed segment; the Wal reopens with every acknowledged record, and once
+    there is room the same handle goes on."""
+    d = tmp_path / "wal"
+    w = FileWal(d, segment_bytes=10)
+    assert w.append(b"a") == 1
+    _enospc_on_segment_create(monkeypatch)
+    for payload in (b"b", b"c"):
+        with pytest.raises(StorageUnavailableError, match="No space left") as exc:
+            w.append(payload)
+        assert exc.value.determinate
+    monkeypatch.undo()
+    assert w.append(b"d") == 2  # room again: the roll completes, nothing was handed out twice
+    w.close()
+    with FileWal(d) as w2:
+        assert list(w2.records()) == [(1, b"a"), (2, b"d")]
+
+
+def test_a_wal_closed_after_a_failed_roll_reopens(tmp_path, monkeypatch):
+    d = tmp_path / "wal"
+    w = FileWal(d, segment_bytes=10)
+    acked = [w.append(b"a"), w.append(b"b")]
+    _enospc_on_segment_create(monkeypatch)
+    for _ in range(2):
+        with pytest.raises(StorageUnavailableError):
+            w.append(b"never")
+    monkeypatch.undo()
+    w.close()
+    with FileWal(d) as w2:
+        assert [s for s, _ in w2.records()] == acked
+        assert w2.append(b"c") == acked[-1] + 1

@@ -1,15 +1,23 @@
 """Child process for test_wal_crash: appends from 4 threads until killed.
 
-argv: wal dir, seed. Prints ``A <seqno> <tag>`` after each acknowledged
-append and ``F <path> <length>`` after each fsync (before the acks it
-covers), each as one write of one whole line."""
+argv: wal dir, seed, [lie]. Prints ``A <seqno> <tag>`` after each
+acknowledged append and ``F <path> <length>`` after each fsync, each as one
+write of one whole line. The ``F`` lines come from a tracer that wraps
+``os.fsync``/``os.fdatasync`` (tests/persist/durable.py), not from the
+engine: what is durable is observed, never taken on the engine's word.
+With ``lie`` the engine is patched to acknowledge appends without their
+fsync (a planted bug the power-loss test must catch)."""
 
 import os
 import random
 import sys
 import threading
 
-from persist.storage import FileWal
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, ROOT)
+
+from persist.storage import FileWal  # noqa: E402
+from tests.persist.durable import Tracer  # noqa: E402
 
 out_lock = threading.Lock()
 
@@ -21,7 +29,11 @@ def say(line: str) -> None:
 
 def main() -> None:
     d, seed = sys.argv[1], int(sys.argv[2])
-    wal = FileWal(d, segment_bytes=64 * 1024, on_fsync=lambda p, n: say(f"F {p} {n}"))
+    if len(sys.argv) > 3 and sys.argv[3] == "lie":
+        FileWal._fsync = lambda self, fd, path, size: None
+    os.makedirs(d, exist_ok=True)
+    Tracer(d, on_sync=lambda p, n: say(f"F {p} {n}")).__enter__()
+    wal = FileWal(d, segment_bytes=64 * 1024)
     say("R")
 
     def run(t: int) -> None:
