@@ -55,10 +55,11 @@ def scan_segment(path, data, base, newest):
 def append(self, payload):
     if len(payload) > file_wal.MAX_PAYLOAD:
         raise InvalidArgumentError(f"Wal payload of {len(payload)} bytes exceeds the {file_wal.MAX_PAYLOAD}-byte limit")
-    if self._segments[-1].size >= self._segment_bytes:
+    must_roll = getattr(self, "_must_roll", None) or (lambda: self._segments[-1].size >= self._segment_bytes)
+    if must_roll():
         with self._sync_lock, self._write_lock:
             self._check()
-            if self._segments[-1].size >= self._segment_bytes:
+            if must_roll():
                 self._roll(self._next)
     pcrc = zlib.crc32(payload)
     with self._write_lock:
@@ -73,12 +74,15 @@ def append(self, payload):
             if n != len(frame):
                 raise OSError(f"short write of {n} of {len(frame)} bytes")
         except OSError as e:
-            try:
-                os.ftruncate(self._fd, active.size)
-            except OSError as e2:
-                self._broken = f"write failed ({e}) and could not be undone ({e2})"
-                raise StorageIndeterminateError(f"Wal append to {active.path} failed: {e}; {self._broken}") from e
-            raise StorageUnavailableError(f"Wal append to {active.path} failed and was undone: {e}") from e
+            if hasattr(self, "_undo_write"):
+                self._undo_write(active, e, "append")
+            else:
+                try:
+                    os.ftruncate(self._fd, active.size)
+                except OSError as e2:
+                    self._broken = f"write failed ({e}) and could not be undone ({e2})"
+                    raise StorageIndeterminateError(f"Wal append to {active.path} failed: {e}") from e
+                raise StorageUnavailableError(f"Wal append to {active.path} failed and was undone: {e}") from e
         self._next = seqno + 1
         self._written = seqno
         active.count += 1
