@@ -8,7 +8,8 @@
 # Found by running (2026-12-02, issue 11):
 #
 #     persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 4 \
-#         --mutant mutants/metadata_no_dir_fsync.py --fs fuse      # INVALID for seeds 1, 2, 3 (lost-writes)
+#         --mutant mutants/metadata_no_dir_fsync.py --fs fuse      # INVALID for seeds 1, 2, 3 (lost-writes;
+#                                                   after the engine merge 1, 2 invalid, 3 valid: timing)
 #     ... the same with --fs tracer                                 # VALID for seeds 1, 2, 3, 4, 5
 
 import os
