@@ -9,6 +9,7 @@
 #     persist-nemesis run --workload append --nemesis disk-error --seed SEED --time-limit 8 --concurrency 4 \
 #         --mutant mutants/fsync_error_swallowed.py --fs fuse       # INVALID for seeds 21 (lost-writes), 6
 #                                                                   # (a hole in the Wal: CorruptionError); 8 valid
+#                                                                   # (after the engine merge: 21 invalid, 6 valid)
 #     ... the same without --mutant                                 # VALID for seeds 21, 6, 8 (the correct engine)
 #     persist-nemesis run --workload append --nemesis kill,lose-unsynced --seed SEED --time-limit 8 \
 #         --concurrency 4 --mutant mutants/fsync_error_swallowed.py --fs tracer   # VALID for seeds 1-5
