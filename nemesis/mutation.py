@@ -326,7 +326,8 @@ def hunt(mutant: Mutant, budget: float, store: str,
                     ctl = runner(None, cfg, s, os.path.join(store, "control"))
                     if ctl.get("code") == 130:
                         raise KeyboardInterrupt
-                    res["controls"].append({"seed": s, "verdict": ctl.get("verdict"), "run_dir": ctl.get("run_dir")})
+                    res["controls"].append({"seed": s, "verdict": ctl.get("verdict"), "run_dir": ctl.get("run_dir"),
+                                            "command": ctl.get("command")})
                 verdicts = [c["verdict"] for c in res["controls"]]
                 res["control"] = next((v for v in ("invalid", "unknown", "error") if v in verdicts), "valid")
                 res["control_run_dir"] = res["controls"][0]["run_dir"]
