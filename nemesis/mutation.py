@@ -102,7 +102,8 @@ WIDEN: list[dict[str, Any]] = [
 #: every workload x nemesis x blob configuration a hunt without a hint spreads its budget over, round-robin.
 #: Every workload under its crash faults first (most bugs of a crash-safety engine show there); then
 #: corruption (append, upsert, rehydrate: a checksum bug shows in about half the corrupt runs of each),
-#: failpoints, and the S3 blob with the catalogue of S3 faults (no fixed rules) for three workloads,
+#: failpoints (append, and rehydrate, whose steps commit often: a crash at a commit shows a blob deleted
+#: too early), and the S3 blob with the catalogue of S3 faults (no fixed rules) for three workloads,
 #: interleaved so that each kind comes early in a round; a second multi-writer run with pauses alone
 #: (fencing bugs need a paused writer to wake after a takeover); last, the concurrency that widens
 #: group commit (torn Wal tails). Measured: BENCHMARKS.md, Mutants without hints.
@@ -114,11 +115,12 @@ SPREAD: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "corrupt", "time_limit": 3.0},
     {"workload": "append", "nemesis": "s3,kill", "blob": "s3", "time_limit": 8.0},
     {"workload": "append", "nemesis": "failpoint", "time_limit": 8.0},
+    {"workload": "multi-writer", "nemesis": "pause"},
     {"workload": "upsert", "nemesis": "corrupt", "time_limit": 3.0},
     {"workload": "rehydrate", "nemesis": "s3", "blob": "s3", "concurrency": 2},
+    {"workload": "rehydrate", "nemesis": "failpoint", "concurrency": 2},
     {"workload": "upsert", "nemesis": "s3,kill", "blob": "s3"},
     {"workload": "rehydrate", "nemesis": "corrupt", "time_limit": 3.0, "concurrency": 2},
-    {"workload": "multi-writer", "nemesis": "pause"},
     {"workload": "append", "nemesis": "lose-unsynced", "concurrency": 16},
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
