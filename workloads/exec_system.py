@@ -36,19 +36,24 @@ from typing import Any
 from urllib.parse import urlparse
 
 from persist.errors import Determinate, Indeterminate
+from workloads.errors import WorkloadError
 
 _PR_SET_PDEATHSIG = 1
 
 
-class RemoteDeterminate(Determinate):
-    """The system said the operation certainly did not happen."""
+class RemoteDeterminate(WorkloadError, Determinate):
+    """The system said the operation certainly did not happen (recorded ``fail``)."""
+
+    happened = False
 
 
-class RemoteIndeterminate(Indeterminate):
-    """The system said the operation may have happened."""
+class RemoteIndeterminate(WorkloadError, Indeterminate):
+    """The system said the operation may have happened (recorded ``info``)."""
+
+    happened = None
 
 
-class SystemGone(Indeterminate):
+class SystemGone(RemoteIndeterminate):
     """The system's process is gone (or broke the protocol): what was in flight may have happened."""
 
 

@@ -28,13 +28,17 @@ from __future__ import annotations
 import importlib
 from typing import Any, Protocol
 
+from workloads.errors import WorkloadError
+
 DEFAULT = "persist"
 #: every in-process fault mechanism a system may support
 MECHANISMS = ("failpoints", "fsync-tracer")
 
 
-class SystemSpecError(ValueError):
+class SystemSpecError(WorkloadError, ValueError):
     """A ``--system`` spec that names nothing runnable; the message says what to write."""
+
+    happened = False
 
 
 class System(Protocol):
