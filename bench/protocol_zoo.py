@@ -9,7 +9,7 @@ none of it. The configuration is the mutant's hint (``EXPOSED_BY``) made
 fit for an ``exec:`` system (docs/protocol.md): workloads other than
 ``append`` become ``append``; ``failpoint`` and ``corrupt`` (in-process
 mechanisms) become ``kill,lose-unsynced``; every disk fault runs on the fault
-filesystem (``--fs fuse``). Seeds: the hint's, else 1..N, stopping at the
+filesystem (``--fs fuse``); runs last at least 8 s. Seeds: the hint's, else 1..N, stopping at the
 first invalid run. Prints one row per mutant and the score (caught / zoo).
 A score, not a timing: the BENCHMARKS.md section "Mutants through the protocol".
 """
@@ -40,13 +40,14 @@ def protocol_config(hint: dict) -> tuple[dict, list[str]]:
     changed = []
     if cfg["workload"] != "append":
         changed.append(f"workload {cfg['workload']}->append")
-        cfg["workload"] = "append"
+        cfg["workload"], cfg["concurrency"] = "append", 4
         cfg["nemesis"] = "kill,lose-unsynced" if cfg["blob"] == "file" else "s3,kill"
     names = cfg["nemesis"].split(",")
     if set(names) & IN_PROCESS:
         changed.append(f"nemesis {cfg['nemesis']}->kill,lose-unsynced")
         cfg["nemesis"], cfg["blob"] = "kill,lose-unsynced", "file"
     cfg["fs"] = "fuse"
+    cfg["time_limit"] = max(float(cfg["time_limit"]), 8.0)  # every request crosses two pipes: give it time
     cfg["s3_faults"] = list(hint.get("s3_faults", [])) if "s3" in cfg["nemesis"] else []
     return cfg, changed
 

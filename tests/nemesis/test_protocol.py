@@ -80,3 +80,16 @@ def test_a_malformed_system_is_bad_input():
 
     with pytest.raises(click.BadParameter, match="module:Class"):
         build_config("append", "kill", 1, 5, 4, 0, None, False, system="not a system")
+
+
+def test_a_campaign_plans_every_run_with_the_system_and_its_commands_carry_it(tmp_path):
+    from nemesis import campaign as cp
+
+    system = exec_system()
+    p = cp.plan(workloads=["append"], mixes=[["kill"], ["lose-unsynced"]], seeds=[1, 2], time_limit=5,
+                store=str(tmp_path), fs="fuse", system=system)
+    assert len(p.runs) == 4 and all(r.cfg.system == system for r in p.runs)
+    assert all("--system" in r.command and "{data_dir}" in r.command for r in p.runs)
+    with pytest.raises(cp.CampaignError, match="failpoints support"):
+        cp.plan(workloads=["append"], mixes=[["failpoint"]], seeds=[1], time_limit=5, store=str(tmp_path),
+                system=system)
