@@ -93,3 +93,21 @@ def test_a_campaign_plans_every_run_with_the_system_and_its_commands_carry_it(tm
     with pytest.raises(cp.CampaignError, match="failpoints support"):
         cp.plan(workloads=["append"], mixes=[["failpoint"]], seeds=[1], time_limit=5, store=str(tmp_path),
                 system=system)
+
+
+class NoFailpoints:
+    """A module:Class system that declares nothing in-process."""
+
+    def open(self, url, read_only=False, **options):  # pragma: no cover - never opened here
+        raise AssertionError
+
+
+def test_a_class_system_takes_the_in_process_faults_it_declares():
+    from nemesis.commands.run import build_config
+
+    cfg = build_config("append", "failpoint", 1, 5, 1, 0, None, False, system="workloads.system:PersistSystem")
+    assert cfg.system == "workloads.system:PersistSystem" and cfg.to_json()["system"] == cfg.system
+    with pytest.raises(click.BadParameter, match="failpoints support"):
+        build_config("append", "failpoint", 1, 5, 1, 0, None, False,
+                     system="tests.nemesis.test_protocol:NoFailpoints")
+    assert "system" not in build_config("append", "kill", 1, 5, 1, 0, None, False).to_json()  # the default: unchanged
