@@ -9,7 +9,7 @@ none of it. The configuration is the mutant's hint (``EXPOSED_BY``) made
 fit for an ``exec:`` system (docs/protocol.md): workloads other than
 ``append`` become ``append``; ``failpoint`` and ``corrupt`` (in-process
 mechanisms) become ``kill,lose-unsynced``; every disk fault runs on the fault
-filesystem (``--fs fuse``); runs last at least 8 s. Seeds: the hint's, else 1..N, stopping at the
+filesystem (``--fs fuse``); runs last at least ``--min-time`` (8 s). Seeds: the hint's, else 1..N, stopping at the
 first invalid run. Prints one row per mutant and the score (caught / zoo).
 A score, not a timing: the BENCHMARKS.md section "Mutants through the protocol".
 """
@@ -33,7 +33,7 @@ from nemesis.mutation import load  # noqa: E402
 IN_PROCESS = {"failpoint", "corrupt"}
 
 
-def protocol_config(hint: dict) -> tuple[dict, list[str]]:
+def protocol_config(hint: dict, min_time: float = 8.0) -> tuple[dict, list[str]]:
     """The hint as an ``exec:`` run can take it, and what was changed."""
     cfg = {"workload": "append", "nemesis": "kill,lose-unsynced", "blob": "file", "time_limit": 6.0,
            "concurrency": 4, **{k: v for k, v in hint.items() if k not in ("seeds", "s3_faults")}}
@@ -47,7 +47,7 @@ def protocol_config(hint: dict) -> tuple[dict, list[str]]:
         changed.append(f"nemesis {cfg['nemesis']}->kill,lose-unsynced")
         cfg["nemesis"], cfg["blob"] = "kill,lose-unsynced", "file"
     cfg["fs"] = "fuse"
-    cfg["time_limit"] = max(float(cfg["time_limit"]), 8.0)  # every request crosses two pipes: give it time
+    cfg["time_limit"] = max(float(cfg["time_limit"]), min_time)  # every request crosses two pipes: give it time
     cfg["s3_faults"] = list(hint.get("s3_faults", [])) if "s3" in cfg["nemesis"] else []
     return cfg, changed
 
@@ -64,11 +64,11 @@ def run_one(path: str, cfg: dict, seed: int, store: str) -> tuple[int, float]:
     return r.returncode, time.monotonic() - t
 
 
-def hunt(path: str, seeds: int, store: str) -> tuple[str, str, str, str]:
+def hunt(path: str, seeds: int, store: str, min_time: float = 8.0, first_seed: int = 1) -> tuple[str, str, str, str]:
     m = load(path)
-    cfg, changed = protocol_config(m.hint)
+    cfg, changed = protocol_config(m.hint, min_time)
     tried = []
-    for seed in m.hint.get("seeds", list(range(1, seeds + 1)))[:seeds]:
+    for seed in m.hint.get("seeds", list(range(first_seed, first_seed + seeds)))[:seeds]:
         code, secs = run_one(path, cfg, seed, os.path.join(store, m.name))
         tried.append(f"{seed}:{code}")
         if code == 1:
@@ -84,11 +84,13 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--store", default="/tmp/protocol-zoo")
+    ap.add_argument("--min-time", type=float, default=8.0, help="every run lasts at least this many seconds")
+    ap.add_argument("--first-seed", type=int, default=1)
     a = ap.parse_args()
     files = a.mutants or sorted(glob.glob(os.path.join(REPO, "mutants", "*.py")))
     files = [os.path.abspath(f) for f in files]
     with ThreadPoolExecutor(a.jobs) as pool:
-        rows = list(pool.map(lambda f: hunt(f, a.seeds, a.store), files))
+        rows = list(pool.map(lambda f: hunt(f, a.seeds, a.store, a.min_time, a.first_seed), files))
     print(f"| mutant | through the protocol | runs (seed:exit) | config changed for exec: |")
     print("|---|---|---|---|")
     for r in rows:

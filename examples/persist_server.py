@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    import persist  # noqa: F401  (paid now: a spare worker starts this program before it is needed)
+
     server = Server(args.data_dir)
     server.out = out
     pool = ThreadPoolExecutor(max_workers=max(1, args.threads))

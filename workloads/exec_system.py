@@ -212,14 +212,29 @@ class ExecSystem:
     def __init__(self, command: str) -> None:
         self.command = command
         self.words = shlex.split(command)
+        self._prepared: Connection | None = None
+
+    def prepare(self, url: str, **options: Any) -> None:
+        """Start the child now, without ``open`` (a spare worker: the child
+        pays for its own start-up while the spare waits; ``open`` then only
+        opens). The child has touched nothing of the location yet."""
+        if self._prepared is None:
+            try:
+                self._prepared = Connection(self.argv(url, options))
+            except OSError:
+                self._prepared = None  # open will say why
 
     def argv(self, url: str, options: dict[str, Any]) -> list[str]:
         d = data_dir_of(url, options)
         return [w.replace("{data_dir}", d).replace("{url}", url) for w in self.words]
 
     def open(self, url: str, read_only: bool = False, **options: Any) -> "ExecPersister":
+        conn, self._prepared = self._prepared, None
         try:
-            conn = Connection(self.argv(url, options))
+            if conn is None or conn.argv != self.argv(url, options) or conn.proc.poll() is not None:
+                if conn is not None:
+                    conn.close()
+                conn = Connection(self.argv(url, options))
         except OSError as e:
             raise SystemGone(f"cannot start the system {self.command!r}: {e}") from None
         try:

@@ -46,6 +46,9 @@ class System(Protocol):
 
     def open(self, url: str, read_only: bool = False, **options: Any) -> Any: ...
 
+    # optional: ``prepare(url, **options)``, called by a spare worker before it
+    # waits for its slot, to pay start-up costs without touching the location
+
 
 class PersistSystem:
     """The reference engine, in the worker's own interpreter."""

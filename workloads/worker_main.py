@@ -137,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         import persist  # noqa: F401
         import persist.persister  # noqa: F401
 
+        from workloads.system import current
+
+        prepare = getattr(current(), "prepare", None)  # an exec: system starts its child now
+        if prepare is not None:
+            prepare(args.url, **json.loads(args.options).get("persist", {}))
+
         line = sys.stdin.readline()
         if line.strip() != "go":
             return 0
