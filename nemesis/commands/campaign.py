@@ -95,6 +95,23 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
              system) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
+    try:
+        return _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant,
+                         blob, s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run,
+                         duration)
+    except KeyboardInterrupt as e:  # before a plan existed: still a JUnit that says the campaign never ran
+        from nemesis import campaign as cp
+        from nemesis import junit, lifecycle
+
+        o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e))
+        if junit_path:
+            junit.write(junit_path, [], interruption=o.interruption(0))
+            click.echo(f"interrupted ({o.signal}) while planning; junit: {os.path.abspath(junit_path)}", err=True)
+        return o.exit
+
+
+def _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
+              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, duration) -> int:
     from nemesis import campaign as cp
 
     try:
@@ -172,16 +189,16 @@ def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> in
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
     soak = getattr(p, "soak", None)
-    if soak is not None:
-        secs = soak.deadline - soak.clock()
-        out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs} at a time, "
-                  f"store {p.store}")
-    else:
-        out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
-    for s in p.skipped:
-        out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
     stop = lambda: None  # noqa: E731
     try:
+        if soak is not None:
+            secs = soak.deadline - soak.clock()
+            out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs} at a time, "
+                      f"store {p.store}")
+        else:
+            out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
+        for s in p.skipped:
+            out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
         on_start, on_done, stop = _progress(err, None if soak else len(p.runs), quiet)
         o = cp.execute(p, jobs, reports=reports, on_start=on_start, on_done=on_done, todo=soak)
     except KeyboardInterrupt as e:  # before execute took charge (it reports an interruption itself)

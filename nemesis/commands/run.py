@@ -278,7 +278,17 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     if progress_cb:
         progress_cb({"phase": "judging"})
     judged = time.perf_counter()
-    results = judge(run_dir, cfg.workload)
+    try:
+        results = judge(run_dir, cfg.workload)
+    except KeyboardInterrupt as e:  # stopped while judging: the history is whole, the verdict never came
+        from nemesis import lifecycle
+
+        stop_progress()
+        ctl.close()
+        st.set_status(run_dir, "interrupted", reason=f"stopped by {lifecycle.signal_name(e)} while judging; "
+                                                     f"persist-nemesis check {run_dir} judges it")
+        err.print(f"interrupted ({lifecycle.signal_name(e)}) while judging; run in {run_dir}")
+        return {**res, "code": lifecycle.exit_code(e), "error": "interrupted", "stopped": True}
     judge_seconds = round(time.perf_counter() - judged, 3)
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
@@ -438,8 +448,8 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
 @click.command("run")
 @click.option("--workload", required=True, help="append | rehydrate | upsert | multi-writer")
 @click.option("--nemesis", "nemesis", required=True,
-              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, new-host (root), s3 (with --blob s3), "
-                   "disk-error, slow-disk (these two on the fault filesystem only)")
+              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, new-host (root), "
+                   "s3 (with --blob s3), disk-error, slow-disk (these two on the fault filesystem only)")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
 @click.option("--concurrency", type=int, default=8, show_default=True, help="client processes")

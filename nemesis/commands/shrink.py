@@ -52,7 +52,6 @@ def regression_entry(shrinker, outcome) -> dict:
         "concurrency": cfg.concurrency, "op_limit": cfg.op_limit, "mutant": mutant, "blob": cfg.blob,
         "s3_faults": list(cfg.s3_faults), "interval": list(cfg.interval), "overrides": overrides,
         "expect": "invalid", "checkers": b["failing"], "tries": 5,
-        **({"rate": outcome.confirmed} if outcome.confirmed and outcome.confirmed != "0/0" else {}),
         "note": (f"shrunk from {o['run_dir']}: {o['ops']} -> {b['ops']} operations, {o['processes']} -> "
                  f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults; "
                  f"failed in {outcome.confirmed or 'not all'} runs when shrunk"),
@@ -194,7 +193,10 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
             echo(f"error: {err}", err=True)
             return EXIT_USAGE
         ok = "ok  " if r["ok"] else "FAIL"
-        rate = f", failed as recorded {r['rate']} (recorded {r['recorded']})" if e["expect"] == "invalid" else ""
+        rate = ""
+        if e["expect"] == "invalid":
+            rate = f", failed as recorded {r['rate']} (" + (f"recorded {r['recorded']})" if e.get("rate") else
+                                                            f"no rate recorded: needs 1; add \"rate\": \"{r['rate']}\")")
         echo(f"{ok} {e['name']} (expect {e['expect']}{rate}){': ' + r['why'] if not r['ok'] else ''}")
         bad += not r["ok"]
     echo(f"{len(entries) - bad} passed, {bad} failed in {time.monotonic() - t0:.0f} s")
