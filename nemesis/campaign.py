@@ -233,7 +233,7 @@ def _incompatible(workload: str, mix: list[str], blob: str) -> str | None:
 def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time_limit: float, store: str,
          concurrency: int = 8, op_limit: int = 0, mutant: str | None = None, blob: str = "auto",
          s3_faults: list[str] | tuple[str, ...] = (), s3_port: int = 0, jobs: int = 1, keep_data: bool = False,
-         shard: tuple[int, int] = (1, 1), fs: str = "auto") -> Plan:
+         shard: tuple[int, int] = (1, 1), fs: str = "auto", system: str = "persist") -> Plan:
     """Check everything and lay the campaign out (no run starts here). ``fs``
     (``--fs``) is every run's disk fault model, resolved once per run as
     ``persist-nemesis run`` does; each run's command names the model it got."""
@@ -274,7 +274,7 @@ def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time
                 try:
                     cfg = build_config(wl, ",".join(mix), seed, time_limit, concurrency, op_limit, mutant, keep_data,
                                        blob=b, s3_faults=s3_faults if "s3" in mix else (), s3_port=s3_port,
-                                       fs=fs)
+                                       fs=fs, system=system)
                 except click.BadParameter as e:
                     raise CampaignError(e.message, _hint(e)) from None
                 runnable.append((wl, mix, seed, cfg))

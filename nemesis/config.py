@@ -42,6 +42,9 @@ class RunConfig:
     fs: str = "auto"
     fault_model: str | None = None
     fs_reason: str | None = None
+    #: ``--system``: the system under test (``docs/protocol.md``): ``persist`` (the reference engine),
+    #: ``module:Class`` or ``exec:CMD {data_dir}``
+    system: str = "persist"
 
     def resolve_fs(self) -> str:
         """Settle ``fault_model`` (once): ``faultfs`` or ``tracer``. Raises
@@ -80,6 +83,8 @@ class RunConfig:
             d["fault_model"] = self.fault_model
         if self.fs_reason:
             d["fs_reason"] = self.fs_reason
+        if self.system != "persist":  # only when chosen, so a plain run's config is unchanged
+            d["system"] = self.system
         # a replayed schedule (shrinking, regression seeds): only when set, so a plain run's config is unchanged
         if self.faults is not None:
             d["faults"] = [f.to_json() for f in self.faults]

@@ -257,7 +257,8 @@ class Controller:
             s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=None,
                            threads=max(1, per_worker[s.slot]) + 1, options=options, mutant=cfg.mutant,
                            watch_root=self.data_dir, spare=True,
-                           watch=self.fs is None or "corrupt" in cfg.nemeses)
+                           watch=self.fs is None or "corrupt" in cfg.nemeses,
+                           system=getattr(cfg, "system", "persist"))
             for s in specs
         }
         by_slot = {s.slot: s for s in specs}

@@ -88,8 +88,12 @@ def _check_junit(path: str) -> str:
 @click.option("--duration", default=None, metavar="TIME",
               help="a soak: keep drawing seeds (from the first of --seed-range, default 1) across the cross product "
                    "until TIME is spent, e.g. 600, 10m, 1h")
+@click.option("--system", "system", default="persist", show_default=True,
+              help="every run's system under test (docs/protocol.md): persist, module:Class, or "
+                   "'exec:CMD {data_dir}', e.g. 'exec:python examples/persist_server.py {data_dir}'")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration) -> int:
+             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
+             system) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     try:
         return _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant,
@@ -128,7 +132,7 @@ def _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, ju
             junit_path = _check_junit(junit_path)
         p = cp.plan(workloads=wls, mixes=mixes, seeds=seed_list, time_limit=time_limit, store=store,
                     concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob, s3_faults=s3_faults,
-                    s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn, fs=fs)
+                    s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn, fs=fs, system=system)
         if not p.runs:
             what = "this shard has no runs" if p.total else "every combination was skipped"
             raise cp.CampaignError(f"nothing to run: {what} ({p.total} runnable in all"
@@ -139,7 +143,7 @@ def _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, ju
             p = _soak_plan(cp, partial(cp.plan, workloads=wls, mixes=mixes, time_limit=time_limit, store=store,
                                        concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob,
                                        s3_faults=s3_faults, s3_port=s3_port, jobs=jobs, keep_data=keep_data,
-                                       shard=shard_kn, fs=fs), seed_list[0], soak_seconds)
+                                       shard=shard_kn, fs=fs, system=system), seed_list[0], soak_seconds)
         if dry_run:
             for r in p.runs:
                 click.echo(r.command)

@@ -43,7 +43,7 @@ def load_config(run_dir: str):
                            int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
                            int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)),
                            blob=c.get("blob", "file"), s3_faults=c.get("s3_faults", []),
-                           s3_port=int(c.get("s3_port", 0)), fs=fs_of(c))
+                           s3_port=int(c.get("s3_port", 0)), fs=fs_of(c), system=c.get("system", "persist"))
         if any(k in c for k in ("faults", "fault_ops", "processes")):  # a replayed schedule (shrink, regressions)
             from nemesis.regressions import apply_overrides
 

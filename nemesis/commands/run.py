@@ -32,7 +32,7 @@ def _fail(msg: str) -> int:
 
 def build_config(workload: str, nemesis: str, seed: int, time_limit: float, concurrency: int, op_limit: int,
                  mutant: str | None, keep_data: bool, blob: str = "file", s3_faults=(), s3_port: int = 0,
-                 fs: str = "auto"):
+                 fs: str = "auto", system: str = "persist"):
     """Check every input; returns a RunConfig or raises click.BadParameter.
 
     ``fs`` (``--fs``) is resolved here (:mod:`nemesis.faultmodel`): the
@@ -78,6 +78,13 @@ def build_config(workload: str, nemesis: str, seed: int, time_limit: float, conc
         cfg.resolve_fs()
     except FaultModelError as e:
         raise click.BadParameter(str(e), param_hint="--fs") from None
+    from nemesis.system import SystemChoiceError, check
+
+    try:
+        check(system, workload, names, cfg.fault_model)
+    except SystemChoiceError as e:
+        raise click.BadParameter(str(e), param_hint="--system") from None
+    cfg.system = system
     return cfg
 
 
@@ -127,6 +134,8 @@ def command_line(cfg) -> str:
         if cfg.s3_port:
             parts += ["--s3-port", str(cfg.s3_port)]
     fs = {"faultfs": "fuse", "tracer": "tracer"}.get(cfg.fault_model or "", cfg.fs)
+    if getattr(cfg, "system", "persist") != "persist":
+        parts += ["--system", cfg.system]
     if fs != "auto":  # the model that ran, so the line reruns the same one (auto may fall back elsewhere)
         parts += ["--fs", fs]
     replay = {k: v for k, v in cfg.to_json().items() if k in REPLAY_KEYS}
@@ -285,6 +294,9 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes,
                     "fault_model": cfg.fault_model})
+    from nemesis.system import applicability
+
+    results["system"] = applicability(cfg.system, cfg.nemeses, cfg.fault_model)
     if cfg.fs_reason:
         results["fs_reason"] = cfg.fs_reason
     if outcome.fsck is not None:
@@ -399,7 +411,10 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
             f"{_count(fk.get('problem_count', 0), 'problem')} (orphans included)")
         out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
     out.print(fault_model_line(cfg))
-    if results.get("coverage"):
+    from nemesis.system import line as system_line
+
+    out.print(system_line(cfg.system, cfg.nemeses, cfg.fault_model))
+    if results.get("coverage") and getattr(cfg, "system", "persist") == "persist":  # exec: runs no engine in the worker
         from nemesis.coverage import describe_failpoints
 
         out.print("failpoints hit: " + describe_failpoints(results["coverage"]))
@@ -458,11 +473,15 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
                    "undoes unsynced writes and directory operations of any process; disk-error, slow-disk), tracer "
                    "(the in-process tracer of Python's os calls: a prefix of unsynced bytes is lost), auto (fuse where "
                    "it works, else tracer, saying why)")
+@click.option("--system", "system", type=str, default="persist", show_default=True,
+              help="the system under test (docs/protocol.md): persist (the reference engine), module:Class (loaded in "
+                   "the workers), or 'exec:CMD {data_dir}' (any executable speaking JSON lines, e.g. "
+                   "'exec:python examples/persist_server.py {data_dir}')")
 def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report,
-        blob, s3_faults, s3_port, replay, fs) -> int:
+        blob, s3_faults, s3_port, replay, fs, system) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""
     cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data,
-                       blob=blob, s3_faults=s3_faults, s3_port=s3_port, fs=fs)
+                       blob=blob, s3_faults=s3_faults, s3_port=s3_port, fs=fs, system=system)
     if replay is not None:
         from nemesis.regressions import RegressionError, apply_overrides
 
