@@ -166,6 +166,8 @@ class Worker:
         self.proc, r, self.incarnation = taken or self._spawn(standby=False)
         self.out_fd = r
         self._bufs[r] = b""
+        if taken is None and self.incarnation > 1:  # a restart no spare could serve (next_env: a failpoint
+            self.ensure_spare()                     # at open, likely to fail): a warm spare for its retry
         if self.events is not None:
             threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
                              name=f"worker-{self.slot}-{self.incarnation}").start()
