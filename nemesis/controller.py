@@ -432,9 +432,36 @@ class Controller:
             for msg in msgs:
                 self._handle((slot, incarnation, msg))
 
+    #: seconds between two checks that the fault filesystem still serves (``_check_fs``)
+    FS_CHECK_EVERY = 0.25
+
     def _check_aborted(self) -> None:
+        self._check_fs()
         if self._aborted:
             raise RunAborted(self._aborted)
+
+    def _check_fs(self, now: bool = False) -> None:
+        """Stop the run if the fault filesystem stopped serving ``data/`` (its
+        server was signalled or died, or someone unmounted it): the workers
+        would go on in the empty directory under the mount point, where the
+        engine finds no metadata (a writer "fenced by the writer with Wal None
+        at epoch 0", readers that see no streams) or misses the blobs the
+        metadata names, and the history would blame the system for what the
+        harness lost. Such a run is stopped (``unknown``), never judged.
+        Checked at most every ``FS_CHECK_EVERY`` seconds, or ``now``."""
+        fs = self.fs
+        if fs is None or self._aborted:
+            return
+        t = time.monotonic()
+        if not now and t - getattr(self, "_fs_checked", 0.0) < self.FS_CHECK_EVERY:
+            return
+        self._fs_checked = t
+        why = fs.lost()
+        if why:
+            self._aborted = (f"the fault filesystem over {self.data_dir} stopped serving during the run: {why} "
+                             f"({os.path.join(self.run_dir, 'faultfs.log')}). What the workers did after that "
+                             f"went to the directory under the mount point, so the history is not the system's "
+                             f"and is not judged; run again")
 
     # --- faults ------------------------------------------------------------
 
@@ -635,7 +662,11 @@ class Controller:
                 self._complete(p, {"id": p.inflight["id"], "type": "info", "error": "final read timed out"})
         for w in self.workers.values():
             w.stop()
+        self._check_fs(now=True)  # the final reads ran on the fault filesystem, not beside it
+        self._check_aborted()
         self._phase("fsck")
         self.outcome.fsck = fsck(self.url, **self.fsck_options)
+        self._check_fs(now=True)  # ... and so did the fsck
+        self._check_aborted()
         self.rec.record("harness", "info", "fsck", self.outcome.fsck)
         self.rec.flush()

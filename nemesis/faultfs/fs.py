@@ -6,6 +6,7 @@
     fs.fail("fsync", errno.EIO, path="*.wal", mode="once")
     fs.slow(fsync_ms=5)
     fs.freeze(); <kill every process using the mount>; report = fs.power_loss(seed); fs.thaw()
+    fs.lost()                       # None while it serves; else why it stopped behind our back
     fs.unmount()                    # idempotent; never leaves a stale mount
 
 The server is ``python -m nemesis.faultfs.server BACKING MOUNT --control SOCK``
@@ -187,6 +188,26 @@ class FaultFS:
     @property
     def mounted(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def lost(self) -> str | None:
+        """Why a mount of this FaultFS stopped serving behind its owner's back, or None.
+
+        None while it serves (and before :meth:`mount` / after :meth:`unmount`).
+        Otherwise the server exited (a signal to it, a crash) or the mount point
+        was unmounted by someone else: from then on a path under the mount point
+        reaches the empty directory under it, so a program using it sees its
+        files vanish (``ENOENT``) or, with the server dead and the mount still
+        there, ``ENOTCONN``. A test that ran through such a moment did not run
+        on this filesystem: its owner must stop it, not judge it."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is not None:
+            how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            return f"its server (pid {self.proc.pid}) exited ({how}), see its log"
+        if not _mounted(self.mountpoint):
+            return f"{self.mountpoint} was unmounted by someone else while its server (pid {self.proc.pid}) ran"
+        return None
 
     # --- control ---------------------------------------------------------------------
     def _call(self, op: str, **args: Any) -> Any:

@@ -865,6 +865,9 @@ def serve(backing: str, mountpoint: str, control: str | None, *, debug: bool = F
                 if str(e) != "8":
                     raise
     finally:
+        # One line in the log for every end, so that a mount that vanished mid-run says when
+        # (the owner's own unmount writes it too, at the very end)
+        log.warning("pid %d stopped serving %s (unmounted, or a SIGTERM/SIGINT/SIGHUP)", os.getpid(), mountpoint)
         if ctl is not None:
             ctl.close()
         ops.shutdown()

@@ -125,3 +125,35 @@ def test_server_unmounts_when_its_controller_dies_without_unmounting(tmp_path):
         time.sleep(0.1)
     else:
         raise AssertionError("the server outlived its controller")
+
+
+def test_lost_says_why_a_mount_stopped_serving_behind_its_owners_back(tmp_path):
+    """The server signalled (what two protocol controls met: their verdicts blamed the
+    engine for a data directory that had become the empty one under the mount point)."""
+    fs = FaultFS(str(tmp_path / "b"), str(tmp_path / "m"))
+    assert fs.lost() is None  # not mounted: nothing lost
+    fs.mount()
+    try:
+        assert fs.lost() is None
+        os.kill(fs.proc.pid, signal.SIGTERM)  # libfuse unmounts and the server exits
+        fs.proc.wait(15)
+        why = fs.lost()
+        assert why is not None and f"pid {fs.proc.pid}" in why and "exited" in why
+    finally:
+        fs.unmount()
+    assert fs.lost() is None and not _mounted(fs.mountpoint)
+
+
+def test_lost_sees_an_unmount_by_someone_else(tmp_path):
+    fs = FaultFS(str(tmp_path / "b"), str(tmp_path / "m"))
+    fs.mount()
+    try:
+        with open(os.path.join(fs.mountpoint, "f"), "wb") as f:
+            f.write(b"x")
+        subprocess.run(["fusermount3", "-u", "-z", fs.mountpoint], check=True, capture_output=True)
+        assert not os.path.exists(os.path.join(fs.mountpoint, "f"))  # the bare directory under it
+        why = fs.lost()
+        assert why is not None and ("unmounted by someone else" in why or "exited" in why)
+    finally:
+        fs.unmount()
+    assert not _mounted(fs.mountpoint)
