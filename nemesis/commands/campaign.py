@@ -6,7 +6,9 @@
 runs the cross product workloads x nemesis mixes x seeds (mixes separated by
 commas, the nemeses of one mix joined by ``+``; default: every workload of
 the registry, every nemesis on its own, seed 1), ``--jobs`` runs at a time,
-each exactly as ``persist-nemesis run`` would (the engine is
+each exactly as ``persist-nemesis run`` would. This module parses the
+flags and prints; the campaign is the library's :func:`nemesis.api.campaign`
+(``nemesis.campaign(...)`` from Python; the engine is
 :mod:`nemesis.campaign`). It shows a progress bar (runs done, failures so
 far), then a table per workload x mix (runs, valid, invalid, unknown, error,
 median operations), and for every run that was not valid its seed, the
@@ -24,39 +26,11 @@ record).
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from nemesis.cli import EXIT_USAGE
-
-DEFAULT_STORE = "runs"
-
-
-def _fail(msg: str) -> int:
-    click.echo(f"error: {msg}", err=True)
-    return EXIT_USAGE
-
-
-def cp_error(msg: str) -> Exception:
-    from nemesis.campaign import CampaignError
-
-    return CampaignError(msg, "--junit")
-
-
-def _check_junit(path: str) -> str:
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise cp_error(f"{path} is a directory; give a file name, e.g. {path}/campaign.xml")
-    from nemesis.store import ensure_writable_dir
-
-    try:
-        ensure_writable_dir(parent)
-    except OSError as e:
-        raise cp_error(f"cannot write {path}: {e.strerror or e}; give a writable path") from None
-    return path
+from nemesis.runner import DEFAULT_STORE
 
 
 @click.command("campaign")
@@ -88,39 +62,49 @@ def _check_junit(path: str) -> str:
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
-    from nemesis import campaign as cp
+    from rich.console import Console
+
+    from nemesis import api
+
+    out = _console()
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    progress = {"stop": lambda: None}
+
+    def header(p) -> None:  # everything checked, before the first run: say what will run
+        shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
+        out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs_of(jobs)} at a time, store {p.store}")
+        for s in p.skipped:
+            out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
+        on_start, on_done, progress["stop"] = _progress(err, len(p.runs), quiet)
+        progress.update(on_start=on_start, on_done=on_done)
 
     try:
-        seed_list = cp.parse_seeds(seeds, seed_range)
-        shard_kn = cp.parse_shard(shard)
-        wls = cp.parse_workloads(workloads)
-        mixes = cp.parse_mixes(nemeses, fs)
-        jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
-        if junit_path is not None:
-            junit_path = _check_junit(junit_path)
-        p = cp.plan(workloads=wls, mixes=mixes, seeds=seed_list, time_limit=time_limit, store=store,
-                    concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob, s3_faults=s3_faults,
-                    s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn, fs=fs)
-        if not p.runs:
-            what = "this shard has no runs" if p.total else "every combination was skipped"
-            raise cp.CampaignError(f"nothing to run: {what} ({p.total} runnable in all"
-                                   + (f", shard {shard_kn[0]}/{shard_kn[1]}" if shard_kn != (1, 1) else "") + ")")
-        if dry_run:
-            for r in p.runs:
-                click.echo(r.command)
-            return 0
-        try:
-            cp.preflight(p)
-        except KeyboardInterrupt as e:  # interrupted while starting: still a JUnit that says so
-            from nemesis import lifecycle
+        res = api.campaign(workloads=workloads, nemeses=nemeses, seeds=seeds, seed_range=seed_range,
+                           time_limit=time_limit, jobs=jobs, shard=shard, junit=junit_path, store=store, mutant=mutant,
+                           blob=blob, s3_faults=s3_faults, s3_port=s3_port, concurrency=concurrency,
+                           op_limit=op_limit, keep_data=keep_data, report=not no_report, fs=fs, dry_run=dry_run,
+                           on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
+                           on_done=lambda r: _call(progress, "on_done", r))
+    finally:
+        progress["stop"]()
+    if dry_run:
+        for c in res.commands:
+            click.echo(c)
+        return 0
+    _report(out, res)
+    return res.exit_code
 
-            o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
-                           never_ran=len(p.runs))
-            _report(_console(), p, o, junit_path)
-            return o.exit
-    except cp.CampaignError as e:
-        return _fail(str(e))
-    return _run(p, jobs, junit_path, quiet, not no_report)
+
+def jobs_of(jobs: int | None) -> int:
+    import os
+
+    return jobs if jobs is not None else max(1, os.cpu_count() or 1)
+
+
+def _call(progress: dict, name: str, arg) -> None:
+    f = progress.get(name)
+    if f is not None:
+        f(arg)
 
 
 def _console():
@@ -130,32 +114,6 @@ def _console():
     if not out.is_terminal:  # a log or a pipe: never squeeze the table
         out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=160)
     return out
-
-
-def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> int:
-    from rich.console import Console
-
-    from nemesis import campaign as cp
-
-    out = _console()
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-    shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
-    out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
-    for s in p.skipped:
-        out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
-    stop = lambda: None  # noqa: E731
-    try:
-        on_start, on_done, stop = _progress(err, len(p.runs), quiet)
-        o = cp.execute(p, jobs, reports=reports, on_start=on_start, on_done=on_done)
-    except KeyboardInterrupt as e:  # before execute took charge (it reports an interruption itself)
-        from nemesis import lifecycle
-
-        o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
-                       never_ran=len(p.runs))
-    finally:
-        stop()
-    _report(out, p, o, junit_path)
-    return cp.exit_code(o.results, (o.exit or True) if o.interrupted else False)
 
 
 def _progress(err, total: int, quiet: bool):
@@ -192,12 +150,15 @@ def _progress(err, total: int, quiet: bool):
     return on_start, on_done, prog.stop
 
 
-def _report(out, p, o, junit_path: str | None) -> None:
+def _report(out, res) -> None:
+    """The table, every run that was not valid with its reproduce command,
+    the tally, the failpoints, and the files written."""
     from rich.table import Table
 
     from nemesis import campaign as cp
     from nemesis import junit
 
+    p, o = res.plan, res.outcome
     t = Table(title="campaign", show_edge=False)
     for col in ("workload", "nemeses", "runs", "valid", "invalid", "unknown", "error", "median ops", "median s"):
         t.add_column(col, justify="left" if col in ("workload", "nemeses") else "right")
@@ -221,16 +182,10 @@ def _report(out, p, o, junit_path: str | None) -> None:
     interruption = o.interruption(len(p.runs))
     if interruption:
         out.print(f"[bold]INTERRUPTED[/]: {junit.interruption_message(interruption)}", markup=True)
-    cov = cp.failpoint_coverage(o.results)
+    cov = res.coverage
     out.print("failpoints hit: " + (", ".join(f"{k} {v}" for k, v in cov["failpoints"].items()) or "none"))
     out.print("failpoints never hit: " + (", ".join(cov["never_hit"]) or "none (every failpoint hit)"))
-    skipped = [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason} for s in p.skipped]
-    if junit_path:
-        out.print(f"junit: {junit.write(junit_path, o.results, skipped, wall=o.wall, interruption=interruption)}")
-    try:
-        from nemesis.report import write_index
-
-        out.print(f"index: {write_index(p.store)}")
-    except Exception as e:  # noqa: BLE001 - the verdicts stand without the page
-        out.print(f"index not written: {type(e).__name__}: {e}")
-    out.print(f"record: {cp.record(p, o, sys.argv)}")
+    if res.junit:
+        out.print(f"junit: {res.junit}")
+    out.print(f"index: {res.index}" if res.index else "index not written")
+    out.print(f"record: {res.record}")
