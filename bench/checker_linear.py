@@ -1,32 +1,39 @@
-"""Linearizability checker: per-file and total time on the shared Jepsen
-histories (../shared/data/jepsen-histories), next to Porcupine's figures.
+"""Linearizability checker beside Porcupine (Go), measured in the same run.
 
-    python bench/checker_linear.py [--repeat 5] [--data DIR]
+    python bench/checker_linear.py [--repeat 3] [--data DIR] [--porcupine DIR]
+                                   [--timeout S] [--baseline REV] [--starts N]
 
-The anchor is Porcupine (Go) on this kind of machine, as the issue quotes
-it: all 102 etcd histories of its data set in 0.36 s in total, the slowest
-(etcd_002) 0.12 s, the 50-client kv history 0.11 s. Go is not run here, so
-those figures are quoted, not measured; and the shared directory holds 50 of
-the 102 etcd histories and the 1- and 10-client kv histories (not the
-50-client one), so the total is compared with Porcupine's total pro-rated
-to the files present (0.36 s x 50/102). In-run anchors: the breadth-first
-sweep and the search without cheap refutations, and ``wgl``: Porcupine's own
-algorithm transcribed to Python (linked list, lift/unlift, cache of
-(bitset, state)), on the same files, which separates the algorithmic gain
-from the language.
+Porcupine is built here from the vendored source (``../shared/anchors/
+porcupine``, see :mod:`bench.porcupine`): its own etcd and kv models and
+parsers, driven by ``bench/porcupine_driver/main.go``. Both checkers check
+the same files:
 
-Each figure is the best of ``--repeat`` runs (the machine is shared; the
-best is the least disturbed). Parsing is timed apart from checking.
+- every shared history (``../shared/data/jepsen-histories/expected.tsv``);
+- a generated set in the shape of Porcupine's 50-client kv data
+  (``tests/checker/kvgen.py``, written in Porcupine's kv format): uniform
+  keys, hot keys (many concurrent appends, long reads), with and without
+  violations, and hot keys with puts.
 
-Last: a history that must come back unknown under ``--time-limit 1`` (24
-concurrent writes, then two reads that cannot both be explained), timed in
-process and through the command line.
+Each round runs Porcupine on every file (one process) and our checker on
+every file (in process), alternating which goes first; ``--repeat`` rounds;
+each figure is the median over the rounds. Times are CPU (user + system,
+every thread: Porcupine checks partitions in parallel goroutines) and wall,
+of the check alone and of parse + check. Porcupine gets ``--timeout``
+seconds per file (then "unknown"), and so do we.
+
+Then start-up: ``persist-nemesis check etcd_000.log`` from a cold process,
+``--starts`` times (median wall and CPU), against the Go driver on the same
+file, and against the tree at ``--baseline`` (a git revision, extracted with
+``git archive``) if given.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,209 +43,164 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import porcupine  # noqa: E402
 from checker.formats import read_history  # noqa: E402
-from checker.formats.jepsen_edn import history_from_edn  # noqa: E402
 from checker.linear import check  # noqa: E402
 from checker.models import get_model  # noqa: E402
-from tests.checker.hard import hard_register_history  # noqa: E402
+from tests.checker.kvgen import kv_history  # noqa: E402
 
-PORCUPINE_TOTAL_102 = 0.36
-PORCUPINE_ETCD_002 = 0.12
-PORCUPINE_KV_C50 = 0.11
-
-
-def synthetic_kv(clients: int = 50, ops_per_client: int = 40, keys: int = 10, seed: int = 1, corrupt: bool = False):
-    """A kv history like Porcupine's c50 (which the shared directory lacks):
-    ``clients`` processes issuing get/put/append on ``keys`` keys with
-    random latencies; each op takes effect at a random instant of its
-    interval, so the history is linearizable. ``corrupt`` changes one get's
-    result to a value never held (but longer appends make it non-trivial
-    for the refutation: it stays a prefix-consistent string)."""
-    import heapq
-    import random
-
-    from checker.history import pair
-
-    rnd = random.Random(seed)
-    events = []  # (time, order, event)
-    effects = []  # (instant, op record)
-    n = 0
-    for p in range(clients):
-        t = rnd.random()
-        for i in range(ops_per_client):
-            f = rnd.choice(["get", "get", "put", "append"])
-            k = str(rnd.randrange(keys))
-            v = None if f == "get" else f"x {p} {i} y"
-            d = rnd.expovariate(1.0) * 0.5
-            rec = {"p": p, "f": f, "k": k, "v": v, "call": t, "ret": t + d, "res": None}
-            effects.append((t + rnd.random() * d, n, rec))
-            n += 1
-            t += d + rnd.random() * 0.2
-    heapq.heapify(effects)
-    state: dict[str, str] = {}
-    recs = []
-    while effects:
-        _, _, rec = heapq.heappop(effects)
-        cur = state.get(rec["k"], "")
-        if rec["f"] == "get":
-            rec["res"] = cur
-        elif rec["f"] == "put":
-            state[rec["k"]] = rec["v"]
-        else:
-            state[rec["k"]] = cur + rec["v"]
-        recs.append(rec)
-    if corrupt:
-        gets = [r for r in recs if r["f"] == "get" and r["res"]]
-        victim = gets[len(gets) // 2]
-        victim["res"] = victim["res"][: len(victim["res"]) // 2]
-    for j, rec in enumerate(recs):
-        events.append((rec["call"], 0, j, {"process": rec["p"], "type": "invoke", "f": rec["f"], "value": [rec["k"], rec["v"]]}))
-        res = rec["res"] if rec["f"] == "get" else rec["v"]
-        events.append((rec["ret"], 1, j, {"process": rec["p"], "type": "ok", "f": rec["f"], "value": [rec["k"], res]}))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return pair([{**e, "time": i} for i, (_, _, _, e) in enumerate(events)])
+#: the generated set: name -> (kv_history arguments, expected verdict or None if unknown)
+GENERATED = {
+    "kv50-ok": (dict(seed=1), "true"),
+    "kv50-bad": (dict(seed=1, bad=("5",)), "false"),
+    "kv50-hot-ok": (dict(seed=1, hot=("0", "1", "2")), "true"),
+    "kv50-hot-bad": (dict(seed=2, hot=("0", "1", "2"), bad=("7",)), "false"),
+    "kv50-hot6bad": (dict(seed=1, hot=("0", "1", "2", "3"), bad=("4", "5", "6", "7", "8", "9")), "false"),
+    "kv50-hotputs-bad": (dict(seed=1, hot=("0", "1", "2"), put_share=0.2, bad=("5",)), "false"),
+}
 
 
-def synthetic_register(clients: int, n: int, seed: int = 1):
-    """A long cas-register history (read/write/cas of 0..4 by ``clients``
-    processes, ``n`` ops, random latencies), linearizable by construction:
-    for how the search scales with length."""
-    import heapq
-    import random
-
-    from checker.history import pair
-
-    rnd = random.Random(seed)
-    effects = []
-    k = 0
-    for p in range(clients):
-        t = rnd.random()
-        for _ in range(n // clients):
-            f = rnd.choice(["read", "write", "cas"])
-            d = rnd.expovariate(1.0) * 0.5
-            v = rnd.randrange(5) if f == "write" else [rnd.randrange(5), rnd.randrange(5)] if f == "cas" else None
-            effects.append((t + rnd.random() * d, k, {"p": p, "f": f, "v": v, "call": t, "ret": t + d}))
-            k += 1
-            t += d + rnd.random() * 0.2
-    heapq.heapify(effects)
-    state = None
-    events = []
-    while effects:
-        _, j, r = heapq.heappop(effects)
-        if r["f"] == "read":
-            res = state
-        elif r["f"] == "write":
-            state = res = r["v"]
-        else:
-            res = state == r["v"][0]
-            if res:
-                state = r["v"][1]
-        events.append((r["call"], 0, j, {"process": r["p"], "type": "invoke", "f": r["f"], "value": r["v"]}))
-        events.append((r["ret"], 1, j, {"process": r["p"], "type": "ok", "f": r["f"], "value": res}))
-    events.sort(key=lambda e: (e[0], e[1]))
-    h = pair([{**e, "time": i} for i, (_, _, _, e) in enumerate(events)])
-    for op in h.ops:
-        if op.f == "cas":
-            op.result = bool(op.result)
-        elif op.f == "write":
-            op.result = op.value
-    return h
+def ours(path: Path, fmt: str, model: str, timeout: float) -> dict:
+    gc.collect()
+    c0, w0 = time.process_time(), time.perf_counter()
+    h = read_history(path, fmt)
+    c1, w1 = time.process_time(), time.perf_counter()
+    r = check(h, get_model(model), time_limit=timeout)
+    c2, w2 = time.process_time(), time.perf_counter()
+    return {"verdict": str(r.valid).lower(), "parse_cpu": c1 - c0, "parse_wall": w1 - w0, "check_cpu": c2 - c1, "check_wall": w2 - w1, "ops": len(h.ops)}
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    out = None
-    t_best = float("inf")
-    for _ in range(repeat):
+def cold(cmd: list[str], n: int, env: dict | None = None) -> tuple[float, float]:
+    """Median wall and CPU of ``n`` runs of ``cmd`` as a fresh process."""
+    walls, cpus = [], []
+    for _ in range(n):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        out = fn()
-        t_best = min(t_best, time.perf_counter() - t)
-    return t_best, out
+        subprocess.run(cmd, capture_output=True, env=env)
+        walls.append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def med(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", default=str(REPO / ".." / "shared" / "data" / "jepsen-histories"))
-    ap.add_argument("--quiet", action="store_true", help="totals only")
+    ap.add_argument("--porcupine", default=str(porcupine.ANCHOR))
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per file for each checker")
+    ap.add_argument("--baseline", default=None, help="git revision whose cold start to measure too")
+    ap.add_argument("--starts", type=int, default=11, help="cold starts per command")
+    ap.add_argument("--no-generated", action="store_true")
     args = ap.parse_args()
     data = Path(args.data).resolve()
-    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="checker-linear-"))
+    t_build = time.perf_counter()
+    binary = porcupine.build(Path(args.porcupine), tmp / "go")
+    print(f"built the Porcupine driver from {args.porcupine} in {time.perf_counter() - t_build:.1f}s")
+
+    files: list[tuple[str, Path, str, str, str, str]] = []  # name, path, fmt, model, go kind, expected
     for line in (data / "expected.tsv").read_text().splitlines()[1:]:
+        if not line.strip():
+            continue
         name, fmt, model, lin = line.split("\t")
-        t_parse, h = best(lambda: read_history(data / name, fmt), args.repeat)
-        t_dfs, r = best(lambda: check(h, get_model(model)), args.repeat)
-        t_plain, r2 = best(lambda: check(h, get_model(model), refute=False), args.repeat)
-        t_sweep, r3 = best(lambda: check(h, get_model(model), refute=False, algorithm="sweep"), args.repeat)
-        t_wgl, r4 = best(lambda: check(h, get_model(model), refute=False, algorithm="wgl"), max(1, min(3, args.repeat)))
-        ok = all(str(x.valid).lower() == lin for x in (r, r2, r3, r4))
-        rows.append((name, len(h.ops), lin, r.valid, ok, t_parse, t_dfs, t_plain, t_sweep, t_wgl))
+        files.append((name, data / name, fmt, model, "etcd" if name.startswith("etcd/") else "kv", lin))
+    if not args.no_generated:
+        for name, (kw, lin) in GENERATED.items():
+            p = tmp / f"{name}.txt"
+            p.write_text(kv_history(**kw))
+            files.append((f"gen/{name}", p, "jepsen-edn", "kv", "kv", lin))
 
-    if not args.quiet:
-        print(f"{'file':22} {'ops':>4} {'expect':>6} {'got':>6}  {'parse ms':>8} {'check ms':>8} {'no-refute':>9} {'sweep':>8} {'wgl ms':>9} {'wgl/check':>9}")
-        for name, n, lin, got, ok, tp, td, tn, ts, tw in rows:
-            flag = "" if ok else "  MISMATCH"
-            print(f"{name:22} {n:4} {lin:>6} {str(got).lower():>6}  {tp*1e3:8.2f} {td*1e3:8.2f} {tn*1e3:9.2f} {ts*1e3:8.2f} {tw*1e3:9.2f} {tw/td:9.1f}{flag}")
-    etcd = [r for r in rows if r[0].startswith("etcd/")]
-    kv = [r for r in rows if r[0].startswith("kv/")]
-    tot = lambda rs, i: sum(r[i] for r in rs)  # noqa: E731
-    pro = PORCUPINE_TOTAL_102 * len(etcd) / 102
-    slow = max(etcd, key=lambda r: r[6])
-    e2 = next(r for r in etcd if r[0] == "etcd/etcd_002.log")
-    print()
-    print("Porcupine (Go) figures are quoted from the issue, not run here.")
-    print(f"{'measurement':58} {'ours':>10} {'Porcupine':>10} {'ours/Porcupine':>14}")
-    print(f"{f'etcd: all {len(etcd)} histories, check only':58} {tot(etcd, 6):9.3f}s {pro:9.3f}s {tot(etcd, 6)/pro:14.3f}")
-    print(f"{f'etcd: all {len(etcd)} histories, parse + check':58} {tot(etcd, 5)+tot(etcd, 6):9.3f}s {pro:9.3f}s {(tot(etcd, 5)+tot(etcd, 6))/pro:14.3f}")
-    print(f"{f'etcd: all {len(etcd)}, no cheap refutations':58} {tot(etcd, 7):9.3f}s {pro:9.3f}s {tot(etcd, 7)/pro:14.3f}")
-    print(f"{f'etcd: all {len(etcd)}, breadth-first sweep, no refutations':58} {tot(etcd, 8):9.3f}s {pro:9.3f}s {tot(etcd, 8)/pro:14.3f}")
-    print(f"{f'etcd: all {len(etcd)}, Porcupine algorithm in Python (wgl)':58} {tot(etcd, 9):9.3f}s {pro:9.3f}s {tot(etcd, 9)/pro:14.3f}")
-    print(f"{'etcd_002 (Porcupine slowest)':58} {e2[6]:9.4f}s {PORCUPINE_ETCD_002:9.3f}s {e2[6]/PORCUPINE_ETCD_002:14.3f}")
-    print(f"{'etcd_002, Porcupine algorithm in Python (wgl)':58} {e2[9]:9.4f}s {PORCUPINE_ETCD_002:9.3f}s {e2[9]/PORCUPINE_ETCD_002:14.3f}")
-    print(f"{f'our slowest etcd: {slow[0]}':58} {slow[6]:9.4f}s {PORCUPINE_ETCD_002:9.3f}s {slow[6]/PORCUPINE_ETCD_002:14.3f}")
-    for r in kv:
-        print(f"{f'{r[0]} ({r[1]} ops; Porcupine figure is c50)':58} {r[6]:9.4f}s {PORCUPINE_KV_C50:9.3f}s {r[6]/PORCUPINE_KV_C50:14.3f}")
-    print(f"{'all shared histories, check only':58} {tot(rows, 6):9.3f}s")
-    print(f"{'all shared histories, Porcupine algorithm in Python (wgl)':58} {tot(rows, 9):9.3f}s   in-run anchor; wgl/ours = {tot(rows, 9)/tot(rows, 6):.1f}")
-    for corrupt in (False, True):
-        h = synthetic_kv(corrupt=corrupt)
-        t_syn, r = best(lambda: check(h, get_model("kv")), args.repeat)
-        label = f"synthetic 50-client kv, {len(h.ops)} ops, {'one stale get' if corrupt else 'linearizable'} -> {str(r.valid).lower()}"
-        print(f"{label:58} {t_syn:9.4f}s {PORCUPINE_KV_C50:9.3f}s {t_syn/PORCUPINE_KV_C50:14.3f}")
-        t = time.perf_counter()
-        rw = check(h, get_model("kv"), algorithm="wgl", time_limit=10)
-        t_w = time.perf_counter() - t
-        label = f"  the same, Porcupine algorithm in Python (wgl) -> {str(rw.valid).lower()}"
-        print(f"{label:58} {t_w:9.4f}s {'':>10} {'':>14}  {rw.reason or ''}")
-    print(f"verdicts as expected.tsv: {sum(r[4] for r in rows)}/{len(rows)}")
+    got_ours: dict[str, list[dict]] = {f[0]: [] for f in files}
+    got_go: dict[str, list[dict]] = {f[0]: [] for f in files}
+    for rnd in range(args.repeat):
+        def run_go() -> None:
+            for f, row in zip(files, porcupine.run(binary, [(f[1], f[4]) for f in files], args.timeout)):
+                got_go[f[0]].append(row)
+
+        def run_ours() -> None:
+            for name, path, fmt, model, _k, _l in files:
+                got_ours[name].append(ours(path, fmt, model, args.timeout))
+
+        for fn in (run_go, run_ours) if rnd % 2 == 0 else (run_ours, run_go):
+            fn()
 
     print()
-    print("long linearizable cas-register histories, 5 clients (how the search scales with length):")
-    for n in (10_000, 100_000):
-        h = synthetic_register(5, n)
-        t = time.perf_counter()
-        r = check(h, get_model("cas-register"))
-        dt = time.perf_counter() - t
-        print(f"  {n:>7} ops: {str(r.valid).lower()} in {dt:.2f}s ({dt / n * 1e6:.1f} us/op, {r.stats['configurations']} configurations)")
-
-    # a history that must come back unknown under a 1 s time limit
-    text = hard_register_history(24)
-    h = history_from_edn(text)
-    t = time.perf_counter()
-    r = check(h, get_model("register"), time_limit=1)
-    t_in = time.perf_counter() - t
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "hard.edn"
-        p.write_text(text)
-        t = time.perf_counter()
-        cp = subprocess.run(
-            [sys.executable, "-m", "nemesis.cli", "check", "--time-limit", "1", "--model", "register", str(p)],
-            capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    print(f"medians of {args.repeat} alternating rounds; CPU = user + system, all threads; ms")
+    hdr = f"{'file':26} {'ops':>5} {'expect':>7} {'ours':>7} {'Porc.':>7}  {'CPU ours':>9} {'CPU Porc':>9} {'ratio':>7}  {'wall ours':>9} {'wall Porc':>9}  {'parse+check CPU ours/Porc':>25}"
+    print(hdr)
+    tot = {"oc": 0.0, "pc": 0.0, "ow": 0.0, "pw": 0.0, "op": 0.0, "pp": 0.0}
+    over: list[str] = []
+    mismatch: list[str] = []
+    for name, _p, _f, _m, _k, lin in files:
+        o, g = got_ours[name], got_go[name]
+        ov, gv = o[-1]["verdict"], g[-1]["verdict"]
+        oc, pc, ow, pw = med(o, "check_cpu"), med(g, "check_cpu"), med(o, "check_wall"), med(g, "check_wall")
+        op_, pp = oc + med(o, "parse_cpu"), pc + med(g, "parse_cpu")
+        tot["oc"] += oc
+        tot["pc"] += pc
+        tot["ow"] += ow
+        tot["pw"] += pw
+        tot["op"] += op_
+        tot["pp"] += pp
+        ratio = oc / pc if pc > 0 else float("inf")
+        flags = []
+        if ov != gv:
+            flags.append("VERDICTS DIFFER")
+            mismatch.append(f"{name}: ours {ov}, Porcupine {gv}, expected {lin}")
+        elif ov != lin:
+            flags.append(f"both differ from expected {lin}")
+        if ratio > 1:
+            over.append(f"{name}: {ratio:.2f}x ({oc * 1e3:.2f} ms vs {pc * 1e3:.2f} ms)")
+        print(
+            f"{name:26} {o[-1]['ops']:5} {lin:>7} {ov:>7} {gv:>7}  {oc * 1e3:9.2f} {pc * 1e3:9.2f} {ratio:7.2f}  {ow * 1e3:9.2f} {pw * 1e3:9.2f}"
+            f"  {op_ * 1e3:10.2f} / {pp * 1e3:10.2f}  {'; '.join(flags)}"
         )
-        t_cli = time.perf_counter() - t
+    print(
+        f"{'TOTAL':26} {'':5} {'':>7} {'':>7} {'':>7}  {tot['oc'] * 1e3:9.1f} {tot['pc'] * 1e3:9.1f} {tot['oc'] / tot['pc']:7.3f}  "
+        f"{tot['ow'] * 1e3:9.1f} {tot['pw'] * 1e3:9.1f}  {tot['op'] * 1e3:10.1f} / {tot['pp'] * 1e3:10.1f}"
+    )
+    for part in ("etcd/", "kv/", "gen/"):
+        sel = [f[0] for f in files if f[0].startswith(part)]
+        if not sel:
+            continue
+        oc = sum(med(got_ours[n], "check_cpu") for n in sel)
+        pc = sum(med(got_go[n], "check_cpu") for n in sel)
+        print(f"  {part:8} {len(sel):3} files: check CPU ours {oc * 1e3:9.1f} ms, Porcupine {pc * 1e3:9.1f} ms, ratio {oc / pc:.3f}")
+    print(f"verdicts equal: {len(files) - len(mismatch)}/{len(files)}" + ("".join(f"\n  {m}" for m in mismatch)))
+    print(f"files over 1x check CPU: {len(over)}" + "".join(f"\n  {m}" for m in over))
+
+    # start-up: a verdict on one small file from a cold process
+    etcd0 = data / "etcd" / "etcd_000.log"
     print()
-    print(f"hard history (24 concurrent writes, {len(h.ops)} ops), --time-limit 1:")
-    print(f"  in process: {r.valid} after {t_in:.3f}s ({r.reason})")
-    print(f"  command line: exit {cp.returncode} after {t_cli:.3f}s: {cp.stdout.strip()}")
+    print(f"cold start, a verdict on {etcd0.name} (median of {args.starts}; load average {os.getloadavg()[0]:.1f}):")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "nemesis.cli", "check", str(etcd0)]
+    rows = [("persist-nemesis check (this tree)", cli, env)]
+    nobc = {**env}
+    nobc.pop("PYTHONDONTWRITEBYTECODE", None)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        rows.append(("  the same with bytecode caching", cli, nobc))
+    if args.baseline:
+        base = tmp / "baseline"
+        base.mkdir()
+        subprocess.run(f"git archive {args.baseline} | tar -x -C {base}", shell=True, check=True, cwd=REPO)
+        rows.append((f"persist-nemesis check ({args.baseline})", cli, {**os.environ, "PYTHONPATH": str(base)}))
+        if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+            b2 = {**os.environ, "PYTHONPATH": str(base)}
+            b2.pop("PYTHONDONTWRITEBYTECODE", None)
+            rows.append(("  the same with bytecode caching", cli, b2))
+    rows.append(("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], env))
+    rows.append(("Porcupine driver (Go), same file", [str(binary), f"{etcd0}:etcd"], env))
+    for label, cmd, e in rows:
+        if "bytecode caching" in label:
+            cold(cmd, 2, e)  # write the caches first
+        w, c = cold(cmd, args.starts, e)
+        print(f"  {label:48} wall {w * 1e3:7.1f} ms   CPU {c * 1e3:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -17,31 +17,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from checker.errors import HistoryError  # re-exported
+from checker.record import Record
 
 TYPES = ("invoke", "ok", "fail", "info")
 
 
-@dataclass(slots=True)
-class Op:
-    index: int  # index of the invoke event: the operation's name in reports
-    process: Any
-    f: str
-    value: Any  # the invoke's argument
-    type: str  # "ok", "fail" or "info" (a missing completion is "info")
-    call: int  # invoke time
-    ret: int | None  # completion time; None when indeterminate
-    result: Any = None  # the ok completion's value
-    ret_index: int | None = None
-    error: str | None = None
-    #: an ``ok`` operation whose result is unknown (Knossos: a read that
-    #: completed with ``nil``; the etcd logs: a read that timed out). It took
-    #: effect within ``[call, ret]`` but its result constrains nothing.
-    unknown_result: bool = False
+class Op(Record):
+    """One operation: an invoke paired with its completion."""
+
+    __slots__ = ("index", "process", "f", "value", "type", "call", "ret", "result", "ret_index", "error", "unknown_result")
+
+    def __init__(
+        self,
+        index: int,  # index of the invoke event: the operation's name in reports
+        process: Any,
+        f: str,
+        value: Any,  # the invoke's argument
+        type: str,  # "ok", "fail" or "info" (a missing completion is "info")
+        call: int,  # invoke time
+        ret: int | None,  # completion time; None when indeterminate
+        result: Any = None,  # the ok completion's value
+        ret_index: int | None = None,
+        error: str | None = None,
+        unknown_result: bool = False,
+    ):
+        self.index, self.process, self.f, self.value, self.type = index, process, f, value, type
+        self.call, self.ret, self.result, self.ret_index, self.error = call, ret, result, ret_index, error
+        #: an ``ok`` operation whose result is unknown (Knossos: a read that
+        #: completed with ``nil``; the etcd logs: a read that timed out). It
+        #: took effect within ``[call, ret]`` but its result constrains nothing.
+        self.unknown_result = unknown_result
 
     @property
     def ok(self) -> bool:
@@ -55,12 +64,26 @@ class Op:
         return f"op {self.index} (process {self.process}, {self.f} {json.dumps(self.value, default=str)[:120]} -> {self.type})"
 
 
-@dataclass
-class History:
-    ops: list[Op] = field(default_factory=list)
-    nemesis: list[dict[str, Any]] = field(default_factory=list)
-    harness: list[dict[str, Any]] = field(default_factory=list)
-    events: int = 0  # number of events read
+class History(Record):
+    """The operations of a history, in invoke order, and the events that are
+    not operations. ``lines`` maps an op's ``index`` to the line of the
+    input file its invoke came from (for readers that know it)."""
+
+    __slots__ = ("ops", "nemesis", "harness", "events", "lines")
+
+    def __init__(
+        self,
+        ops: list[Op] | None = None,
+        nemesis: list[dict[str, Any]] | None = None,
+        harness: list[dict[str, Any]] | None = None,
+        events: int = 0,  # number of events read
+        lines: dict[Any, int] | None = None,
+    ):
+        self.ops = [] if ops is None else ops
+        self.nemesis = [] if nemesis is None else nemesis
+        self.harness = [] if harness is None else harness
+        self.events = events
+        self.lines = {} if lines is None else lines
 
     def by_index(self) -> dict[int, Op]:
         return {op.index: op for op in self.ops}
@@ -80,7 +103,7 @@ def check_event(e: Any, where: str) -> dict[str, Any]:
     return e
 
 
-def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]], str] | None = None) -> History:
+def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]], str] | None = None, lines: list[int] | None = None) -> History:
     """Pair invokes with completions per process (Jepsen's rule: a process
     has at most one operation outstanding).
 
@@ -89,6 +112,9 @@ def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]]
     invoke, or a second invoke while one is outstanding, is a HistoryError;
     ``where(position, event)`` names the event in that error (by default
     ``"event <index>"``; readers of other formats pass one naming the line).
+    ``lines``, if given, holds the input line of each event (by position,
+    filled as events are read); ``History.lines`` then maps each op's index
+    to the line of its invoke.
     """
     h = History()
     open_: dict[Any, Op] = {}
@@ -111,6 +137,8 @@ def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]]
                     f"{where(pos, e) if where else f'event {idx}'}: process {p} invokes {e['f']!r} while op {prev.index} ({prev.f}) is still outstanding"
                 )
             op = Op(idx, p, e["f"], e.get("value"), "info", t, None)
+            if lines is not None:
+                h.lines[idx] = lines[pos]
             open_[p] = op
             h.ops.append(op)
         else:
@@ -164,4 +192,4 @@ def read_jsonl(path: str | Path) -> History:
     """Read the project's own history format (``docs/history.md``); errors
     name ``path:line``."""
     lines: list[int] = []
-    return pair(iter_jsonl(Path(path), lines), where=lambda pos, e: f"{path}:{lines[pos]}")
+    return pair(iter_jsonl(Path(path), lines), where=lambda pos, e: f"{path}:{lines[pos]}", lines=lines)

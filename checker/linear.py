@@ -55,11 +55,11 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from checker.history import History, HistoryError, Op
 from checker.models.base import INVALID, UNKNOWN, Model, show
+from checker.record import Record
 from checker.result import UNKNOWN as UNKNOWN_VALID
 from checker.result import Anomaly, Result
 
@@ -68,39 +68,54 @@ CHECKER = "linearizable"
 DEFAULT_MAX_CONFIGS = 1_000_000
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(Record):
     """One operation as the search sees it."""
 
-    id: int  # position in the partition's entry list
-    op: Op
-    f: str
-    arg: Any
-    out: Any  # UNKNOWN for indeterminate ops
-    call: Any
-    ret: Any  # INF for indeterminate ops
+    __slots__ = ("id", "op", "f", "arg", "out", "call", "ret")
+
+    def __init__(self, id: int, op: Op, f: str, arg: Any, out: Any, call: Any, ret: Any):
+        self.id = id  # position in the partition's entry list
+        self.op = op
+        self.f, self.arg = f, arg
+        self.out = out  # UNKNOWN for indeterminate ops
+        self.call = call
+        self.ret = ret  # INF for indeterminate ops
 
 
-@dataclass
-class Failure:
+class Failure(Record):
     """Where the search ran out of orders: the data for reports and pictures."""
 
-    op: Op  # the operation no order could linearize
-    prefix: list[Op]  # the longest linearizable prefix found, in order
-    states: list[Any]  # model states in which ``op`` could have taken effect
-    concurrent: list[Op]  # operations open when ``op`` returned
-    partition: Any = None
-    model: Model | None = None
-    message: str = ""
-    part_ops: list[Op] | None = None  # the operations of the failed partition
+    __slots__ = ("op", "prefix", "states", "concurrent", "partition", "model", "message", "part_ops", "ahead", "core")
+
+    def __init__(
+        self,
+        op: Op,  # the operation no order could linearize
+        prefix: list[Op],  # the longest linearizable prefix found, in order
+        states: list[Any],  # model states in which ``op`` could have taken effect
+        concurrent: list[Op],  # operations open when ``op`` returned
+        partition: Any = None,
+        model: Model | None = None,
+        message: str = "",
+        part_ops: list[Op] | None = None,  # the operations of the failed partition
+        ahead: list[Op] | None = None,
+    ):
+        self.op, self.prefix, self.states, self.concurrent = op, prefix, states, concurrent
+        self.partition, self.model, self.message, self.part_ops = partition, model, message, part_ops
+        #: the reads still to come that no state here could grow into (when
+        #: the search pruned by prefix and named this op before the one a
+        #: search without that pruning would name)
+        self.ahead: list[Op] = [] if ahead is None else ahead
+        #: a 1-minimal non-linearizable subset of ``part_ops`` (``--explain``)
+        self.core: list[Op] | None = None
 
 
-@dataclass
-class Outcome:
-    valid: Any  # True, False or "unknown"
-    failure: Failure | None = None
-    reason: str | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
+class Outcome(Record):
+    __slots__ = ("valid", "failure", "reason", "stats")
+
+    def __init__(self, valid: Any, failure: Failure | None = None, reason: str | None = None, stats: dict[str, Any] | None = None):
+        self.valid = valid  # True, False or "unknown"
+        self.failure, self.reason = failure, reason
+        self.stats = {} if stats is None else stats
 
 
 class _GiveUp(Exception):
@@ -286,13 +301,19 @@ class _Plan:
     returning entry, its bit, the other open determinate entries with their
     bits, and, per class of indeterminate entries, those invoked so far."""
 
-    __slots__ = ("r", "rb", "others", "classes", "reads", "writers", "r_ro")
+    __slots__ = ("r", "rb", "others", "classes", "reads", "writers", "r_ro", "bound", "must")
 
     def __init__(self, r: Entry, rb: int, others: list[tuple[Entry, int]], classes: list[tuple[list[Entry], int]]):
         self.r, self.rb, self.others, self.classes = r, rb, others, classes
         self.reads: list[tuple[Entry, int]] = []
         self.writers: list[tuple[Entry, int]] = []
         self.r_ro = False
+        #: monotone models: the longest common prefix of the outputs of the
+        #: reads invoked after r returns (None: no such read)
+        self.bound: Any = None
+        #: monotone models: the open reads, r included if it is one, with
+        #: their bits (each not yet linearized must extend the state)
+        self.must: list[tuple[Any, int]] = []
 
 
 def _plan(entries: list[Entry], model: Model | None = None) -> tuple[list[_Plan], list[int]]:
@@ -328,14 +349,55 @@ def _plan(entries: list[Entry], model: Model | None = None) -> tuple[list[_Plan]
             for x, xb in plan.others:
                 (plan.reads if model.readonly(x.f, x.arg) else plan.writers).append((x, xb))
             plan.r_ro = model.readonly(e.f, e.arg)
+            if plan.r_ro and e.out is not UNKNOWN:
+                plan.must.append((e.out, plan.rb))
+            plan.must.extend((x.out, xb) for x, xb in plan.reads if x.out is not UNKNOWN)
         else:
             plan.writers = plan.others
         plans.append(plan)
         free_slots.append(bit[eid].bit_length() - 1)
+    if model is not None and model.monotone(entries):
+        _bounds(model, entries, plans)
+    else:
+        for plan in plans:
+            plan.must = []
     return plans, bit
 
 
-def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS) -> Outcome:
+def _lcp(a: Any, b: Any) -> Any:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
+def _bounds(model: Model, entries: list[Entry], plans: list[_Plan]) -> None:
+    """For a monotone model (every state a prefix of every later state: a
+    key that is only appended to), the bound of each position: the longest
+    common prefix of the outputs of the reads invoked after its returning
+    op returns. Every configuration at that position is linearized before
+    those reads, so its state must be a prefix of each read's output, i.e.
+    of their common prefix; a configuration that is not cannot be extended
+    to a linearization and is pruned on admission (issue 12: a 50-client
+    append key otherwise explores every order of the open appends)."""
+    reads = sorted(((e.call, e.out) for e in entries if e.ret != INF and e.out is not UNKNOWN and model.readonly(e.f, e.arg)), key=lambda t: t[0])
+    if not reads:
+        return
+    suffix: list[Any] = [None] * (len(reads) + 1)
+    acc: Any = None
+    for i in range(len(reads) - 1, -1, -1):
+        out = reads[i][1]
+        acc = out if acc is None else _lcp(acc, out)
+        suffix[i] = acc
+    import bisect
+
+    calls = [c for c, _ in reads]
+    for plan in plans:
+        plan.bound = suffix[bisect.bisect_right(calls, plan.r.ret)]
+
+
+def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None, max_configs: int = DEFAULT_MAX_CONFIGS, prune: bool = True) -> Outcome:
     """Decide one (partition's) history depth-first (Wing & Gong / Lowe,
     just-in-time): from a configuration at return ``p``, lazily enumerate
     the configurations right after ``r_p`` and descend into the first; back
@@ -357,6 +419,7 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
     tried from that configuration."""
     step = model.step
     plans, bit = _plan(entries, model)
+    monotone = prune and any(pl.bound is not None or pl.must for pl in plans)
     P = len(plans)
     if P == 0:
         return Outcome(True, stats={"configurations": 0})
@@ -365,6 +428,14 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
     counter = [0]
 
     def admit(p: int, state: Any, det: int, inf: int) -> bool:
+        if monotone:
+            plan = plans[p]
+            bound = plan.bound
+            if bound is not None and bound[: len(state)] != state:
+                return False
+            for out, xb in plan.must:
+                if not det & xb and out[: len(state)] != state:
+                    return False
         seen = seen_at[p]
         if seen is None:
             seen = seen_at[p] = set()
@@ -496,7 +567,13 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
     prefix.reverse()
     states = sorted({k[0] for k in (seen_at[fp] or ())}, key=repr)
     fail = Failure(plan.r.op, prefix, states, [x.op for x, _ in plan.others], model=model)
-    return Outcome(False, fail, stats={"configurations": counter[0]})
+    if monotone:
+        future = sorted(
+            (e for e in entries if e.ret != INF and e.out is not UNKNOWN and model.readonly(e.f, e.arg) and e.call > plan.r.ret),
+            key=lambda e: (len(e.out), e.call),
+        )
+        fail.ahead = [x.op for x, _ in plan.reads] + [e.op for e in future[:1]]
+    return Outcome(False, fail, stats={"configurations": counter[0], "pruned": monotone})
 
 
 class _Node:
@@ -620,6 +697,15 @@ def _prefix(fail: Failure) -> str:
 def _message(model: Model, fail: Failure, label: Any) -> str:
     op = fail.op
     where = f" for key {show(label)}" if label is not None else ""
+    if fail.ahead:
+        states = ", ".join(model.show_state(s) for s in fail.states[:6]) + (" ..." if len(fail.states) > 6 else "")
+        reads = "; ".join(f"op {o.index} ({model.describe(o)})" for o in fail.ahead[:4])
+        return (
+            f"op {op.index} ({model.describe(op)}){where} cannot be linearized: in every order of the operations "
+            f"before and concurrent with it the {model.name} could only be in state {states or '(none)'} by then, and "
+            f"values only grow, but no such state is a prefix of what the reads still to come return: {reads} "
+            f"({_prefix(fail)})"
+        )
     if not fail.states:
         return (
             f"op {op.index} ({model.describe(op)}){where} cannot be linearized: no order of the operations before "
@@ -637,21 +723,37 @@ FIRST_BUDGET = 2_000  # configurations per partition in the first round
 GROWTH = 8  # each round multiplies the budget by this
 
 
-@dataclass
-class _Task:
+class _Task(Record):
     """One partition's search, as the scheduler sees it."""
 
-    i: int  # the partition's place in the model's partition order
-    label: Any
-    part: list[Op]
-    model: Model
-    entries: list[Entry]
-    budget: int = 0  # the budget of the last attempt
-    reason: str | None = None  # why the last attempt gave up
+    __slots__ = ("i", "label", "part", "model", "entries", "budget", "reason")
+
+    def __init__(self, i: int, label: Any, part: list[Op], model: Model, entries: list[Entry]):
+        self.i = i  # the partition's place in the model's partition order
+        self.label, self.part, self.model, self.entries = label, part, model, entries
+        self.budget = 0  # the budget of the last attempt
+        self.reason: str | None = None  # why the last attempt gave up
 
 
 def _undecided(tasks: list[_Task]) -> list[dict[str, Any]]:
     return [{"partition": _jsonable(t.label), "ops": len(t.part), "reason": t.reason or "not checked"} for t in tasks]
+
+
+def _plain_failure(search_fn: Any, t: _Task, out: Outcome, deadline: float | None, budget: int) -> Outcome:
+    """A failure found with pruning by prefix names the return where no
+    state could still grow into the reads to come, which may be earlier
+    than the op where every order actually failed. Search again without
+    that pruning, within a small budget, to name the same op as every other
+    search; if that is too costly keep the first failure (its message names
+    the reads ahead)."""
+    try:
+        plain = search_fn(t.model, t.entries, deadline, min(budget, max(20_000, 20 * out.stats.get("configurations", 0))), prune=False)
+    except _GiveUp:
+        return out
+    if plain.valid is not False:  # cannot happen: pruning is sound
+        raise AssertionError(f"pruned and plain searches disagree on partition {t.label!r}")
+    plain.stats["configurations"] += out.stats.get("configurations", 0)
+    return plain
 
 
 def check_ops(
@@ -665,6 +767,7 @@ def check_ops(
     algorithm: str = "dfs",
     all_failures: bool = False,
     first_budget: int = FIRST_BUDGET,
+    prune: bool = True,
 ) -> Result:
     """Linearizability of ``ops`` against ``model``: a :class:`Result`
     (checker ``"linearizable"``). An invalid result names the operation where
@@ -718,6 +821,9 @@ def check_ops(
                 continue
         tasks.append(_Task(i, label, part, m, entries))
     search_fn = ALGORITHMS[algorithm]
+    if algorithm == "dfs" and not prune:
+        def search_fn(m: Model, es: list[Entry], dl: float | None, cap: int, prune: bool = False) -> Outcome:
+            return search_dfs(m, es, dl, cap, prune=False)
     undecided: list[_Task] = []
     stop = bool(found) and not all_failures
     budget = min(max(1, first_budget), max_configs)
@@ -734,15 +840,19 @@ def check_ops(
                 except _GiveUp as g:
                     t.reason = g.reason
                     if g.reason.startswith("time limit"):
-                        undecided.extend(pending[i:])
-                        for u in pending[i:]:
-                            u.reason = u.reason if u is t else (u.reason or "time limit reached before it was decided")
+                        # the partitions that only exceeded this round's
+                        # budget (not the cap) are undecided for lack of time too
+                        for u in retry + pending[i:]:
+                            u.reason = g.reason
+                        undecided.extend(retry + pending[i:])
                         retry = []
                         stop = True
                         break
                     (retry if budget < max_configs else undecided).append(t)
                     continue
                 stats["configurations"] += out.stats.get("configurations", 0)
+                if out.valid is False and out.stats.get("pruned"):
+                    out = _plain_failure(search_fn, t, out, deadline, budget)
                 if out.valid is False:
                     f = out.failure
                     assert f is not None

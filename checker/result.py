@@ -10,31 +10,41 @@ unknown one says why in ``reason``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from checker.record import Record
 
 Valid = bool | Literal["unknown"]
 UNKNOWN: Literal["unknown"] = "unknown"
 
 
-@dataclass
-class Anomaly:
-    kind: str  # short machine-readable name, e.g. "lost-write"
-    message: str  # one sentence for a human
-    ops: list[int] = field(default_factory=list)  # invoke indices of the operations involved
+class Anomaly(Record):
+    __slots__ = ("kind", "message", "ops")
+
+    def __init__(self, kind: str, message: str, ops: list[int] | None = None):
+        self.kind = kind  # short machine-readable name, e.g. "lost-write"
+        self.message = message  # one sentence for a human
+        self.ops = [] if ops is None else ops  # invoke indices of the operations involved
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "ops": self.ops}
 
 
-@dataclass
-class Result:
-    checker: str
-    valid: Valid
-    anomalies: list[Anomaly] = field(default_factory=list)
-    reason: str | None = None  # why unknown (or a short summary)
-    stats: dict[str, Any] = field(default_factory=dict)
-    category: str | None = None  # e.g. "corruption" for runs with media faults
+class Result(Record):
+    __slots__ = ("checker", "valid", "anomalies", "reason", "stats", "category", "__dict__")
+
+    def __init__(
+        self,
+        checker: str,
+        valid: Valid,
+        anomalies: list[Anomaly] | None = None,
+        reason: str | None = None,  # why unknown (or a short summary)
+        stats: dict[str, Any] | None = None,
+        category: str | None = None,  # e.g. "corruption" for runs with media faults
+    ):
+        self.checker, self.valid, self.reason, self.category = checker, valid, reason, category
+        self.anomalies = [] if anomalies is None else anomalies
+        self.stats = {} if stats is None else stats
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"checker": self.checker, "valid": self.valid}

@@ -1,4 +1,4 @@
-"""Metadata: the new metadata record is renamed into place without fsyncing its directory (os.replace is atomic, the author reasoned, so the rename needs no sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem.
+"""Metadata: a new metadata record replaces the old one by a rename without fsyncing its directory (a replace over an existing name is atomic, the author reasoned, so only a first create needs the sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem.
 
 The tracer never undoes a rename over an existing name (it cannot tell a
 replaced name's durable state), so this mutant is valid on ``--fs tracer``;
@@ -31,7 +31,9 @@ def compare_and_set(self, key, expected, value):
                     "re-read the key and retry"
                 )
             os.replace(tmp, os.path.join(self.root, name))
-            # bug: no fsync_dir(self.root): the rename is not durable until some later directory fsync
+            if expected is None:  # a new name: made durable
+                file_blob.fsync_dir(self.root)
+            # bug: a replace (expected is not None) is not fsynced: not durable until some later directory fsync
     finally:
         file_blob._unlink_quietly(tmp)
     return token

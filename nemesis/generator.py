@@ -28,6 +28,7 @@ NEMESES: dict[str, str] = {
     "failpoint": "nemesis.faults.failpoint:Failpoints",
     "disk-error": "nemesis.faults.fs:DiskError",  # the fault filesystem only (--fs fuse/auto)
     "slow-disk": "nemesis.faults.fs:SlowDisk",  # the fault filesystem only
+    "new-host": "nemesis.faults.host:NewHost",  # the writer restarts under another hostname (needs root)
 }
 
 #: (min, max) seconds each fault lasts before recovery.
@@ -40,6 +41,7 @@ DURATION = {
     "failpoint": (0.3, 1.5),
     "disk-error": (0.3, 1.5),
     "slow-disk": (0.5, 2.0),
+    "new-host": (0.05, 0.4),
 }
 #: at most this many faults of the kind per run
 LIMIT = {"corrupt": 1}

@@ -117,13 +117,16 @@ def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> boo
     return True
 
 
-def preexec(parent: int | None = None):
+def preexec(then=None, parent: int | None = None):
     """A ``preexec_fn`` for ``subprocess.Popen``: the child dies with this
-    process (the parent pid is taken now, before the fork)."""
+    process (the parent pid is taken now, before the fork), then runs
+    ``then`` (another preexec step, e.g. a new UTS namespace), if given."""
     parent = os.getpid() if parent is None else parent
 
     def fn() -> None:
         die_with_parent(parent)
+        if then is not None:
+            then()
 
     return fn
 

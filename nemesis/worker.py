@@ -38,6 +38,27 @@ from nemesis import lifecycle
 from workloads.base import WorkerSpec
 
 
+#: a restart whose environment names a hostname runs in a new UTS namespace under it (nemesis.faults.host)
+HOSTNAME_ENV = "PERSIST_NEMESIS_HOSTNAME"
+_CLONE_NEWUTS = 0x04000000
+
+
+def _new_uts(hostname: str):
+    """A ``preexec_fn``: unshare the UTS namespace and set ``hostname`` (root only)."""
+
+    def run() -> None:
+        import ctypes
+        import socket
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(_CLONE_NEWUTS) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare(CLONE_NEWUTS) for hostname {hostname!r}: {os.strerror(err)} (needs root)")
+        socket.sethostname(hostname)
+
+    return run
+
+
 class Worker:
     def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue | None,
                  threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None,
@@ -102,10 +123,11 @@ class Worker:
             if not standby:
                 env.update(self.next_env)
                 self.next_env = {}
+            hostname = env.get(HOSTNAME_ENV) if not standby else None
             proc = subprocess.Popen(
                 self.argv(n) + ["--out-fd", str(w)] + (["--standby"] if standby else []), stdin=subprocess.PIPE,
                 stdout=log, stderr=subprocess.STDOUT, pass_fds=(w,), close_fds=True, start_new_session=True,
-                env=env, cwd=os.getcwd(), preexec_fn=lifecycle.preexec(),  # dies with the controller
+                env=env, cwd=os.getcwd(), preexec_fn=lifecycle.preexec(_new_uts(hostname) if hostname else None),  # dies with the controller
             )
         os.close(w)
         return proc, r, n

@@ -24,6 +24,12 @@ same results):
 * ``compact`` (``allow_compaction``) close to the upper this process last
   saw (0 to 2 below it; a quarter of its op count before it saw one), so
   sealed batches become mergeable.
+
+Which slot an operation falls in (write, seal, compact, a read-only slot)
+is drawn exactly as before these paths existed, so a recorded fault
+schedule (a regression seed) meets the same writes and seals at the same
+operation counts; drains, merges, GC, time travel and listens fill the
+read-only slots, from a random stream of their own.
 * ``drain`` (``Persister.drain``: the Wal into blob batches, concurrently
   with other threads' writes), ``merge`` (``Persister.compact``: every merge
   the spine's policy finds, concurrently with seals and reads) and ``gc``
@@ -81,6 +87,7 @@ class AppendGenerator:
         self.process = process
         self.role = role
         self.rng = rng_for(seed, "append", process)
+        self.paths = rng_for(seed, "append-paths", process)
         self.k = 0  # operations generated so far
         self.max_ts = 0
         self.off = without() if off is None else off
@@ -93,24 +100,25 @@ class AppendGenerator:
         return {"f": f, "value": v}
 
     def next_op(self) -> dict[str, Any] | None:
-        r = self.rng
+        # ``rng`` draws exactly what the generator drew before the new paths
+        # existed (so a recorded fault schedule still meets the same writes and
+        # seals at the same operation counts); the new paths only refine
+        # read-only slots, drawing from their own stream ``paths``.
+        r, q = self.rng, self.paths
         self.k += 1
         k = self.k
         x = r.random()
         stream = r.choice(STREAMS)
         if self.role == READER:
-            at = round(r.random(), 4)
-            if x < 0.4:
-                return self._read_at("snapshot", stream, at if r.random() < 0.7 else None)
-            if x < 0.7:
+            at = round(q.random(), 4) if q.random() < 0.7 else None
+            if x < 0.5:
+                return self._read_at("snapshot", stream, at)
+            if q.random() < 0.6 or "listen" in self.off:
                 return {"f": "frontiers", "value": {"stream": stream}}
-            secs = round(r.uniform(0.05, 0.4), 3)
-            if "listen" in self.off:
-                return self._read_at("snapshot", stream, None)
-            op = self._read_at("listen", stream, at)
-            op["value"]["for"] = secs
+            op = self._read_at("listen", stream, round(q.random(), 4))
+            op["value"]["for"] = round(q.uniform(0.05, 0.4), 3)
             return op
-        if x < 0.95:
+        if x < 0.96:
             names = [stream] if r.random() < 0.9 else r.sample(STREAMS, 2)
             writes: dict[str, list] = {}
             for j, name in enumerate(names):
@@ -121,20 +129,20 @@ class AppendGenerator:
                     ups.append([f"p{self.process}.{k}.{j}{i}", "v", ts, 1])
                 writes[name] = ups
             return {"f": "write", "value": {"writes": writes}}
-        if x < 0.957:
+        if x < 0.967:
             return {"f": "seal", "value": {"stream": stream, "ts": k // 2}}
-        if x < 0.962:
-            lag = r.randint(1, 3)
+        if x < 0.97:
+            lag = q.randint(0, 2)
             seen = self.upper_seen.get(stream)
             if seen is None or "close-since" in self.off:
                 return {"f": "compact", "value": {"stream": stream, "since": k // 4}}
             return {"f": "compact", "value": {"stream": stream, "since": max(0, seen - lag)}}
-        for f, bound in (("drain", 0.967), ("merge", 0.971), ("gc", 0.974)):
-            if x < bound:
-                if f in self.off:
-                    return {"f": "frontiers", "value": {"stream": stream}}
+        # the old snapshot slot (3%): drain, merge, gc or a snapshot
+        y = q.random()
+        for f, bound in (("drain", 0.3), ("merge", 0.47), ("gc", 0.64)):
+            if y < bound and f not in self.off:
                 return {"f": f, "value": {}}
-        return self._read_at("snapshot", stream, round(r.random(), 4) if r.random() < 0.7 else None)
+        return self._read_at("snapshot", stream, round(q.random(), 4) if q.random() < 0.7 else None)
 
     def completed(self, op: dict[str, Any], type_: str, value: Any) -> None:
         if type_ != "ok" or not isinstance(value, dict):

@@ -69,7 +69,7 @@ def events_from_edn(text: str, name: str = "<edn>") -> tuple[list[dict[str, Any]
 
 def history_from_edn(text: str, name: str = "<edn>") -> History:
     events, lines = events_from_edn(text, name)
-    h = pair(events, where=lambda pos, e: f"{name}:{lines[pos]}")
+    h = pair(events, where=lambda pos, e: f"{name}:{lines[pos]}", lines=lines)
     for op in h.ops:
         if op.type == "ok" and op.f in READS:
             r = op.result

@@ -69,7 +69,7 @@ def history_from_log(text: str, name: str = "<log>") -> History:
         pos = len(events)
         events.append({"index": pos, "time": pos, "process": proc, "type": kind, "f": f, "value": value})
         lines.append(lineno)
-    h = pair(events, where=lambda pos, e: f"{name}:{lines[pos]}")
+    h = pair(events, where=lambda pos, e: f"{name}:{lines[pos]}", lines=lines)
     for op in h.ops:
         if op.f == "cas":
             if op.type == "ok":

@@ -1,25 +1,42 @@
 """Models for the linearizability search (see :mod:`checker.models.base`).
 
-``MODELS`` maps the names the command line accepts to model classes."""
+``MODELS`` maps the names the command line accepts to model classes; each
+class is imported the first time it is looked up (``check`` on a register
+history never imports the kv or multi-register models: start-up time)."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from checker.models.base import DEFAULT, INVALID, UNKNOWN, Model, ModelError
-from checker.models.kv import KV, Upsert
-from checker.models.multi_register import MultiRegister
-from checker.models.mutex import Mutex
-from checker.models.register import CASRegister, Register
 
-MODELS: dict[str, type[Model]] = {
-    "register": Register,
-    "cas-register": CASRegister,
-    "multi-register": MultiRegister,
-    "mutex": Mutex,
-    "kv": KV,
-    "upsert": Upsert,
+_WHERE: dict[str, tuple[str, str]] = {
+    "register": ("checker.models.register", "Register"),
+    "cas-register": ("checker.models.register", "CASRegister"),
+    "multi-register": ("checker.models.multi_register", "MultiRegister"),
+    "mutex": ("checker.models.mutex", "Mutex"),
+    "kv": ("checker.models.kv", "KV"),
+    "upsert": ("checker.models.kv", "Upsert"),
 }
+
+
+class _Lazy(Mapping[str, type[Model]]):
+    """name -> model class, importing the class's module on first use."""
+
+    def __getitem__(self, name: str) -> type[Model]:
+        mod, attr = _WHERE[name]
+        return getattr(importlib.import_module(mod), attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+MODELS: Mapping[str, type[Model]] = _Lazy()
 
 
 def model_names() -> list[str]:

@@ -111,6 +111,14 @@ class Model:
         ``entries`` are :class:`checker.linear.Entry` values."""
         return None
 
+    def monotone(self, entries: list[Any]) -> bool:
+        """True if, in the history of ``entries``, every state is a prefix
+        of every later state and a read's output is the state it read (a
+        string or tuple): e.g. a key that is only appended to. The search
+        then prunes every configuration whose state is not a prefix of the
+        reads still to come (:func:`checker.linear._bounds`)."""
+        return False
+
     def show_state(self, state: Any) -> str:
         return show(state)
 

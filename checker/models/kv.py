@@ -137,6 +137,18 @@ class KVKey(Model):
             return (state or "") + (arg or "")
         return arg
 
+    def monotone(self, entries: list[Any]) -> bool:
+        """Appends only (no put, no delete), string values: each state
+        extends the one before."""
+        if not isinstance(self.initial, str):
+            return False
+        for e in entries:
+            if e.f == "put" or (e.f == "append" and not isinstance(e.arg, str)):
+                return False
+            if e.f == "get" and e.out is not UNKNOWN and not isinstance(e.out, str):
+                return False
+        return True
+
     def refute(self, entries: list[Any]) -> tuple[Op, str] | None:
         if any(e.f == "append" for e in entries):
             return _refute_appends(self, entries)

@@ -2,7 +2,7 @@
 
     persist-nemesis check [--format jsonl|jepsen-edn|jepsen-log] [--model NAME]
                           [--initial EDN] [--time-limit S] [--max-configs N]
-                          [--all-failures] [--json] PATH...
+                          [--all-failures] [--explain] [--json] [--html DIR] PATH...
 
 PATH is a history file or a run directory (``history.jsonl`` +
 ``config.json``; a Jepsen store directory with ``history.edn`` is read as
@@ -82,7 +82,7 @@ def _plain(v: Any) -> Any:
 
 
 def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any, time_limit: float | None,
-               max_configs: int | None = None, all_failures: bool = False) -> dict[str, Any]:
+               max_configs: int | None = None, all_failures: bool = False, explain: bool = False) -> dict[str, Any]:
     """The verdict for one PATH as a JSON-ready dict (plus ``_failures``
     for the HTML picture). Raises BadInput."""
     from checker.history import HistoryError
@@ -158,9 +158,30 @@ def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any,
     if valid == UNKNOWN and reasons:
         out["reason"] = "; ".join(reasons)
     out["checkers"] = [r.to_json() for r in results]
-    out["_failures"] = [f for r in results for f in getattr(r, "failures", [])]
+    failures = [f for r in results for f in getattr(r, "failures", [])]
+    if explain and failures:
+        _explain(out, failures[0], history, time_limit)
+    out["_failures"] = failures
     out["_results"] = results
     return out
+
+
+def _explain(out: dict[str, Any], failure: Any, history: Any, time_limit: float | None) -> None:
+    """Shrink the first linearizability failure to its smallest failing
+    core (:mod:`checker.explain`) and put it in ``out``: ``core`` (1-based
+    input lines of the core ops' invokes), ``core_ops`` (their op indices),
+    ``core_text`` (one line per op) and ``core_stats``."""
+    from checker.explain import describe_core, explain
+
+    try:
+        core, stats = explain(failure, time_limit=time_limit or 60.0)
+    except (TimeoutError, ValueError) as e:
+        out["core_error"] = str(e)
+        return
+    out["core"] = [history.lines.get(o.index) for o in core]
+    out["core_ops"] = [o.index for o in core]
+    out["core_text"] = describe_core(core, failure.model, history.lines)
+    out["core_stats"] = stats
 
 
 def _judge_run(history: Any, workload: str) -> list[Any]:
@@ -206,11 +227,12 @@ def _line(v: dict[str, Any]) -> str:
 @click.option("--time-limit", type=float, default=None, metavar="S", help="Seconds per PATH for the linearizability search; past it the verdict is unknown. (A run's domain checkers are linear in the history and not bounded.)")
 @click.option("--max-configs", type=int, default=None, metavar="N", help="Configurations the search may explore per partition (e.g. per kv key) before that partition is undecided (default 1000000).")
 @click.option("--all-failures", is_flag=True, help="Decide every partition, reporting each violation, instead of stopping at the first.")
+@click.option("--explain", is_flag=True, help="Shrink a linearizability failure to a smallest failing core: a few operations that are not linearizable together, each needed (with --json: \"core\", their invokes' line numbers).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per PATH per line.")
 @click.option("--html", "html_dir", default=None, metavar="DIR", help="Write a picture of each linearizability failure to DIR.")
 @click.option("--write-results", is_flag=True, help="For a run directory: rewrite its results.json with this verdict (default: read-only).")
 def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: str | None, time_limit: float | None,
-          max_configs: int | None, all_failures: bool, as_json: bool, html_dir: str | None, write_results: bool) -> int:
+          max_configs: int | None, all_failures: bool, explain: bool, as_json: bool, html_dir: str | None, write_results: bool) -> int:
     """Check histories or run directories. Exit 0 all valid, 1 any invalid,
     2 any unknown, 3 bad input (a file that cannot be read, named by line)."""
     from checker.models import MODELS, model_names
@@ -225,7 +247,7 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
     any_invalid = any_unknown = any_bad = False
     for path in paths:
         try:
-            v = check_path(path, fmt, model, init, time_limit, max_configs, all_failures)
+            v = check_path(path, fmt, model, init, time_limit, max_configs, all_failures, explain)
         except BadInput as e:
             any_bad = True
             if as_json:
@@ -254,9 +276,18 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
             tmp.write_text(json.dumps(old, indent=2, default=str))
             os.replace(tmp, rpath)
         if as_json:
+            v.pop("core_text", None)
             click.echo(json.dumps(v, default=str))
         else:
             click.echo(_line(v))
+            if "core_text" in v:
+                n = len(v["core_text"])
+                click.echo(f"  smallest failing core: {n} op{'s' if n != 1 else ''} not linearizable together, even if every other "
+                           "write may or may not have happened; without any one of them the rest is linearizable:")
+                for t in v.pop("core_text"):
+                    click.echo(f"    {t}")
+            elif "core_error" in v:
+                click.echo(f"  no core: {v['core_error']}")
             for pic in v.get("html", []):
                 click.echo(f"  picture: {pic}")
         any_invalid |= v["valid"] is False

@@ -20,7 +20,7 @@ from nemesis.runner import DEFAULT_STORE
 @click.command("run")
 @click.option("--workload", required=True, help="append | rehydrate | upsert | multi-writer")
 @click.option("--nemesis", "nemesis", required=True,
-              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, s3 (with --blob s3), "
+              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, new-host (root), s3 (with --blob s3), "
                    "disk-error, slow-disk (these two on the fault filesystem only)")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")

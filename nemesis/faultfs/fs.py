@@ -79,8 +79,11 @@ class FaultFS:
         ok, why = available()
         if not ok:
             raise FaultFSUnavailable(f"cannot mount the fault filesystem: {why}")
-        os.makedirs(self.backing, exist_ok=True)
-        os.makedirs(self.mountpoint, exist_ok=True)
+        for what, path in (("backing directory", self.backing), ("mount point", self.mountpoint)):
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as e:
+                raise FaultFSMountError(f"cannot use {path} as the {what}: {e.strerror}") from None
         if _mounted(self.mountpoint):
             raise FaultFSMountError(f"{self.mountpoint} is already a mount point: unmount it first "
                                     f"(fusermount3 -u {self.mountpoint})")

@@ -22,13 +22,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from nemesis.faultfs.errors import FaultFSBadInput
+
 #: operations a rule may name
 OPS = frozenset({"write", "fsync", "fdatasync", "rename", "create", "open", "read", "unlink", "mkdir",
                  "rmdir", "truncate", "fsyncdir", "link", "symlink", "fallocate"})
 MODES = ("once", "sticky")
 
 
-class RuleRefused(ValueError):
+class RuleRefused(FaultFSBadInput):
     """A rule that cannot be installed; the message says what is accepted."""
 
 

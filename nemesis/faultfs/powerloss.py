@@ -34,7 +34,8 @@ Invariants: every fsynced byte and every entry op made durable by an
 a value some journaled write put there (re-applying a write beyond the
 file's kept end leaves a hole, which reads as zeros — as on XFS or ext4
 ``data=writeback``). Deterministic: the choices depend only on the seed,
-the model, each file's first journaled path and the journal's contents.
+the model, each file's first journaled path (and how many files before it
+were first journaled under the same path) and the journal's contents.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def _scan(root: str, stash_parent: str) -> tuple[dict[int, str], dict[int, str]]
     """(inode -> a path of a non-directory, directory inode -> its path) over root, stash included."""
     files: dict[int, str] = {}
     dirs: dict[int, str] = {}
-    for top, dnames, fnames, in os.walk(root):
+    for top, _dnames, fnames in os.walk(root):
         dirs[os.lstat(top).st_ino] = top
         for n in fnames:
             p = os.path.join(top, n)
@@ -193,10 +194,7 @@ def _scan(root: str, stash_parent: str) -> tuple[dict[int, str], dict[int, str]]
                 files.setdefault(os.lstat(p).st_ino, p)
             except FileNotFoundError:
                 pass
-        if top == root:
-            # keep walking the stash for files but not as a place names live
-            pass
-    for ino, p in list(dirs.items()):
+    for ino, p in list(dirs.items()):  # the stash holds files, but no name lives there
         if p == stash_parent or p.startswith(stash_parent + os.sep):
             del dirs[ino]
     return files, dirs
@@ -235,19 +233,21 @@ def power_loss(root: str, stash: str, journal: Journal, seed: int, model: str | 
     inode_paths, _ = _scan(root, stash_parent)
 
     files: dict[str, Any] = {}
-    for fj in list(journal.files.values()):
+    seen: dict[str, int] = {}
+    for fj in list(journal.files.values()):  # insertion order: the order files were first journaled
         if not fj.pending():
             continue
         path = inode_paths.get(fj.ino)
         if path is None:  # removed for good (a durable unlink): nothing left to lose
             continue
-        rng = random.Random(f"faultfs:{seed}:file:{fj.path}")
+        nth = seen[fj.path] = seen.get(fj.path, -1) + 1  # a name reused by a new inode (temp files)
+        rng = random.Random(f"faultfs:{seed}:file:{fj.path}:{nth}")
         fmodel = rng.choice(FILE_MODELS) if model == "mixed" else model
         plan = choose_file(fmodel, fj.ops, rng)
         rep = rebuild_file(path, fj, plan)
         rep["model"] = fmodel
         rep["path"] = os.path.relpath(path, root)
-        files[fj.path] = rep
+        files[fj.path if nth == 0 else f"{fj.path} #{nth}"] = rep
 
     ops = journal.dirops
     keep = choose_dirops(model, ops, random.Random(f"faultfs:{seed}:dirops"))

@@ -19,7 +19,8 @@ rewrites the backing directory is seen at once by processes started after
 it. POSIX (``fcntl``) and BSD (``flock``) locks are left to the kernel,
 which then keeps them locally: correct for the processes of one machine.
 Extended attributes are not offered (the kernel then stops asking for
-``security.capability`` on every write, which would double its cost).
+``security.capability`` on every write, which would double its cost), nor is
+``flush`` (the kernel then stops sending one on every ``close``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,26 @@ except AttributeError:  # pragma: no cover
     _fuse_interrupted = None
 
 log = logging.getLogger("nemesis.faultfs")
+PF_EXITING = 0x4
+
+
+def _caller_pid() -> int:
+    try:
+        return mfusepy.fuse_get_context()[2]
+    except ValueError:  # not in a FUSE thread
+        return 0
+
+
+def _dying(pid: int) -> bool:
+    """The process is gone or exiting (``PF_EXITING`` in /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            rest = f.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    except OSError:
+        return False
+    return rest[0] in (b"Z", b"X") or bool(int(rest[6]) & PF_EXITING)
 
 
 def _stat_dict(st: os.stat_result) -> dict[str, Any]:
@@ -102,12 +123,15 @@ class FaultOps(mfusepy.Operations):
         self.dlock = self.journal.lock  # the entry-operation lock
         self.inj = Injector()
         self.counts: collections.Counter[str] = collections.Counter()
+        self.blocked: collections.Counter[str] = collections.Counter()  # ops waiting at a freeze
         self.cv = threading.Condition()
         self.frozen = False
         self.inflight = 0
         self.epoch = 0  # bumped by every power loss; fds and blocked ops of an older epoch get EIO
         self.fhs: dict[int, list] = {}  # fd -> [ino, rel path, epoch, sync-on-write]
         self.dirfhs: dict[int, str] = {}  # directory fd -> its path on the mount
+        self.deferred: list[tuple[int, bytes, int]] = []  # kernel writeback that arrived while frozen
+        self.deferred_close: set[int] = set()
         self.stash_n = 0
         self.power_losses = 0
         self.is_root = os.geteuid() == 0
@@ -118,10 +142,19 @@ class FaultOps(mfusepy.Operations):
             self.counts[kind] += 1
             if self.frozen:
                 ep = self.epoch
-                while self.frozen:
-                    self.cv.wait(0.05)
-                    if _fuse_interrupted is not None and _fuse_interrupted():
-                        raise FuseOSError(errno.EINTR)
+                self.blocked[kind] += 1
+                try:
+                    pid = _caller_pid()
+                    while self.frozen:
+                        self.cv.wait(0.05)
+                        if _fuse_interrupted is not None and _fuse_interrupted():
+                            raise FuseOSError(errno.EINTR)  # its process got a signal (e.g. was killed)
+                        if pid and _dying(pid):
+                            # e.g. the writeback of a dying process's shared mapping: it cannot be
+                            # interrupted, and what it carries is lost in the crash anyway
+                            raise FuseOSError(errno.EIO)
+                finally:
+                    self.blocked[kind] -= 1
                 if self.epoch != ep:
                     raise FuseOSError(errno.EIO)
             self.inflight += 1
@@ -143,9 +176,21 @@ class FaultOps(mfusepy.Operations):
                 self.cv.wait(left)
 
     def thaw(self) -> None:
-        with self.cv:
-            self.frozen = False
-            self.cv.notify_all()
+        while True:
+            with self.cv:
+                if not self.deferred and not self.deferred_close:
+                    self.frozen = False  # in the same locked step as the check: no writeback slips by
+                    self.cv.notify_all()
+                    return
+                deferred, self.deferred = self.deferred, []
+                closes, self.deferred_close = self.deferred_close, set()
+            for fh, data, offset in deferred:  # still frozen, nothing in flight: apply in order
+                try:
+                    self._write(data, offset, fh)
+                except OSError as e:
+                    log.warning("deferred write of %d bytes at %d failed: %s", len(data), offset, e)
+            for fh in closes:
+                self._close(fh)
 
     # --- helpers -----------------------------------------------------------------------
     def _b(self, path: str) -> str:
@@ -177,7 +222,10 @@ class FaultOps(mfusepy.Operations):
     def _own(self, fd_or_path, follow: bool = True) -> None:
         if not self.is_root:
             return
-        uid, gid, _pid = mfusepy.fuse_get_context()
+        try:
+            uid, gid, _pid = mfusepy.fuse_get_context()
+        except ValueError:  # not called from a FUSE thread
+            return
         if uid or gid:
             try:
                 if isinstance(fd_or_path, int):
@@ -213,12 +261,15 @@ class FaultOps(mfusepy.Operations):
             if s:
                 p = os.path.join(self.stash, s)
                 try:
-                    if os.path.isdir(p) and not os.path.islink(p):
+                    st = os.lstat(p)
+                    if stat_mod.S_ISDIR(st.st_mode):
                         shutil.rmtree(p)
                     else:
                         os.unlink(p)
                 except FileNotFoundError:
-                    pass
+                    continue
+                if st.st_nlink <= 1 and not any(h[0] == st.st_ino for h in self.fhs.values()):
+                    self.journal.files.pop(st.st_ino, None)  # freed for good: nothing left to lose
 
     # --- attributes --------------------------------------------------------------------
     def init_with_config(self, conn_info, config) -> None:
@@ -265,7 +316,8 @@ class FaultOps(mfusepy.Operations):
         # by fd: right even if the directory was renamed since opendir; real inode numbers (use_ino:
         # an entry with inode 0 would be dropped by the kernel)
         me = os.fstat(fh).st_ino
-        out = [(".", {"st_ino": me, "st_mode": stat_mod.S_IFDIR}, 0), ("..", {"st_ino": me, "st_mode": stat_mod.S_IFDIR}, 0)]
+        dot = {"st_ino": me, "st_mode": stat_mod.S_IFDIR}
+        out = [(".", dot, 0), ("..", dot, 0)]
         with os.scandir(fh) as it:
             for e in it:
                 if e.name == STASH_DIR and me == self.root_ino:
@@ -392,8 +444,23 @@ class FaultOps(mfusepy.Operations):
             self._fault("read", st[1])
         return os.pread(fh, size, offset)
 
-    @gated("write")
     def write(self, path, data, offset, fh):
+        if self.frozen:
+            with self.cv:
+                if self.frozen and _caller_pid() == 0:
+                    # The kernel writing back a shared mapping (pid 0), e.g. for a process that is being
+                    # killed: it cannot be interrupted, so it must not wait for the thaw. It completes into
+                    # a volatile buffer: applied at thaw, dropped by a power loss (a dirty page lost).
+                    self.counts["write"] += 1
+                    self.deferred.append((fh, bytes(data), offset))
+                    return len(data)
+        self._enter("write")
+        try:
+            return self._write(data, offset, fh)
+        finally:
+            self._leave()
+
+    def _write(self, data, offset, fh):
         st = self._fh(fh)
         inj = self.inj
         if inj.rules:
@@ -454,13 +521,17 @@ class FaultOps(mfusepy.Operations):
                 fj.size = offset + length
         return 0
 
-    def flush(self, path, fh):  # not gated: close() of a dying process must not wait on a freeze
+    def release(self, path, fh):  # not gated: close() of a dying process must not wait on a freeze
+        with self.cv:
+            if self.deferred and any(d[0] == fh for d in self.deferred):
+                self.deferred_close.add(fh)  # closed once its deferred writes are applied (thaw)
+                return 0
+        self._close(fh)
         return 0
 
-    def release(self, path, fh):  # not gated, likewise
+    def _close(self, fh: int) -> None:
         if self.fhs.pop(fh, None) is not None:
             os.close(fh)
-        return 0
 
     @gated("fsync")
     def fsync(self, path, datasync, fh):
@@ -642,10 +713,11 @@ class FaultOps(mfusepy.Operations):
         with self.cv:
             counts = dict(self.counts)
             frozen, inflight = self.frozen, self.inflight
+            blocked = {k: v for k, v in self.blocked.items() if v}
         return {"ops": counts, **self.journal.stats(), "injected": list(self.inj.fired),
                 "rules": [r.to_json() for r in self.inj.rules],
                 "slow": {"fsync_ms": self.inj.fsync_s * 1000, "write_ms": self.inj.write_s * 1000},
-                "frozen": frozen, "inflight": inflight, "power_losses": self.power_losses,
+                "frozen": frozen, "inflight": inflight, "blocked": blocked, "power_losses": self.power_losses,
                 "open_files": len(self.fhs), "epoch": self.epoch}
 
     def power_loss(self, seed: int, model: str | None) -> dict[str, Any]:
@@ -656,9 +728,15 @@ class FaultOps(mfusepy.Operations):
                 raise RuntimeError("power_loss needs a frozen filesystem: call freeze() first")
             if self.inflight:
                 raise RuntimeError(f"{self.inflight} operation(s) in flight")
+        with self.cv:
+            dropped, self.deferred = self.deferred, []
+            closes, self.deferred_close = self.deferred_close, set()
+        for fh in closes:
+            self._close(fh)
         with self.dlock:
             report = power_loss(self.root, self.stash, self.journal, seed, model)
             self.journal.clear()
+        report["writeback_dropped"] = len(dropped)
         with self.cv:
             self.epoch += 1
             self.power_losses += 1
@@ -740,7 +818,13 @@ def serve(backing: str, mountpoint: str, control: str | None, *, debug: bool = F
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            _FUSE(ops, mountpoint, **opts)
+            try:
+                _FUSE(ops, mountpoint, **opts)
+            except RuntimeError as e:
+                # fuse_main's 8: the loop ended with an error, which includes ending on SIGINT/SIGTERM/SIGHUP
+                # (it unmounted); 1-7 are setup failures (bad options, mount refused)
+                if str(e) != "8":
+                    raise
     finally:
         if ctl is not None:
             ctl.close()

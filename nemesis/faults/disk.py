@@ -171,7 +171,7 @@ def _fs_at_risk(fs) -> bool | None:
         return None
     if not isinstance(st, dict):
         return None
-    keys = ("unsynced_bytes", "dirty_bytes", "unsynced", "dirty", "pending", "unsynced_ops", "dirty_dirs")
+    keys = ("unsynced_bytes", "unsynced_writes", "unsynced_dirops")
     for key in keys:
         v = st.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
@@ -228,8 +228,10 @@ def fs_power_loss(ctx: RunContext, seed: int, aim: tuple[int, float] | None = No
 def mount_users(mount: str, proc: str = "/proc") -> list[int]:
     """Processes (other than this one) with an open file, or their working
     or root directory, under ``mount``. Reads only ``/proc`` links, never a
-    path under the mount itself (which may be frozen)."""
-    mount = os.path.realpath(mount)
+    path under the mount itself (which may be frozen: not even a
+    ``realpath`` of it, which would stat the mount point and wait for the
+    thaw; pass the mount's real path)."""
+    mount = os.path.abspath(mount)
     me = os.getpid()
     out = []
     for name in os.listdir(proc):

@@ -8,9 +8,10 @@ engine's). Every choice comes from the fault's seed (:func:`choose_error`,
 
     invoke disk-error {"at", "nemesis", "target": -1, "duration", "seed"}
     info   disk-error {"action": "on", "name": "fsync EIO", "op": "fsync", "errno": "EIO",
-                       "mode": "sticky", "count": 0, "path": "wal", "where": "/run/data/wal"}
+                       "mode": "sticky", "count": 0, "path": "wal", "where": "wal/", ...}
     ...                                          (the fault's duration)
-    info   disk-error {"action": "clear", "fired": .., "end": "restart", "restart": [0, 1]}
+    info   disk-error {"action": "clear", "end": "restart", "fired": {"count": 3, "first": [..]},
+                       "restart": [0, 1]}
     invoke restart {"worker": 0} ...
     (or, ending in a power loss: {"action": "clear", "end": "power-loss", "power_loss": {..}, ...})
 
@@ -25,7 +26,6 @@ The timeline shades each from ``on`` to ``clear``/``off``
 from __future__ import annotations
 
 import errno as errno_mod
-import os
 from typing import Any
 
 from nemesis.faults.base import Fault, RunContext
@@ -107,17 +107,22 @@ class DiskError:
         self.ctx = ctx
         self.fs = require_fs(ctx, self.name)
         self.on = False
+        self._seen = 0
 
-    def _where(self, path: str | None) -> str | None:
-        return None if path is None else os.path.join(self.ctx.data_dir, path)
+    def _injected(self) -> list[dict[str, Any]]:
+        try:
+            st = self.fs.stats()
+        except Exception:  # stats are a report, never a reason to fail the run
+            return []
+        return list(st.get("injected") or []) if isinstance(st, dict) else []
 
     def invoke(self, fault: Fault) -> dict[str, Any]:
         spec = choose_error(fault)
-        where = self._where(spec["path"])
-        kw: dict[str, Any] = {"path": where, "mode": spec["mode"]}
-        if spec["mode"] == "once":
-            kw["count"] = spec["count"]
-        self.fs.fail(spec["op"], getattr(errno_mod, spec["errno"]), **kw)
+        # the filesystem matches a mount-relative path by substring or glob: "wal/" is every Wal file
+        where = None if spec["path"] is None else spec["path"] + "/"
+        self._seen = len(self._injected())
+        self.fs.fail(spec["op"], getattr(errno_mod, spec["errno"]), path=where, mode=spec["mode"],
+                     count=max(1, spec["count"]))
         self.on = True
         return {"action": "on", "name": f"{spec['op']} {spec['errno']}", **spec, "where": where}
 
@@ -148,16 +153,17 @@ class DiskError:
                 self.ctx.kill(slot)
         return out
 
-    def _clear(self) -> Any:
+    #: at most this many of the errors a fault injected are listed in its ``clear`` event
+    LISTED = 20
+
+    def _clear(self) -> dict[str, Any] | None:
+        """Clear the rule; what it injected meanwhile: ``{"count", "first": [...]}``."""
         if not self.on:
             return None
         self.on = False
         self.fs.clear_faults()
-        try:
-            stats = self.fs.stats()
-        except Exception:  # stats are a report, never a reason to fail the run
-            return None
-        return stats.get("faults_fired", stats.get("fired")) if isinstance(stats, dict) else None
+        fired = self._injected()[self._seen:]
+        return {"count": len(fired), "first": fired[:self.LISTED]}
 
     def heal(self) -> None:
         self._clear()

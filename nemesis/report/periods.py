@@ -48,6 +48,7 @@ CLOSERS: dict[str, tuple[str, ...]] = {
     "kill": ("restart", "start"),
     "crash": ("restart", "start"),
     "lose-unsynced": ("restart", "start"),
+    "new-host": ("restart", "start"),
 }
 KILLED_CLOSERS = ("restart", "start")
 ALL_CLOSERS = {c for cs in CLOSERS.values() for c in cs}

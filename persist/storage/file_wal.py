@@ -566,13 +566,19 @@ class FileWal:
             active = self._segments[-1]
             if active.count and self._next <= before_seqno:
                 self._roll(self._next)
-            doomed = []
-            while len(self._segments) > 1 and self._segments[1].base <= before_seqno:
-                doomed.append(self._segments.pop(0))
+            # Oldest first, and a segment leaves the list only once its file is
+            # gone: what remains on disk is always a chain of whole, sealed
+            # segments ending in the newest (a gap would be corruption).
+            removed = 0
             try:
-                for seg in doomed:
-                    os.unlink(seg.path)
-                if doomed:
+                while len(self._segments) > 1 and self._segments[1].base <= before_seqno:
+                    try:
+                        os.unlink(self._segments[0].path)
+                    except FileNotFoundError:  # an earlier attempt removed it and then reported an error
+                        pass
+                    self._segments.pop(0)
+                    removed += 1
+                if removed:
                     fsync_dir(self.dir)
             except OSError as e:  # what is left is whole, sealed segments: recovery reads them, readers filter
                 raise StorageIndeterminateError(

@@ -38,10 +38,15 @@ def kv_history(
     bad: tuple[str, ...] = (),
     get_share: float = 0.5,
     latency: float = 1.0,
+    put_share: float = 0.0,
 ) -> str:
     """The history as EDN text (see the module docstring). ``hot_share`` of
     the ops go to the ``hot`` keys; ``latency`` scales op durations
-    (relative to the think time between a client's ops), i.e. concurrency."""
+    (relative to the think time between a client's ops), i.e. concurrency;
+    ``put_share`` of the writes to hot keys are puts (which replace the
+    value: the search can no longer prune by prefix on those keys)."""
+    if set(bad) & set(hot):
+        raise ValueError(f"a bad key cannot be hot: {sorted(set(bad) & set(hot))}")
     rnd = random.Random(seed)
     names = [str(k) for k in range(keys)]
     cold = [k for k in names if k not in hot] or names
@@ -52,6 +57,8 @@ def kv_history(
         for i in range(ops_per_client):
             k = rnd.choice(hot) if hot and rnd.random() < hot_share else rnd.choice(cold)
             f = "get" if rnd.random() < get_share else "append"
+            if f == "append" and k in hot and rnd.random() < put_share:
+                f = "put"
             d = rnd.expovariate(1.0) * latency
             rec = {"p": p, "f": f, "k": k, "v": None if f == "get" else f"x {p} {i} y", "call": t, "ret": t + d, "res": None}
             effects.append((t + rnd.random() * d, len(recs)))
@@ -66,6 +73,8 @@ def kv_history(
         chunks = state.setdefault(rec["k"], [])
         if rec["f"] == "get":
             rec["res"] = list(chunks)
+        elif rec["f"] == "put":
+            chunks[:] = [rec["v"]]
         else:
             chunks.append(rec["v"])
             applied.setdefault(rec["k"], []).append((rec["call"], rec["ret"], rec["v"]))

@@ -19,7 +19,12 @@ from tests.checker.kvgen import kv_history
 
 REPO = Path(__file__).resolve().parents[2]
 HOT = ("0", "1", "2")
-CAP = 300  # configurations per partition: the hot keys need more than this
+CAP = 3000  # configurations per partition: the hot keys need more than this
+PUTS = 0.2  # a fifth of the hot keys' writes are puts: no pruning by prefix there
+
+
+def gen(**kw) -> str:
+    return kv_history(put_share=PUTS, **kw)
 
 
 def hard_keys(text: str, cap: int) -> list[str]:
@@ -37,8 +42,8 @@ def hard_keys(text: str, cap: int) -> list[str]:
 def test_a_violation_in_one_key_is_found_behind_hard_keys(seed: int) -> None:
     """Must show 1: several keys hard, one violating -> verdict false; the
     hard keys are listed as undecided only when no violation was found."""
-    bad_text = kv_history(seed=seed, hot=HOT, bad=("5",))
-    ok_text = kv_history(seed=seed, hot=HOT)
+    bad_text = gen(seed=seed, hot=HOT, bad=("5",))
+    ok_text = gen(seed=seed, hot=HOT)
     hard = hard_keys(ok_text, CAP)
     assert len(hard) >= 2, f"the generated hot keys should be hard under {CAP} configurations; got {hard}"
     assert "5" not in hard
@@ -52,14 +57,14 @@ def test_a_violation_in_one_key_is_found_behind_hard_keys(seed: int) -> None:
     ok = check_ops(history_from_edn(ok_text).ops, get_model("kv"), max_configs=CAP)
     assert ok.valid == "unknown"
     assert sorted(d["partition"] for d in ok.stats["undecided"]) == hard
-    assert all("search-space limit of 300" in d["reason"] for d in ok.stats["undecided"])
+    assert all("search-space limit of 3000" in d["reason"] for d in ok.stats["undecided"])
     assert "every other partition is linearizable" in ok.reason
 
 
 def test_the_hard_key_checked_first_does_not_stop_the_check() -> None:
     """Key "0" is the first partition (the old check stopped there); the
     violation is in the last key the model lists."""
-    text = kv_history(seed=3, hot=("0",), bad=("9",))
+    text = gen(seed=3, hot=("0",), bad=("9",))
     parts = [lbl for lbl, _p, _m in get_model("kv").partition(history_from_edn(text).ops)]
     assert parts[0] == "0" and parts.index("9") > 0
     assert "0" in hard_keys(text, CAP)
@@ -68,13 +73,13 @@ def test_the_hard_key_checked_first_does_not_stop_the_check() -> None:
 
 
 def test_all_failures_reports_every_violating_key_and_the_undecided() -> None:
-    text = kv_history(seed=1, hot=HOT, bad=("5", "7"))
+    text = gen(seed=1, hot=HOT, bad=("5", "7"))
     first = check_ops(history_from_edn(text).ops, get_model("kv"), max_configs=CAP)
     assert first.valid is False and len(first.anomalies) == 1
     every = check_ops(history_from_edn(text).ops, get_model("kv"), max_configs=CAP, all_failures=True)
     assert every.valid is False
     assert sorted(d["partition"] for d in every.stats["linear"]) == ["5", "7"]
-    assert sorted(d["partition"] for d in every.stats["undecided"]) == hard_keys(kv_history(seed=1, hot=HOT), CAP)
+    assert sorted(d["partition"] for d in every.stats["undecided"]) == hard_keys(gen(seed=1, hot=HOT), CAP)
 
 
 def test_the_cap_is_per_partition() -> None:
@@ -92,7 +97,7 @@ def test_the_cap_is_per_partition() -> None:
 
 def test_cli_max_configs_and_all_failures(tmp_path: Path) -> None:
     f = tmp_path / "kv50.edn"
-    f.write_text(kv_history(seed=1, hot=HOT))
+    f.write_text(gen(seed=1, hot=HOT))
     cp = subprocess.run(
         [sys.executable, "-m", "nemesis.cli", "check", "--json", "--max-configs", str(CAP), str(f)],
         capture_output=True, text=True, cwd=REPO,
@@ -101,9 +106,9 @@ def test_cli_max_configs_and_all_failures(tmp_path: Path) -> None:
     v = json.loads(cp.stdout)
     (lin,) = [c for c in v["checkers"] if c["checker"] == "linearizable"]
     assert sorted(d["partition"] for d in lin["stats"]["undecided"]) == hard_keys(f.read_text(), CAP)
-    assert "search-space limit of 300 configurations" in v["reason"]
+    assert "search-space limit of 3000 configurations" in v["reason"]
     bad = tmp_path / "kv50-bad.edn"
-    bad.write_text(kv_history(seed=1, hot=HOT, bad=("5", "7")))
+    bad.write_text(gen(seed=1, hot=HOT, bad=("5", "7")))
     cp = subprocess.run(
         [sys.executable, "-m", "nemesis.cli", "check", "--json", "--all-failures", "--max-configs", str(CAP), str(bad)],
         capture_output=True, text=True, cwd=REPO,

@@ -11,7 +11,10 @@ harness's ``nemesis/fsync_watch.py`` does inside workers, and records:
   ``fsync``/``fdatasync`` (bytes written later are not covered), lowered by
   a later truncation;
 * per directory: the entries listed just before a successful fsync of it
-  (names created later are not durable).
+  (names created later are not durable);
+* a file created by ``os.open`` with ``O_CREAT|O_EXCL`` (or opened with
+  ``O_TRUNC``) starts with nothing durable, also when its inode number was
+  used before by a deleted file.
 
 A call that raises records nothing (after a failed fsync nothing is known
 durable: PostgreSQL's fsyncgate). Files and directories that existed when
@@ -90,7 +93,15 @@ class Tracer:
 
     def __enter__(self) -> Tracer:
         self.settle()
-        real = self._real = {n: getattr(os, n) for n in ("fsync", "fdatasync", "truncate", "ftruncate")}
+        real = self._real = {n: getattr(os, n) for n in ("fsync", "fdatasync", "truncate", "ftruncate", "open")}
+
+        def os_open(path, flags, *args, **kwargs):
+            fd = real["open"](path, flags, *args, **kwargs)
+            if flags & os.O_CREAT and flags & os.O_EXCL or flags & os.O_TRUNC:  # a new file: nothing durable yet
+                st = os.fstat(fd)
+                with self._lock:
+                    self.files[_ident(st)] = 0
+            return fd
 
         def truncate(path, length):
             real["truncate"](path, length)
@@ -102,7 +113,7 @@ class Tracer:
 
         os.fsync = lambda fd: self._sync(real["fsync"], fd)
         os.fdatasync = lambda fd: self._sync(real["fdatasync"], fd)
-        os.truncate, os.ftruncate = truncate, ftruncate
+        os.truncate, os.ftruncate, os.open = truncate, ftruncate, os_open
         return self
 
     def __exit__(self, *exc) -> None:

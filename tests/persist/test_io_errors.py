@@ -87,3 +87,230 @@ def test_a_durability_unknown_seal_is_settled_before_the_next_write(tmp_path, mo
     s.write([(b"k", b"v", 11, 1)])
     assert not p._resync and p._meta.version == version + 1
     p.close()
+
+
+# --- the property: an OSError at any I/O call site ---------------------------------
+
+import builtins  # noqa: E402
+import functools  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+import hypothesis.strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from persist.storage import file_wal, fsutil  # noqa: E402
+
+#: the modules of the storage layer whose ``os`` (and ``open``) calls are failed
+MODULES = (file_wal, file_blob, fsutil)
+#: the ``os`` functions they call that touch the disk
+OS_CALLS = frozenset({
+    "open", "read", "write", "pwrite", "fsync", "fdatasync", "replace", "rename", "mkdir", "unlink",
+    "ftruncate", "truncate", "listdir",
+})
+ERRNOS = (errno.EIO, errno.ENOSPC, errno.EDQUOT)
+
+
+class Injector:
+    """Counts the storage layer's I/O calls and fails the ``n``-th (and,
+    ``sticky``, every later one) with ``err``: ``before`` the real call (it
+    did not happen) or ``after`` it (it happened, the caller hears an error)."""
+
+    def __init__(self, n: int = 0, err: int = errno.EIO, sticky: bool = False, when: str = "before") -> None:
+        self.n, self.err, self.sticky, self.when = n, err, sticky, when
+        self.calls: list[str] = []
+        self.fired: str | None = None
+
+    def wrap(self, name: str, real):
+        @functools.wraps(real)
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            k = len(self.calls)
+            hit = self.n and (k == self.n or (self.sticky and k > self.n))
+            if not hit:
+                return real(*args, **kwargs)
+            if self.fired is None:
+                self.fired = f"call {k} ({name}{args[:1]!r}) of {''.join(reversed(self.calls[-6:-1]))}"
+            if self.when == "after":
+                real(*args, **kwargs)  # a leaked descriptor or file object is what a real error leaves too
+            raise OSError(self.err, os.strerror(self.err))
+
+        return call
+
+
+class FaultyOs:
+    """The ``os`` module as the patched modules see it."""
+
+    def __init__(self, inj: Injector) -> None:
+        self._inj = inj
+
+    def __getattr__(self, name):
+        attr = getattr(os, name)
+        return self._inj.wrap(name, attr) if name in OS_CALLS else attr
+
+
+def patched(monkeypatch, inj: Injector) -> None:
+    for mod in MODULES:
+        monkeypatch.setattr(mod, "os", FaultyOs(inj))
+        monkeypatch.setattr(mod, "open", inj.wrap("open", builtins.open), raising=False)
+
+
+class Model:
+    """What the scenario's outcomes allow after a reopen."""
+
+    def __init__(self) -> None:
+        self.acked: set[bytes] = set()  # writes that returned
+        self.maybe: set[bytes] = set()  # writes that failed indeterminately
+        self.upper, self.maybe_upper = 0, set()
+        self.since, self.maybe_since = 0, set()
+        self.outcomes: list[str] = []
+
+
+def scenario(url: str, model: Model) -> None:
+    """Writes, seals, a drain, a compaction frontier, compaction and GC on a
+    writer with small Wal segments (so rolls happen), then a crash. Every
+    error must be a PersistError; the model records what each outcome allows."""
+    p = None
+    s = None
+    counter = iter(range(10**6))
+
+    def attempt(what: str, fn, on_ok=None, on_maybe=None):
+        try:
+            fn()
+        except errors.PersistError as e:
+            model.outcomes.append(f"{what}: {type(e).__name__}")
+            if not e.determinate and on_maybe is not None:
+                on_maybe()
+            return False
+        except OSError as e:  # the contract: never a raw OSError
+            raise AssertionError(f"{what} raised a raw {e!r}, not a PersistError") from e
+        model.outcomes.append(f"{what}: ok")
+        if on_ok is not None:
+            on_ok()
+        return True
+
+    def open_():
+        nonlocal p
+        p = persist.open(url, background=False, wal_options={"segment_bytes": 200})
+
+    def stream():
+        nonlocal s
+        if s is None:
+            s = p.stream("a")
+
+    def write():
+        key = b"w%d" % next(counter)
+        attempt(f"write {key!r}", lambda: (stream(), s.write([(key, b"v", 100, 1)])),
+                on_ok=lambda: model.acked.add(key), on_maybe=lambda: model.maybe.add(key))
+
+    def seal(t):
+        def ok():
+            model.upper = max(model.upper, t)
+        attempt(f"seal {t}", lambda: (stream(), s.seal(t)), on_ok=ok, on_maybe=lambda: model.maybe_upper.add(t))
+
+    def allow(t):
+        def ok():
+            model.since = max(model.since, t)
+        attempt(f"allow_compaction {t}", lambda: (stream(), s.allow_compaction(t)), on_ok=ok,
+                on_maybe=lambda: model.maybe_since.add(t))
+
+    if not attempt("open", open_):
+        return
+    try:
+        for _ in range(4):
+            write()
+        seal(10)
+        for _ in range(4):
+            write()
+        attempt("drain", p.drain)
+        seal(20)
+        allow(10)
+        attempt("compact", p.compact)
+        attempt("gc", p.gc)
+        for _ in range(3):
+            write()
+        seal(30)
+    finally:
+        p.crash()
+
+
+def verify(url: str, model: Model) -> None:
+    """Reopen with the real ``os``: nothing acknowledged lost, nothing that
+    failed determinately there, frontiers as the outcomes allow, check clean."""
+    p = persist.open(url, background=False)
+    try:
+        s = p.stream("a")
+        upper, since = s.frontiers()
+        assert upper == model.upper or (upper in model.maybe_upper and upper > model.upper), (
+            f"upper {upper}: acknowledged {model.upper}, in doubt {sorted(model.maybe_upper)}")
+        assert since == model.since or (since in model.maybe_since and since > model.since), (
+            f"since {since}: acknowledged {model.since}, in doubt {sorted(model.maybe_since)}")
+        s.seal(1000)
+        got = {k: d for k, _, d in s.snapshot(999).to_list()}
+    finally:
+        p.close()
+    lost = sorted(model.acked - set(got))
+    assert not lost, f"acknowledged writes lost: {lost}"
+    phantom = sorted(set(got) - model.acked - model.maybe)
+    assert not phantom, f"writes that failed determinately are there: {phantom}"
+    assert all(d == 1 for d in got.values()), got
+    report = persist.check(url)
+    assert report.ok, str(report)
+
+
+def run_case(inj: Injector) -> Model:
+    d = tempfile.mkdtemp(prefix="persist-ioerr-")
+    url = f"file://{d}/loc"
+    model = Model()
+    mp = pytest.MonkeyPatch()
+    try:
+        patched(mp, inj)
+        try:
+            scenario(url, model)
+        finally:
+            mp.undo()
+        try:
+            verify(url, model)
+        except Exception as e:
+            raise AssertionError(f"{type(e).__name__}: {e}\ninjected: {inj.fired}, errno {inj.err}, "
+                                 f"sticky={inj.sticky}, {inj.when}; outcomes: {model.outcomes}") from e
+    finally:
+        mp.undo()
+        shutil.rmtree(d, ignore_errors=True)
+    return model
+
+
+@functools.lru_cache(maxsize=1)
+def calls_in_a_clean_run() -> tuple[str, ...]:
+    inj = Injector()
+    model = run_case(inj)
+    assert all(o.endswith(": ok") for o in model.outcomes), model.outcomes
+    return tuple(inj.calls)
+
+
+def test_the_scenario_reaches_every_kind_of_call():
+    """The sweep below fails each of these calls in turn: all kinds are there."""
+    kinds = set(calls_in_a_clean_run())
+    assert {"open", "write", "fsync", "fdatasync", "replace", "unlink", "ftruncate", "listdir", "mkdir"} <= kinds, kinds
+
+
+@settings(max_examples=int(os.environ.get("PERSIST_IOERR_EXAMPLES", "80")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), err=st.sampled_from(ERRNOS), sticky=st.booleans(), when=st.sampled_from(["before", "after"]))
+def test_an_oserror_anywhere(data, err, sticky, when):
+    """The N-th I/O call of the storage layer fails (errno, once or sticky,
+    before or after the real call): every error is a PersistError whose
+    class is right (determinate only if it certainly did not happen), no
+    acknowledged write or frontier is lost after a reopen with the real os,
+    and persist.check is clean."""
+    calls = calls_in_a_clean_run()
+    n = data.draw(st.integers(1, len(calls)), label="n")
+    run_case(Injector(n, err, sticky, when))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_oserror_at_every_call_site(when):
+    """The exhaustive sweep: every call of the clean run fails once, in turn."""
+    for n in range(1, len(calls_in_a_clean_run()) + 1):
+        run_case(Injector(n, ERRNOS[n % 3], False, when))

@@ -116,7 +116,7 @@ def test_slow_disk_is_seeded_and_bounded():
 # --- disk-error / slow-disk against a recording filesystem ------------------
 
 def test_disk_error_fails_the_chosen_op_then_clears_and_restarts_every_worker(tmp_path):
-    fs = RecordingFS({"faults_fired": 2})
+    fs = RecordingFS({"injected": [{"op": "x"}]})
     ctx, order = ctx_with(tmp_path, fs)
     nem = DiskError()
     nem.start(ctx)
@@ -125,16 +125,17 @@ def test_disk_error_fails_the_chosen_op_then_clears_and_restarts_every_worker(tm
     fault = Fault(1.0, "disk-error", -1, 0.5, seed)
     spec = choose_error(fault)
     v = nem.invoke(fault)
+    fs._stats = {"injected": [{"op": "x"}, {"op": spec["op"]}, {"op": spec["op"]}]}
     (call,) = fs.calls
     assert call[:3] == ("fail", spec["op"], getattr(errno, spec["errno"]))
-    assert call[3] == os.path.join(ctx.data_dir, "wal") and call[4] == spec["mode"]
+    assert call[3] == "wal/" and call[4] == spec["mode"] and call[5] >= 1
     assert v["action"] == "on" and v["op"] == spec["op"] and v["errno"] == spec["errno"] and "killed" not in v
     actions = nem.recover(fault)
     assert actions[0] == ("end", {"nemesis": "disk-error", "end": "restart", "loss_seed": spec["loss_seed"]})
     assert [a for a, _ in actions[1:]] == ["restart", "restart"]
     done = nem.act(*actions[0])
     assert fs.calls[-1] == ("clear_faults",)
-    assert done["action"] == "clear" and done["fired"] == 2 and done["restart"] == [0, 1]
+    assert done["action"] == "clear" and done["fired"]["count"] == 2 and done["restart"] == [0, 1]
     assert [o[:2] for o in order] == [("kill", 0), ("kill", 1)]
     assert not any(c[0] == "power_loss" for c in fs.calls)
     nem.heal()  # already cleared: nothing more
