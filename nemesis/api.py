@@ -117,7 +117,7 @@ class RunResult:
     seconds: float | None = None
     error: str | None = None
     message: str = ""
-    results: dict[str, Any] | None = None
+    results: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def run_dirs(self) -> list[str]:
@@ -179,9 +179,13 @@ class CampaignResult:
     record: str | None = None
     index: str | None = None
     coverage: dict[str, Any] = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)
-    plan: Any = None
-    outcome: Any = None
+    commands: list[str] = field(default_factory=list, repr=False)
+    plan: Any = field(default=None, repr=False)
+    outcome: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"CampaignResult(valid={self.valid!r}, exit_code={self.exit_code}, runs={len(self.runs)}, "
+                f"failures={len(self.failures)}, store={self.store!r})")
 
     @property
     def failures(self) -> list[RunResult]:
@@ -240,7 +244,7 @@ class HuntResult:
     detail: str | None = None
     error: str | None = None
     control: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def summary(self) -> str:
