@@ -45,7 +45,10 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
         echo(f"{kind} {t.n:>3}: {t.plan.describe():<58} -> {verdict}{n_runs}, {last.get('ops')} ops, "
              f"{sum(r['seconds'] for r in t.runs):.1f} s  {last.get('run_dir', '')}")
 
+    began = []
+
     def started(sh) -> None:
+        began.append(sh)
         o = sh.original
         echo(f"shrinking {o['run_dir']}: {o['ops']} operations, {o['processes']} processes, {o['faults']} faults; "
              f"failing checkers {', '.join(o['failing']) or '?'}; budget {budget:g} s, up to {sh.tries} run(s) "
@@ -55,6 +58,8 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
         r = api.shrink(run_dir, budget=budget, tries=tries, store=store, goal_ops=goal_ops, save=save,
                        regressions=regressions, on_trial=on_trial, on_start=started)
     except ShrinkError as e:
+        if not began:  # RUN_DIR is not a finished, failing run: bad input, in click's usage format
+            raise click.BadParameter(str(e), param_hint="RUN_DIR") from None
         echo(f"Error: {e}", err=True)
         return EXIT_USAGE, None
     if not r.found:
@@ -100,14 +105,12 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
     try:
         entries = rg.load(path)
     except rg.RegressionError as e:
-        echo(f"Error: {e}", err=True)
-        return EXIT_USAGE
+        raise click.BadParameter(str(e), param_hint="--regressions") from None
     if only:
         missing = set(only) - {e["name"] for e in entries}
         if missing:
-            echo(f"Error: no entry named {', '.join(sorted(missing))} in {path}; "
-                 f"there are: {', '.join(e['name'] for e in entries)}", err=True)
-            return EXIT_USAGE
+            raise click.BadParameter(f"no entry named {', '.join(sorted(missing))} in {path}; "
+                                     f"there are: {', '.join(e['name'] for e in entries)}", param_hint="--only")
         entries = [e for e in entries if e["name"] in only]
     echo(f"replaying {len(entries)} regression seed(s) from {path}")
     t0 = time.monotonic()
