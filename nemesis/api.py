@@ -48,6 +48,7 @@ harness on its first call (``nemesis.__getattr__``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import shlex
@@ -420,7 +421,7 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
              store: str | os.PathLike = "runs", mutant: str | os.PathLike | None = None, blob: str = "auto",
              s3_faults: Iterable[str] = (), s3_port: int = 0, concurrency: int = 8, op_limit: int = 0,
              keep_data: bool = False, report: bool = True, fs: str = "auto", dry_run: bool = False,
-             on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
+             duration: str | float | None = None, on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
              on_done: Callable[[dict[str, Any]], None] | None = None) -> CampaignResult:
     """Run the cross product workloads x nemesis mixes x seeds, ``jobs`` runs
     at a time, and judge them all: ``persist-nemesis campaign``.
@@ -440,7 +441,10 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     the campaign record, ``index.html``). ``report``: each run's timeline
     and plots (the index is always written). ``dry_run``: plan only; the
     result's ``commands`` are the runs that would be made, ``runs`` is
-    empty. ``on_plan(plan)`` is called once everything is checked, before
+    empty. ``duration``: a soak (``--duration``): seconds, or ``"10m"``,
+    ``"1h"``...; seeds are drawn (from the first of ``seed_range``, default
+    1) across the cross product until the time is spent, the runs in flight
+    then finish (:mod:`nemesis.soak`; not with ``seeds``). ``on_plan(plan)`` is called once everything is checked, before
     any run starts; ``on_start(planned)`` and ``on_done(result dict)`` as
     each run starts and ends (progress).
 
@@ -452,6 +456,14 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     from nemesis import campaign as cp
     from nemesis import junit as ju
 
+    soak_seconds = None
+    if duration is not None:
+        from nemesis.soak import parse_duration
+
+        soak_seconds = parse_duration(str(duration))
+        if seeds is not None:
+            raise cp.CampaignError("a soak draws seeds until the time is spent: give --duration or --seeds, "
+                                   "not both (--seed-range A-B sets the first seed)", "--duration")
     if seeds is not None and not isinstance(seeds, int):
         seed_list = [int(s) for s in seeds]
         if seed_range is not None:
@@ -466,14 +478,22 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     mixes = cp.parse_mixes(_mixes(nemeses), fs)
     jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
     junit_path = _check_junit(os.fspath(junit)) if junit is not None else None
-    p = cp.plan(workloads=wls, mixes=mixes, seeds=seed_list, time_limit=time_limit, store=os.fspath(store),
-                concurrency=concurrency, op_limit=op_limit, mutant=os.fspath(mutant) if mutant else None, blob=blob,
-                s3_faults=list(s3_faults or ()), s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn,
-                fs=fs)
+    make = functools.partial(cp.plan, workloads=wls, mixes=mixes, time_limit=time_limit, store=os.fspath(store),
+                             concurrency=concurrency, op_limit=op_limit, mutant=os.fspath(mutant) if mutant else None,
+                             blob=blob, s3_faults=list(s3_faults or ()), s3_port=s3_port, jobs=jobs,
+                             keep_data=keep_data, shard=shard_kn, fs=fs)
+    p = make(seeds=seed_list[:1] if soak_seconds is not None else seed_list)
     if not p.runs:
         what = "this shard has no runs" if p.total else "every combination was skipped"
         raise cp.CampaignError(f"nothing to run: {what} ({p.total} runnable in all"
                                + (f", shard {shard_kn[0]}/{shard_kn[1]}" if shard_kn != (1, 1) else "") + ")")
+    soak = None
+    if soak_seconds is not None:  # the first seed's plan; the soak makes the next seeds' as it goes
+        from nemesis.soak import Soak
+
+        first, first_runs = seed_list[0], p.runs
+        soak = p.soak = Soak(lambda seed: first_runs if seed == first else make(seeds=[seed]).runs, first,
+                             soak_seconds)
     skipped = [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason} for s in p.skipped]
     commands = [r.command for r in p.runs]
     if dry_run:
@@ -483,12 +503,15 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
         cp.preflight(p)
         if on_plan:
             on_plan(p)
-        o = cp.execute(p, jobs, reports=report, on_start=on_start, on_done=on_done)
+        o = cp.execute(p, jobs, reports=report, on_start=on_start, on_done=on_done, todo=soak)
     except KeyboardInterrupt as e:  # while starting, before execute took charge: still a report that says so
         from nemesis import lifecycle
 
         o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
                        never_ran=len(p.runs))
+    if soak is not None:  # the runs it drew; a soak has no runs that never ran
+        p.runs = list(soak.started)
+        o.never_ran = 0
     code = cp.exit_code(o.results, (o.exit or True) if o.interrupted else False)
     interruption = o.interruption(len(p.runs))
     runs = [_from_campaign(r) for r in o.results]

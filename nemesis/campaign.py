@@ -61,8 +61,7 @@ from nemesis.errors import BadInput
 GRACE = 240.0
 #: seconds between SIGTERM and SIGKILL when a run is stopped
 STOP_GRACE = 15.0
-PRELOAD = ["nemesis.campaign", "nemesis.runner", "nemesis.controller", "nemesis.judge", "nemesis.report", "nemesis.report.plots",
-           "matplotlib.figure", "matplotlib.backends.backend_agg",
+PRELOAD = ["nemesis.campaign", "nemesis.runner", "nemesis.controller", "nemesis.judge", "nemesis.report",
            "checker.workloads"]
 
 
@@ -181,7 +180,11 @@ def parse_mixes(text: str | None, fs: str = "auto") -> list[list[str]]:
     for part in text.split(","):
         part = part.strip()
         if not part:
-            continue
+            raise CampaignError(f"an empty mix in {text!r} (a doubled, leading or trailing comma); mixes are "
+                                "separated by one comma, e.g. kill,lose-unsynced+pause", "--nemeses")
+        if any(not n.strip() for n in part.split("+")):
+            raise CampaignError(f"an empty nemesis in the mix {part!r} (a doubled, leading or trailing '+'); "
+                                "join the nemeses of one mix with one '+', e.g. kill+pause", "--nemeses")
         try:
             mix = parse_names(part.replace("+", ","))
         except UnknownNemesis as e:
@@ -335,7 +338,7 @@ def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
         try:
             from nemesis.report import write_reports
 
-            write_reports(res["run_dir"])
+            write_reports(res["run_dir"], plots="lazy")
         except Exception as e:  # noqa: BLE001 - reports never fail a run
             res["report_error"] = f"{type(e).__name__}: {e}"
     res["failpoints"] = ((res.pop("results", None) or {}).get("coverage") or {}).get("failpoints")
@@ -375,7 +378,8 @@ def _result(r: Planned, res: dict[str, Any], seconds: float) -> dict[str, Any]:
     out = {"index": r.index, "workload": r.workload, "mix": "+".join(r.mix), "nemesis": r.mix, "seed": r.seed,
            "blob": r.cfg.blob, "verdict": res.get("verdict", "error"), "code": res.get("code", 3),
            "run_dir": res.get("run_dir"), "command": r.command, "ops": res.get("ops"), "seconds": round(seconds, 2),
-           "error": res.get("error"), "failpoints": res.get("failpoints")}
+           "error": res.get("error"), "failpoints": res.get("failpoints"), "history_bytes": res.get("history_bytes"),
+           "judge_seconds": res.get("judge_seconds")}
     if out["verdict"] != "valid":
         out.update(summarize(res, out["run_dir"]))
         if out["run_dir"]:
@@ -385,16 +389,18 @@ def _result(r: Planned, res: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 def execute(p: Plan, jobs: int, *, reports: bool = True,
             on_start: Callable[[Planned], None] | None = None,
-            on_done: Callable[[dict[str, Any]], None] | None = None) -> Outcome:
+            on_done: Callable[[dict[str, Any]], None] | None = None, todo: Any = None) -> Outcome:
     """Run the plan, ``jobs`` runs at a time. Ctrl-C (KeyboardInterrupt)
     stops the runs in flight (each records itself as interrupted), starts no
-    more and returns what finished, with ``interrupted`` set."""
+    more and returns what finished, with ``interrupted`` set. ``todo``: the
+    runs to start instead of ``p.runs`` (anything with ``pop(0)`` and
+    ``len``: a soak's, :class:`nemesis.soak.Soak`)."""
     from nemesis import lifecycle
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     tmpdir = tempfile.mkdtemp(prefix="campaign-")
-    todo = list(p.runs)
+    todo = list(p.runs) if todo is None else todo
     running: dict[int, tuple[Any, Planned, str, float]] = {}  # sentinel -> (proc, planned, out, started)
     outcome = Outcome()
     began = time.monotonic()

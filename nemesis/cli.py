@@ -70,6 +70,15 @@ def usage_errors(callback):
     return wrapped
 
 
+def command_module(name: str):
+    """The module of subcommand ``name`` (``"shrink"`` -> :mod:`nemesis.commands.shrink`):
+    for tests of the command line's own printing, which reach the commands
+    through this entry point like everything else."""
+    if name not in SUBCOMMANDS:
+        raise KeyError(f"no subcommand {name!r}; there are: {', '.join(sorted(SUBCOMMANDS))}")
+    return importlib.import_module(SUBCOMMANDS[name][0])
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n, (mod, _) in SUBCOMMANDS.items() if importlib.util.find_spec(mod) is not None)
@@ -97,7 +106,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     from nemesis import lifecycle
 
-    lifecycle.install()  # SIGTERM and SIGHUP stop us as Ctrl-C does (exit 128 + signal)
+    old = lifecycle.install()  # SIGTERM and SIGHUP stop us as Ctrl-C does (exit 128 + signal)
     try:
         rv = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort as e:
@@ -106,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(EXIT_USAGE)
+    finally:
+        lifecycle.restore(old)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -277,6 +277,7 @@ class Controller:
         self._pending: list[tuple[float, str, dict[str, Any]]] = []  # (at, action, value)
         self._pending_ops: list[tuple[int, str, dict[str, Any]]] = []  # (op count, action, value): op clock
         self._aborted: str | None = None
+        self._healing = False  # set by _finish: no more spares
         self._last_ready = 0.0
         #: the fault gate (``cfg.fault_ops``): operation counts of the faults not yet injected
         self._fault_ops: list[int] | None = list(cfg.fault_ops) if cfg.fault_ops is not None else None
@@ -314,7 +315,7 @@ class Controller:
         w = self.workers[slot]
         if w.alive:
             return
-        began = time.monotonic()  # before start(): it also spawns the next spare
+        began = time.monotonic()
         w.start()
         self.sel.register(w.out_fd, selectors.EVENT_READ, (slot, w.incarnation))
         self._restarting[slot] = began
@@ -359,6 +360,8 @@ class Controller:
         if w.open_error:
             value["open_error"] = w.open_error
         self.rec.record("nemesis", "info", "restart" if w.incarnation > 1 else "start", value)
+        if not self._healing:  # the spare for its next restart, once it is up (none needed after the run)
+            w.ensure_spare()
 
     # --- operations --------------------------------------------------------
 
@@ -580,6 +583,7 @@ class Controller:
     def _finish(self) -> None:
         """Heal, restart, drain, final reads, stop, fsck the location."""
         self._phase("healing")
+        self._healing = True
         self._run_pending_ops(everything=True)
         for nem in self.nemeses.values():
             nem.heal()

@@ -53,9 +53,13 @@ class UnknownNemesis(BadInput):
 
 def parse_names(text: str) -> list[str]:
     """``"kill,lose-unsynced"`` -> the names, checked; ``none`` alone means no faults."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    parts = [n.strip() for n in text.split(",")]
+    names = [n for n in parts if n]
     if not names:
         raise UnknownNemesis(f"no nemesis given; accepted: {', '.join(NEMESES)} (comma-separated)")
+    if len(names) != len(parts):
+        raise UnknownNemesis(f"an empty nemesis name in {text!r} (a doubled, leading or trailing separator); "
+                             f"give names separated by one comma, e.g. kill,pause")
     bad = [n for n in names if n not in NEMESES]
     if bad:
         raise UnknownNemesis(f"unknown nemesis {bad[0]!r}; accepted: {', '.join(NEMESES)} (comma-separated)")

@@ -69,17 +69,29 @@ def _handler(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
 
 
-def install() -> None:
+def install() -> dict[int, Any]:
     """Handle SIGINT, SIGTERM and SIGHUP as described in the module docstring
-    (in the main thread only; a signal already ignored stays ignored)."""
+    (in the main thread only; a signal already ignored stays ignored).
+    Returns the handlers it replaced, for :func:`restore`."""
     _state["signum"] = None
+    old: dict[int, Any] = {}
     for sig in SIGNALS:
         try:
             if signal.getsignal(sig) is signal.SIG_IGN and sig != signal.SIGINT:
                 continue
-            signal.signal(sig, _handler)
+            old[sig] = signal.signal(sig, _handler)
         except ValueError:  # not the main thread
-            return
+            break
+    return old
+
+
+def restore(old: dict[int, Any]) -> None:
+    """Put back the handlers :func:`install` replaced (a command run in-process, as tests do)."""
+    for sig, h in old.items():
+        try:
+            signal.signal(sig, h if h is not None else signal.SIG_DFL)
+        except (ValueError, TypeError):
+            pass
 
 
 def exit_code(e: BaseException | None = None) -> int:
@@ -103,11 +115,18 @@ def _prctl():
         return None
 
 
+#: libc's prctl, looked up once in the parent: a ``preexec_fn`` runs between
+#: fork and exec, where loading a library (or importing) could deadlock on a
+#: lock another thread of the parent held at the fork
+_PRCTL = _prctl()
+
+
 def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
     """Arrange for this process to get ``sig`` when its parent dies; if the
     parent (``parent``, the pid it had when it forked us) is already gone,
-    die now. Returns False where the kernel has no parent-death signal."""
-    prctl = _prctl()
+    die now. Returns False where the kernel has no parent-death signal.
+    Safe between fork and exec: no import, no allocation beyond the call."""
+    prctl = _PRCTL
     if prctl is None:
         return False
     if prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:

@@ -28,6 +28,7 @@ import math
 import os
 import shlex
 import sys
+import time
 from typing import Any
 
 from nemesis.errors import EXIT_USAGE, BadInput
@@ -191,9 +192,15 @@ def load_config(run_dir: str):
     if not os.path.isfile(path):
         raise ConfigError(f"{run_dir} is not a run directory (no config.json); pass a directory under the "
                           "store, e.g. runs/latest", "RUN_DIR")
+    from nemesis.store import StoreError, resolve_mutant
+
     try:
         with open(path, encoding="utf-8") as f:
             c = json.load(f)
+        try:  # a run copied from another machine: its mutant as this checkout has it
+            c["mutant"] = resolve_mutant(c.get("mutant"), c.get("paths"), run_dir)
+        except StoreError as e:
+            raise ConfigError(str(e), "RUN_DIR") from None
         nemeses = c["nemesis"]
         cfg = build_config(c["workload"], ",".join(nemeses) if isinstance(nemeses, list) else nemeses,
                            int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
@@ -249,7 +256,8 @@ def run_one(cfg, store: str, quiet: bool = True, reports: bool = True) -> dict[s
       ``"unknown"``; None when not judged), ``run_dir`` (None when no directory was
       made), ``command`` (the ``persist-nemesis run`` line reproducing it),
       ``seed``, ``workload``, ``nemesis``, ``error`` (None or a message);
-    - when judged: ``results`` (what ``results.json`` holds), ``ops``, ``elapsed``;
+    - when judged: ``results`` (what ``results.json`` holds), ``ops``, ``elapsed``,
+      ``judge_seconds`` (the checkers' time), ``history_bytes``;
     - ``stopped``: True when the run stopped half-way (aborted or interrupted).
 
     Exceptions other than the run's own failures (a bug in the harness)
@@ -278,11 +286,11 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         store = st.check_store(store)
     except st.StoreError as e:
         return {**res, "error": str(e)}
-    run_dir = st.new_run_dir(store, cfg.workload, cfg.seed)
+    run_dir = st.new_run_dir(store, cfg.workload, cfg.seed, cfg.nemeses)
     res["run_dir"] = run_dir
     st.write_json(os.path.join(run_dir, "config.json"),
                   {**cfg.to_json(), "command": command_line(cfg), "code": st.code_version(),
-                   "python": sys.version.split()[0], "store": store})
+                   "python": sys.version.split()[0], "store": store, "paths": st.relative_paths(run_dir, cfg)})
     st.set_status(run_dir, "running")
     st.point_latest(store, run_dir)
     out.print(f"run {run_dir}  (seed {cfg.seed})")
@@ -325,7 +333,9 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
         raise
     if progress_cb:
         progress_cb({"phase": "judging"})
+    judged = time.perf_counter()
     results = judge(run_dir, cfg.workload)
+    judge_seconds = round(time.perf_counter() - judged, 3)
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes,
@@ -351,7 +361,15 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
             out.print(f"timeline: {timeline[0]}")
     word = {True: "valid", False: "invalid"}.get(results["valid"], "unknown")
     return {**res, "code": exit_code(results["valid"]), "verdict": word, "valid": results["valid"],
-            "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3)}
+            "results": results, "ops": outcome.ops, "elapsed": round(outcome.elapsed, 3),
+            "judge_seconds": judge_seconds, "history_bytes": _size(os.path.join(run_dir, "history.jsonl"))}
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 def _reports(run_dir: str, store: str) -> list:
@@ -360,7 +378,7 @@ def _reports(run_dir: str, store: str) -> list:
         from nemesis.report import update_reports
     except ImportError:
         return []
-    return update_reports(run_dir, store)
+    return update_reports(run_dir, store, plots="lazy")  # plots drawn on first view (serve) or by report
 
 
 def _progress(err, cfg, quiet: bool):
@@ -402,6 +420,11 @@ def fault_model_line(cfg) -> str:
     return (f"fault model: tracer (in-process: only Python's os calls are seen, renames are never undone){why}")
 
 
+def _count(n: Any, one: str, many: str | None = None) -> str:
+    """``1 problem``, ``3 problems``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> None:
     from rich.table import Table
 
@@ -427,8 +450,8 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
     fk = results.get("fsck")
     if fk:
         said = ("could not run: " + fk["error"]) if fk.get("error") else (
-            f"{'ok' if fk.get('ok') else 'PROBLEMS'}, {fk.get('batches_checked', 0)} batches checked, "
-            f"{fk.get('problem_count', 0)} problems (orphans included)")
+            f"{'ok' if fk.get('ok') else 'PROBLEMS'}, {_count(fk.get('batches_checked', 0), 'batch', 'batches')} checked, "
+            f"{_count(fk.get('problem_count', 0), 'problem')} (orphans included)")
         out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
     out.print(fault_model_line(cfg))
     if results.get("coverage"):

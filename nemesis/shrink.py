@@ -447,14 +447,10 @@ def ddmin(items: list[Any], test: Callable[[list[Any]], bool]) -> list[Any]:
 # --- what a shrink leaves behind (nemesis.api.shrink, persist-nemesis shrink) ---
 
 def default_store(run_dir: str) -> str:
-    """Where a shrink's candidate runs go by default: the store the run was
-    recorded in (``config.json``'s ``store``), else the one its directory
-    is in (``<store>/<workload>/<run>``)."""
-    try:
-        store = read_json(os.path.join(run_dir, "config.json")).get("store")
-    except (OSError, ValueError, AttributeError):
-        store = None
-    return store or os.path.dirname(os.path.dirname(os.path.realpath(run_dir)))
+    """Where a shrink's candidate runs go by default: the store the run
+    directory is in now (``<store>/<workload>/<run>``), not the one recorded:
+    a run copied from another machine shrinks here."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(run_dir)))
 
 
 def regression_entry(shrinker: Shrinker, outcome: Outcome) -> dict[str, Any]:

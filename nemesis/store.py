@@ -1,6 +1,6 @@
 """The run store: where runs live on disk (layout in ``docs/runs.md``).
 
-    <store>/<workload>/<UTC time>-seed<N>/   one run, never overwritten
+    <store>/<workload>/<UTC time>-seed<N>-<nemeses>/   one run, never overwritten
     <store>/latest -> <workload>/<...>       the newest run (a relative symlink)
 
 A run directory holds ``config.json`` (everything needed to reproduce it,
@@ -51,12 +51,16 @@ def check_store(store: str) -> str:
     return store
 
 
-def new_run_dir(store: str, workload: str, seed: int) -> str:
-    """A fresh, empty run directory; never an existing one."""
+def new_run_dir(store: str, workload: str, seed: int, nemeses: list[str] | None = None) -> str:
+    """A fresh, empty run directory; never an existing one. Named
+    ``<UTC time>-seed<N>``, then ``-<nemeses joined by +>`` when given, so
+    that a campaign's runs of one workload and seed differ by more than their
+    microseconds."""
     parent = os.path.join(store, workload)
     os.makedirs(parent, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    base = os.path.join(parent, f"{stamp}-seed{seed}")
+    mix = "+".join(n for n in (nemeses or []) if n.replace("-", "").isalnum())
+    base = os.path.join(parent, f"{stamp}-seed{seed}" + (f"-{mix}" if mix else ""))
     path, n = base, 1
     while True:
         try:
@@ -134,3 +138,38 @@ def drop_data(run_dir: str) -> None:
         if os.path.ismount(path):
             continue
         shutil.rmtree(path, ignore_errors=True)
+
+
+def relative_paths(run_dir: str, cfg: Any) -> dict[str, Any]:
+    """``config.json``'s ``paths``: what a run directory copied to another
+    machine needs to find, relative to where it lives then: ``store`` relative
+    to the run directory (``../..``), ``checkout`` (this code) relative to
+    the run directory, and ``mutant`` relative to the checkout when the
+    mutant is one of its files (``mutants/lose_seal.py``), else None."""
+    out: dict[str, Any] = {"store": os.path.relpath(os.path.dirname(os.path.dirname(run_dir)), run_dir),
+                           "checkout": os.path.relpath(REPO, run_dir), "mutant": None}
+    mutant = getattr(cfg, "mutant", None)
+    if mutant:
+        rel = os.path.relpath(os.path.abspath(mutant), REPO)
+        out["mutant"] = None if rel.startswith("..") else rel
+    return out
+
+
+def resolve_mutant(recorded: str | None, paths: dict[str, Any] | None, run_dir: str) -> str | None:
+    """A run's mutant file on this machine: the recorded path if it exists,
+    else ``paths.mutant`` in this checkout, else in the checkout recorded
+    relative to the run directory; None if it has none; raises
+    :class:`StoreError` saying where it looked when it is nowhere."""
+    if not recorded:
+        return None
+    tried = [recorded]
+    rel = (paths or {}).get("mutant") or (os.path.join("mutants", os.path.basename(recorded)))
+    tried.append(os.path.join(REPO, rel))
+    checkout = (paths or {}).get("checkout")
+    if checkout:
+        tried.append(os.path.normpath(os.path.join(run_dir, checkout, rel)))
+    for path in tried:
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    raise StoreError(f"the run's mutant is not on this machine: looked for {', '.join(dict.fromkeys(tried))}; "
+                     "copy it into this checkout's mutants/ or pass the run's command with --mutant FILE")

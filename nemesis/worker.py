@@ -18,7 +18,9 @@ even a paused one, holding the Wal's lock.
 
 Restarts are cheap: with ``spare=True`` the worker keeps one spare process
 that has started the interpreter and imported persist (``--standby``) and
-waits for ``go``; a restart hands it the slot and starts the next spare.
+waits for ``go``; a restart hands it the slot, and the next spare is started
+once the new incarnation is ready (:meth:`Worker.ensure_spare`), so that a
+start never competes with its own spare for the CPU.
 """
 
 from __future__ import annotations
@@ -137,7 +139,8 @@ class Worker:
 
         With ``spare=True`` the incarnation is the spare started last time (it
         has already paid for the interpreter and the imports: it only opens
-        persist), and a new spare is started for the next restart. A start
+        persist); the next spare is started by :meth:`ensure_spare` (the
+        controller calls it once this incarnation is ready). A start
         with ``next_env`` set gets a fresh process (the spare's environment
         was fixed when it was started)."""
         assert not self.alive, "start() on a live worker"
@@ -160,8 +163,6 @@ class Worker:
         self.proc, r, self.incarnation = taken or self._spawn(standby=False)
         self.out_fd = r
         self._bufs[r] = b""
-        if self.spare:
-            self._spare = self._spawn(standby=True)
         if self.events is not None:
             threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
                              name=f"worker-{self.slot}-{self.incarnation}").start()
@@ -311,6 +312,13 @@ class Worker:
             except OSError:
                 pass
         os.close(fd)
+
+    def ensure_spare(self) -> None:
+        """Start the spare for the next restart, if there is none (the
+        controller calls it once the incarnation is ready, so that a start
+        does not compete with its own spare's imports)."""
+        if self.spare and self._spare is None:
+            self._spare = self._spawn(standby=True)
 
     def drop_spare(self) -> None:
         """Stop the spare (end of the run); it never touched the data."""

@@ -59,8 +59,11 @@ from nemesis.runner import DEFAULT_STORE
 @click.option("--dry-run", is_flag=True, help="print the runs of this shard and stop")
 @click.option("--fs", "fs", default="auto", show_default=True,
               help="every run's disk fault model: fuse (the fault filesystem), tracer, auto (fuse where it works)")
+@click.option("--duration", default=None, metavar="TIME",
+              help="a soak: keep drawing seeds (from the first of --seed-range, default 1) across the cross product "
+                   "until TIME is spent, e.g. 600, 10m, 1h")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs) -> int:
+             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     from rich.console import Console
 
@@ -72,10 +75,16 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
 
     def header(p) -> None:  # everything checked, before the first run: say what will run
         shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
-        out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs_of(jobs)} at a time, store {p.store}")
+        soak = getattr(p, "soak", None)
+        if soak is not None:
+            secs = soak.deadline - soak.clock()
+            out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs_of(jobs)} at a "
+                      f"time, store {p.store}")
+        else:
+            out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs_of(jobs)} at a time, store {p.store}")
         for s in p.skipped:
             out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
-        on_start, on_done, progress["stop"] = _progress(err, len(p.runs), quiet)
+        on_start, on_done, progress["stop"] = _progress(err, None if soak else len(p.runs), quiet)
         progress.update(on_start=on_start, on_done=on_done)
 
     try:
@@ -83,6 +92,7 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
                            time_limit=time_limit, jobs=jobs, shard=shard, junit=junit_path, store=store, mutant=mutant,
                            blob=blob, s3_faults=s3_faults, s3_port=s3_port, concurrency=concurrency,
                            op_limit=op_limit, keep_data=keep_data, report=not no_report, fs=fs, dry_run=dry_run,
+                           duration=duration,
                            on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
                            on_done=lambda r: _call(progress, "on_done", r))
     finally:
@@ -122,7 +132,7 @@ def _progress(err, total: int, quiet: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     prog = Progress(TextColumn("[bold]campaign"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=err, transient=True)
+                    TimeElapsedColumn(), console=err, transient=True)  # total None (a soak): a pulsing bar
     task = prog.add_task("runs", total=total, info="starting")
     state = {"done": 0, "failed": 0, "unknown": 0, "running": 0}
     prog.start()
@@ -185,6 +195,11 @@ def _report(out, res) -> None:
     cov = res.coverage
     out.print("failpoints hit: " + (", ".join(f"{k} {v}" for k, v in cov["failpoints"].items()) or "none"))
     out.print("failpoints never hit: " + (", ".join(cov["never_hit"]) or "none (every failpoint hit)"))
+    from nemesis.soak import history_stats
+
+    stats = history_stats(o.results)
+    if stats:
+        out.print(stats)
     if res.junit:
         out.print(f"junit: {res.junit}")
     out.print(f"index: {res.index}" if res.index else "index not written")

@@ -160,6 +160,12 @@ def table(out, results: list[dict[str, Any]], control: bool = False) -> None:
             row.append(r.get("control") or "-")
         t.add_row(*row)
     out.print(t)
+    caught = [r for r in results if r.get("caught") and r.get("run_dir")]
+    if caught:  # where each catch is (to shrink or repro it)
+        out.print("runs of the catches:")
+        for r in caught:
+            rel = os.path.relpath(r["run_dir"]) if not os.path.relpath(r["run_dir"]).startswith("..") else r["run_dir"]
+            out.print(f"  {r['name']}: {rel}", soft_wrap=True)
 
 
 @click.command("mutants")

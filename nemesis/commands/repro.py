@@ -39,13 +39,14 @@ def repro(run_dir: str, store: str | None, attempts: int, quiet: bool) -> int:
     if attempts < 1:
         raise click.BadParameter(f"must be >= 1, got {attempts}", param_hint="--attempts")
     cfg, raw = load_config(run_dir)
-    store = store or raw.get("store") or os.path.dirname(os.path.dirname(run_dir))
+    # the store the run directory is in now (a run copied from another machine writes here, not there)
+    store = store or os.path.dirname(os.path.dirname(run_dir))
     original = None
     res = os.path.join(run_dir, "results.json")
     if os.path.isfile(res):
         with open(res, encoding="utf-8") as f:
             original = json.load(f).get("valid")
-    click.echo(f"reproducing {run_dir} (seed {cfg.seed}; original verdict {original})")
+    click.echo(f"reproducing {run_dir} (seed {cfg.seed}; original verdict: {_word(original)}); new runs go to {store}")
     code = EXIT_USAGE
     for i in range(attempts):
         code = execute(cfg, store, quiet)
@@ -53,4 +54,22 @@ def repro(run_dir: str, store: str | None, attempts: int, quiet: bool) -> int:
             break
         if i + 1 < attempts:
             click.echo(f"attempt {i + 1} did not reproduce the verdict; trying again")
+    click.echo(said(original, code, i + 1))
     return code
+
+
+def _word(valid) -> str:
+    return {True: "valid", False: "invalid"}.get(valid, "unknown" if valid is not None else "not judged")
+
+
+def said(original, code: int, attempts: int) -> str:
+    """The sentence ``repro`` ends with: did the original verdict come back?"""
+    got = {0: "valid", 1: "invalid", 2: "unknown"}.get(code)
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    if got is None:
+        return f"not reproduced: the new run could not be judged (exit code {code})"
+    if original is None:
+        return f"the original run was never judged; the new run is {got}"
+    if got == _word(original):
+        return f"reproduced: the original verdict ({got}) came back (in {tries})"
+    return f"did not reproduce: the original run was {_word(original)}, the new run is {got} (after {tries})"

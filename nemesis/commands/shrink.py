@@ -1,13 +1,14 @@
 """``persist-nemesis shrink``: shrink a failing run; replay the regression seeds.
 
-    persist-nemesis shrink RUN_DIR [--budget S] [--tries N] [--goal-ops N] [--store DIR] [--regressions FILE]
-                           [--no-save]
+    persist-nemesis shrink RUN_DIR [--budget S] [--tries N] [--goal-ops N] [--store DIR] [--save]
+                           [--regressions FILE]
     persist-nemesis shrink --replay-regressions [--regressions FILE] [--only NAME ...] [--store DIR]
 
 The first form runs candidates (real runs, into ``--store``, default the
 original run's store), prints one line per candidate, then a table original
-vs shrunk, the shrunk run's directory and the command that reproduces it,
-and saves it as a regression case (``--no-save``: don't). Exit 0 when a
+vs shrunk, the shrunk run's directory and the command that reproduces it;
+with ``--save`` it adds the case to ``regressions/seeds.json`` (a tracked
+file: never rewritten unasked), with ``--regressions FILE`` to that file. Exit 0 when a
 failing run no larger than the original was found, 2 when no candidate
 failed again within the budget, 3 for bad input. Method: ``nemesis/shrink.py``
 and ``docs/shrinking.md``.
@@ -95,6 +96,7 @@ def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regre
         echo(f"       or: {r.repro_command}")
     else:
         echo(f"reproduce: {r.repro_command}")
+        echo("not saved as a regression case: add --save (regressions/seeds.json) or --regressions FILE")
     return 0, summary
 
 
@@ -141,10 +143,12 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
               help="the regressions file (default: regressions/seeds.json in the repo)")
 @click.option("--goal-ops", type=int, default=0, show_default=True,
               help="stop at the first failing run with at most this many operations (0: shrink to the end)")
-@click.option("--no-save", is_flag=True, help="do not add the shrunk run to the regressions file")
+@click.option("--save", is_flag=True,
+              help="add the shrunk run to the regressions file (regressions/seeds.json, tracked: a change to commit)")
+@click.option("--no-save", is_flag=True, hidden=True, help="the default (kept for old command lines)")
 @click.option("--replay-regressions", is_flag=True, help="replay every regression seed instead (no RUN_DIR)")
 @click.option("--only", multiple=True, metavar="NAME", help="with --replay-regressions: only these entries")
-def shrink(run_dir, budget, tries, store, regressions, goal_ops, no_save, replay_regressions, only) -> int:
+def shrink(run_dir, budget, tries, store, regressions, goal_ops, save, no_save, replay_regressions, only) -> int:
     """Shrink a failing run to a smaller one that still fails; save it as a regression seed."""
     if replay_regressions:
         if run_dir:
@@ -163,7 +167,11 @@ def shrink(run_dir, budget, tries, store, regressions, goal_ops, no_save, replay
         raise click.BadParameter(f"must be >= 1, got {tries}", param_hint="--tries")
     if goal_ops < 0:
         raise click.BadParameter(f"must be >= 0 (0: no goal), got {goal_ops}", param_hint="--goal-ops")
-    code, _ = shrink_run(run_dir, store, budget, tries, regressions, not no_save, goal_ops=goal_ops)
+    if save and no_save:
+        raise click.BadParameter("give --save or --no-save, not both", param_hint="--save")
+    # saved only when asked: --save, or --regressions FILE (a file of one's own); never the tracked file by default
+    code, _ = shrink_run(run_dir, store, budget, tries, regressions, (save or regressions is not None) and not no_save,
+                         goal_ops=goal_ops)
     return code
 
 

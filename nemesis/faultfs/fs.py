@@ -98,7 +98,8 @@ class FaultFS:
         here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nemesis.faultfs.server", self.backing, self.mountpoint, "--control", sock],
+            [sys.executable, "-m", "nemesis.faultfs.server", self.backing, self.mountpoint, "--control", sock,
+             "--parent", str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         self._client = ControlClient(sock)
         end = time.monotonic() + timeout

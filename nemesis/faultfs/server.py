@@ -798,11 +798,35 @@ class _FUSE(mfusepy.FUSE):
         return self.operations.utimens(self._p(path), times, self._fh(fip))
 
 
-def serve(backing: str, mountpoint: str, control: str | None, *, debug: bool = False) -> int:
-    """Mount and serve until unmounted or signalled (SIGTERM/SIGINT/SIGHUP unmount cleanly)."""
+def _watch_parent(pid: int, mountpoint: str) -> None:
+    """Unmount (lazily) once process ``pid`` is gone, so that a controller that died without
+    unmounting leaves no mount behind; the serving loop then ends and the server exits."""
+    import subprocess
+
+    def run() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.warning("controller %d is gone: unmounting %s", pid, mountpoint)
+                subprocess.run(["fusermount3", "-u", "-z", mountpoint], capture_output=True)
+                return
+            except PermissionError:
+                pass
+
+    threading.Thread(target=run, name="faultfs-parent-watch", daemon=True).start()
+
+
+def serve(backing: str, mountpoint: str, control: str | None, *, debug: bool = False,
+          parent: int | None = None) -> int:
+    """Mount and serve until unmounted or signalled (SIGTERM/SIGINT/SIGHUP unmount cleanly), or
+    until process ``parent`` (the controller) is gone."""
     import warnings
 
     ops = FaultOps(backing)
+    if parent:
+        _watch_parent(parent, mountpoint)
     ctl = None
     if control:
         from nemesis.faultfs.control import ControlServer
@@ -838,10 +862,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("mountpoint")
     ap.add_argument("--control", help="Unix socket path for the control protocol")
     ap.add_argument("--debug", action="store_true", help="libfuse debug output")
+    ap.add_argument("--parent", type=int, default=None, help="unmount and exit once this process is gone")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s faultfs %(levelname)s %(message)s")
-    return serve(a.backing, a.mountpoint, a.control, debug=a.debug)
+    return serve(a.backing, a.mountpoint, a.control, debug=a.debug, parent=a.parent)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,13 @@ PLOTS = ("latency.png", "throughput.png")
 log = logging.getLogger(__name__)
 
 
-def write_reports(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
+def write_reports(run_dir: str | Path, *, plots: bool | str = True) -> list[Path]:
     """Write the reports of one run into its directory; returns their paths.
+
+    ``plots``: True draws the PNGs now; ``"lazy"`` draws none but links them
+    from the timeline (what the end of a run does, sparing it matplotlib:
+    ``persist-nemesis serve`` draws a missing plot when it is viewed,
+    ``persist-nemesis report`` writes them); False leaves them out.
 
     Raises :class:`ReportError` when ``run_dir`` is not a run directory (no
     ``history.jsonl``). A failure to draw the plots (matplotlib missing or
@@ -46,8 +51,8 @@ def write_reports(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
     run = load_run(run_dir)
     periods = periods_of(run.nemesis, run.end)
     out: list[Path] = []
-    drawn: tuple[str, ...] = ()
-    if plots:
+    drawn: tuple[str, ...] = PLOTS if plots == "lazy" else ()
+    if plots is True:
         try:
             from nemesis.report.plots import write_plots
 
@@ -62,13 +67,14 @@ def write_reports(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
     return out
 
 
-def update_reports(run_dir: str | Path, store_dir: str | Path | None = None) -> list[Path]:
+def update_reports(run_dir: str | Path, store_dir: str | Path | None = None, *,
+                   plots: bool | str = True) -> list[Path]:
     """:func:`write_reports` then :func:`write_index`, for the end of a run:
     never raises; what could not be written is logged (``nemesis.report``)
     and missing from the returned paths."""
     out: list[Path] = []
     try:
-        out += write_reports(run_dir)
+        out += write_reports(run_dir, plots=plots)
     except Exception as e:  # noqa: BLE001 - reports never fail a run
         log.warning("reports of %s not written: %s: %s", run_dir, type(e).__name__, e)
     if store_dir is not None:

@@ -156,3 +156,18 @@ def write_plots(run: Run, periods: list[Period], out_dir: Path) -> list[Path]:
         tmp.replace(final)
         out.append(final)
     return out
+
+
+def render_png(run_dir: Path, name: str) -> bytes:
+    """One plot (``latency.png`` or ``throughput.png``) of a run, drawn in
+    memory: what ``serve`` sends for a plot the run did not draw (read-only)."""
+    import io
+
+    from nemesis.report.periods import periods_of
+    from nemesis.report.rundir import load_run
+
+    fn = {"latency.png": latency_plot, "throughput.png": throughput_plot}[name]
+    run = load_run(run_dir)
+    buf = io.BytesIO()
+    fn(run, periods_of(run.nemesis, run.end), buf)  # type: ignore[arg-type]
+    return buf.getvalue()

@@ -88,10 +88,35 @@ class StoreHandler(http.server.SimpleHTTPRequestHandler):
         if p in ("/", "/index.html", "."):
             self._index(head)
             return
+        if posixpath.basename(p) in ("latency.png", "throughput.png") and self._plot(p, head):
+            return
         if head:
             super().do_HEAD()
         else:
             super().do_GET()
+
+    def _plot(self, p: str, head: bool) -> bool:
+        """A plot the run did not draw (runs draw them lazily): drawn in
+        memory now, nothing written. False when the file exists or the
+        directory is not a run (the ordinary 200 or 404 follows)."""
+        local = Path(self.translate_path(p))
+        run = local.parent
+        if local.exists() or not (run / "history.jsonl").is_file():
+            return False
+        try:
+            from nemesis.report.plots import render_png
+
+            body = render_png(run, local.name)
+        except Exception as e:  # noqa: BLE001 - the server must keep serving
+            self.send_error(500, f"{local.name}: {type(e).__name__}: {e}")
+            return True
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+        return True
 
     def do_GET(self) -> None:  # noqa: N802 - the base class's name
         self._serve(head=False)

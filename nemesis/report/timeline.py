@@ -299,7 +299,9 @@ def render_timeline(run: Run, periods: list[Period] | None = None, plots: tuple[
     legend += "".join(
         f'<span class="swatch" style="background:{c};opacity:.45"></span>{esc(k)}' for k, c in data["kinds"]
     )
-    imgs = "".join(f'<img src="{esc(p)}" alt="{esc(p)}">' for p in plots)
+    missing = ("this.outerHTML='<p class=muted>{} is drawn on first view by persist-nemesis serve, "
+               "or written by persist-nemesis report RUN_DIR</p>'")
+    imgs = "".join(f'<img src="{esc(p)}" alt="{esc(p)}" onerror="{esc(missing.format(p))}">' for p in plots)
     title = f"{run.workload} {run.name}"
     return fill(
         TEMPLATE,

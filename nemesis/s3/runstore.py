@@ -29,10 +29,10 @@ CONNECT_TIMEOUT = 1.0
 
 def check_available() -> None:
     """Raise :class:`MotoStartError` at once when moto (with its server) is not installed."""
-    for mod in ("moto", "werkzeug", "boto3"):
+    for mod in ("moto", "werkzeug", "flask", "flask_cors", "boto3"):
         if importlib.util.find_spec(mod) is None:
             raise MotoStartError(f"cannot run on S3: the package {mod!r} is not installed; "
-                                 "pip install 'moto[server]>=5.0.10' boto3")
+                                 "pip install 'moto[s3]>=5.0.10' flask flask-cors boto3 (or pip install -e .)")
 
 
 class RunS3:

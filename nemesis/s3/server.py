@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app = make_app()
     except ImportError as e:
-        sys.exit(f"moto is not installed ({e}); pip install 'moto[server]>=5.0.10'")
+        sys.exit(f"moto is not installed ({e}); pip install 'moto[s3]>=5.0.10' flask flask-cors")
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

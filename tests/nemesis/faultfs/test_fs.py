@@ -98,3 +98,30 @@ def test_person_command_serves_until_ctrl_c(tmp_path):
             p.wait()
         if _mounted(str(m)):
             subprocess.run(["fusermount3", "-u", "-z", str(m)])
+
+
+def test_server_unmounts_when_its_controller_dies_without_unmounting(tmp_path):
+    script = ("import sys,time\nfrom nemesis.faultfs import FaultFS\n"
+              "fs=FaultFS(sys.argv[1], sys.argv[2]); fs.mount()\nprint(fs.proc.pid, flush=True)\ntime.sleep(60)\n")
+    m = str(tmp_path / "m")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    ctl = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "b"), m], stdout=subprocess.PIPE, env=env)
+    server_pid = int(ctl.stdout.readline())
+    assert _mounted(m)
+    ctl.kill()
+    ctl.wait()
+    for _ in range(150):
+        if not _mounted(m):
+            break
+        time.sleep(0.1)
+    assert not _mounted(m)
+    for _ in range(100):
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            break
+        if open(f"/proc/{server_pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the server outlived its controller")
