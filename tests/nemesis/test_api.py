@@ -91,3 +91,20 @@ def test_a_planted_bug_makes_the_run_invalid_with_a_reproduce_command(tmp_path):
     assert r.valid is False and r.verdict == "invalid" and r.exit_code == 1, r.summary
     assert r.message and f"reproduce: persist-nemesis repro {r.run_dir}" in r.summary
     assert f"--mutant {mutant}" in r.command
+
+
+def test_hunting_a_file_that_is_not_a_mutant_raises_before_any_run(tmp_path):
+    from nemesis.mutation import MutantError
+
+    with pytest.raises(MutantError):
+        nemesis.hunt(tmp_path / "none.py", budget=1, store=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_hunt_catches_a_planted_bug_and_says_how_to_rerun_the_catch(tmp_path):
+    events = []
+    h = nemesis.hunt(os.path.join(MUTANTS, "replay_twice.py"), budget=120, store=tmp_path, on_run=events.append)
+    assert h.caught and h.valid is False and h.runs == len(events) >= 1, h.summary
+    assert h.run_dir in h.run_dirs and h.repro_command == f"persist-nemesis repro {h.run_dir}"
+    assert "--mutant" in h.command and "duplicates" in h.checker and h.summary.startswith("CAUGHT replay_twice")
