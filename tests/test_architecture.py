@@ -57,7 +57,7 @@ def allowed(package: str, module: str) -> bool:
         return False
     if package == "checker":
         return False
-    if package == "workloads":
+    if package in ("workloads", "examples"):  # examples: programs outside the harness (docs/protocol.md)
         return t == "persist" and any(module == p or module.startswith(p + ".") and p != "persist"
                                       for p in PERSIST_PUBLIC)
     return True  # nemesis ties them together
@@ -83,6 +83,10 @@ def test_checker_is_pure():
 
 def test_workloads_use_persist_s_public_api_only():
     assert violations("workloads") == []
+
+
+def test_examples_are_outside_the_harness():
+    assert violations("examples") == []
 
 
 def test_a_planted_violation_is_found(tmp_path):
