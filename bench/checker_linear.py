@@ -87,6 +87,26 @@ def med(rows: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
 
+def cores(data: Path) -> None:
+    """``check --explain`` on every non-linearizable shared history: ops,
+    candidates, core size, oracle searches, time."""
+    from checker.explain import explain
+
+    print(f"{'file':22} {'ops':>4} {'cand.':>5} {'core':>4} {'searches':>8} {'ms':>7}")
+    sizes = []
+    for line in (data / "expected.tsv").read_text().splitlines()[1:]:
+        name, fmt, model, lin = line.split("\t")
+        if lin != "false":
+            continue
+        h = read_history(data / name, fmt)
+        f = check(h, get_model(model)).failures[0]
+        t = time.perf_counter()
+        core, st = explain(f)
+        sizes.append(len(core))
+        print(f"{name:22} {len(h.ops):4} {st['candidates']:5} {len(core):4} {st['searches']:8} {(time.perf_counter() - t) * 1e3:7.1f}")
+    print(f"{len(sizes)} files: core sizes {min(sizes)}-{max(sizes)}, median {statistics.median(sizes)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
@@ -96,8 +116,12 @@ def main() -> None:
     ap.add_argument("--baseline", default=None, help="git revision whose cold start to measure too")
     ap.add_argument("--starts", type=int, default=11, help="cold starts per command")
     ap.add_argument("--no-generated", action="store_true")
+    ap.add_argument("--cores", action="store_true", help="only: the smallest failing core of every non-linearizable shared history")
     args = ap.parse_args()
     data = Path(args.data).resolve()
+    if args.cores:
+        cores(data)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="checker-linear-"))
     t_build = time.perf_counter()
     binary = porcupine.build(Path(args.porcupine), tmp / "go")

@@ -301,19 +301,24 @@ class _Plan:
     returning entry, its bit, the other open determinate entries with their
     bits, and, per class of indeterminate entries, those invoked so far."""
 
-    __slots__ = ("r", "rb", "others", "classes", "reads", "writers", "r_ro", "bound", "must")
+    __slots__ = ("r", "rb", "classes", "reads", "writers", "r_ro", "bound", "must")
 
-    def __init__(self, r: Entry, rb: int, others: list[tuple[Entry, int]], classes: list[tuple[list[Entry], int]]):
-        self.r, self.rb, self.others, self.classes = r, rb, others, classes
-        self.reads: list[tuple[Entry, int]] = []
-        self.writers: list[tuple[Entry, int]] = []
-        self.r_ro = False
+    def __init__(self, r: Entry, rb: int, reads: list[tuple[Entry, int]], writers: list[tuple[Entry, int]],
+                 classes: list[tuple[list[Entry], int]], r_ro: bool):
+        self.r, self.rb, self.classes = r, rb, classes
+        self.reads = reads  # open read-only entries (bits), in invoke order
+        self.writers = writers  # the other open determinate entries
+        self.r_ro = r_ro
         #: monotone models: the longest common prefix of the outputs of the
         #: reads invoked after r returns (None: no such read)
         self.bound: Any = None
         #: monotone models: the open reads, r included if it is one, with
         #: their bits (each not yet linearized must extend the state)
         self.must: list[tuple[Any, int]] = []
+
+    def others(self) -> list[Entry]:
+        """The open determinate entries other than r, in invoke order."""
+        return sorted((x for x, _ in self.reads + self.writers), key=lambda x: (x.call, x.id))
 
 
 def _plan(entries: list[Entry], model: Model | None = None) -> tuple[list[_Plan], list[int]]:
@@ -323,11 +328,15 @@ def _plan(entries: list[Entry], model: Model | None = None) -> tuple[list[_Plan]
         if e.ret != INF:
             events.append((e.ret, 1, e.id))
     events.sort(key=lambda t: (t[0], t[1]))
+    ro = [model.readonly(e.f, e.arg) for e in entries] if model is not None else [False] * len(entries)
+    monotone = model is not None and model.monotone(entries)
     bit = [0] * len(entries)
     free_slots: list[int] = []
     next_slot = next_info = 0
-    open_det: list[Entry] = []
+    open_r: dict[int, tuple[Entry, int]] = {}
+    open_w: dict[int, tuple[Entry, int]] = {}
     classes: dict[tuple[str, Any], list[Entry]] = {}
+    snapshot: list[tuple[list[Entry], int]] = []
     plans: list[_Plan] = []
     for _t, kind, eid in events:
         e = entries[eid]
@@ -336,31 +345,26 @@ def _plan(entries: list[Entry], model: Model | None = None) -> tuple[list[_Plan]
                 bit[eid] = 1 << next_info
                 next_info += 1
                 classes.setdefault((e.f, e.arg), []).append(e)
+                snapshot = [(lst, len(lst)) for lst in classes.values()]
             else:
                 slot = free_slots.pop() if free_slots else next_slot
                 if slot == next_slot:
                     next_slot += 1
-                bit[eid] = 1 << slot
-                open_det.append(e)
+                b = bit[eid] = 1 << slot
+                (open_r if ro[eid] else open_w)[eid] = (e, b)
             continue
-        open_det.remove(e)
-        plan = _Plan(e, bit[eid], [(x, bit[x.id]) for x in open_det], [(lst, len(lst)) for lst in classes.values()])
-        if model is not None:
-            for x, xb in plan.others:
-                (plan.reads if model.readonly(x.f, x.arg) else plan.writers).append((x, xb))
-            plan.r_ro = model.readonly(e.f, e.arg)
-            if plan.r_ro and e.out is not UNKNOWN:
-                plan.must.append((e.out, plan.rb))
+        r_ro = ro[eid]
+        del (open_r if r_ro else open_w)[eid]
+        rb = bit[eid]
+        plan = _Plan(e, rb, list(open_r.values()), list(open_w.values()), snapshot, r_ro)
+        if monotone:
+            if r_ro and e.out is not UNKNOWN:
+                plan.must.append((e.out, rb))
             plan.must.extend((x.out, xb) for x, xb in plan.reads if x.out is not UNKNOWN)
-        else:
-            plan.writers = plan.others
         plans.append(plan)
-        free_slots.append(bit[eid].bit_length() - 1)
-    if model is not None and model.monotone(entries):
-        _bounds(model, entries, plans)
-    else:
-        for plan in plans:
-            plan.must = []
+        free_slots.append(rb.bit_length() - 1)
+    if monotone:
+        _bounds(model, entries, plans)  # type: ignore[arg-type]
     return plans, bit
 
 
@@ -566,7 +570,7 @@ def search_dfs(model: Model, entries: list[Entry], deadline: float | None = None
         q = q[1]
     prefix.reverse()
     states = sorted({k[0] for k in (seen_at[fp] or ())}, key=repr)
-    fail = Failure(plan.r.op, prefix, states, [x.op for x, _ in plan.others], model=model)
+    fail = Failure(plan.r.op, prefix, states, [x.op for x in plan.others()], model=model)
     if monotone:
         future = sorted(
             (e for e in entries if e.ret != INF and e.out is not UNKNOWN and model.readonly(e.f, e.arg) and e.call > plan.r.ret),

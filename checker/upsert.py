@@ -50,19 +50,13 @@ def _single(vals: list) -> Any:
 def register_ops(history: History) -> list[Op]:
     """Per-key register operations for :class:`checker.models.kv.Upsert`:
     upserts, deletes and gets as they are, every ``ok`` ``read_all`` as one
-    ``get`` per key of the run (same interval, same index)."""
-    keys = sorted({op.value["key"] for op in history.ops if isinstance(op.value, dict) and "key" in op.value})
-    out: list[Op] = []
-    for op in history.ops:
-        if op.f in WRITES or op.f == "get":
-            if isinstance(op.value, dict) and "key" in op.value:
-                out.append(op)
-        elif op.f == "read_all" and op.type == "ok" and isinstance(op.result, dict):
-            m = _rows_map(op.result.get("rows") or [])
-            for k in keys:
-                out.append(Op(op.index, op.process, "get", {"key": k}, "ok", op.call, op.ret,
-                              result={"key": k, "value": _single(m.get(k, []))}, ret_index=op.ret_index))
-    return out
+    ``get`` per key of the run (same interval, same index;
+    :func:`checker.models.kv.expand_read_all`)."""
+    from checker.models.kv import expand_read_all
+
+    ops = [op for op in history.ops if (op.f in WRITES or op.f == "get") and isinstance(op.value, dict) and "key" in op.value
+           or op.f == "read_all"]
+    return expand_read_all(ops)
 
 
 class UpsertLinear:

@@ -1,10 +1,10 @@
-"""GC: an orphan batch blob is taken for the leftovers of a dead writer, and GC sweeps its whole epoch (every listed batch/<epoch>-* key) instead of the orphan alone, deleting live batches that the metadata still names; the store then lacks batches it needs (fsck: missing blobs; the next seal or read fails); exposed by GC that really deletes orphans: the append workload's gc operations and the merges racing seals that leave orphans, no fault needed."""
+"""GC: an orphan batch blob is taken for the leftovers of a dead writer, and GC sweeps its whole epoch (every listed batch/<epoch>-* key) instead of the orphan alone, deleting live batches that the metadata still names; the store then lacks batches it needs (fsck: missing blobs; the next seal or read fails); exposed by GC that really deletes orphans: a kill mid-drain or mid-seal leaves one, and the append workload's gc operations (or a background GC after a merge) then sweep; kill."""
 
 from persist import compaction
 from persist import metadata as md
 from persist.failpoints import failpoint
 
-EXPOSED_BY = {"workload": "append", "nemesis": "none", "blob": "file", "time_limit": 6}
+EXPOSED_BY = {"workload": "append", "nemesis": "kill", "blob": "file", "time_limit": 6, "seeds": [1, 2]}
 
 
 def gc(p):

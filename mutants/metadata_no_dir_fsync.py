@@ -1,21 +1,24 @@
-"""Metadata: a new metadata record replaces the old one by a rename without fsyncing its directory (a replace over an existing name is atomic, the author reasoned, so only a first create needs the sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem.
+"""Metadata: a new metadata record replaces the old one by a rename without fsyncing its directory (a replace over an existing name is atomic, the author reasoned, so only a first create needs the sync), so a power loss can bring back the old record after the Wal it absorbed was truncated; exposed by lose-unsynced on the fault filesystem."""
 
-The tracer never undoes a rename over an existing name (it cannot tell a
-replaced name's durable state), so this mutant is valid on ``--fs tracer``;
-the fault filesystem undoes the unsynced rename. Seeds (see the report of
-issue 11; filled in by running):
-
-    persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 4 \\
-        --mutant mutants/metadata_no_dir_fsync.py --fs fuse     # INVALID
-    ... --fs tracer                                              # VALID
-"""
+# The tracer never undoes a rename over an existing name (it cannot tell a
+# replaced name's durable state), so this mutant is valid on ``--fs tracer``;
+# the fault filesystem undoes the unsynced rename (the power loss's report
+# lists "rename blob/.tmp-... -> blob/meta (replacing)" under dirops_undone)
+# and the old record comes back after the Wal it absorbed was truncated.
+# Found by running (2026-12-02, issue 11):
+#
+#     persist-nemesis run --workload append --nemesis lose-unsynced --seed SEED --time-limit 6 --concurrency 4 \
+#         --mutant mutants/metadata_no_dir_fsync.py --fs fuse      # INVALID for seeds 1, 2, 3 (lost-writes;
+#                                                   after the engine merge 1, 2 invalid, 3 valid: timing)
+#     ... the same with --fs tracer                                 # VALID for seeds 1, 2, 3, 4, 5
 
 import os
 
 from persist.errors import ConflictError
 from persist.storage import file_blob
 
-EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 6, "fs": "fuse"}
+EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 6, "fs": "fuse",
+              "seeds": [1, 2, 3]}
 
 
 def compare_and_set(self, key, expected, value):

@@ -106,8 +106,12 @@ class Controller:
         if cfg.blob == "s3":
             from nemesis.s3.runstore import RunS3
 
-            self.s3 = RunS3(port=cfg.s3_port, rules=cfg.s3_faults,  # MotoStartError if it cannot
-                            log_path=os.path.join(run_dir, "moto.log")).start()
+            try:
+                self.s3 = RunS3(port=cfg.s3_port, rules=cfg.s3_faults,  # MotoStartError if it cannot
+                                log_path=os.path.join(run_dir, "moto.log")).start()
+            except BaseException:
+                self._unmount()
+                raise
             self.url = self.s3.url
             options = {"persist": self.s3.persist_options(os.path.join(self.data_dir, "wal"))}
         if self.op_clock:  # no background drains/compaction: what the engine does follows the operations only
@@ -190,15 +194,21 @@ class Controller:
         backing = os.path.join(os.path.realpath(run_dir), "data.backing")
         os.makedirs(backing, exist_ok=True)
         fs = FaultFS(backing, self.data_dir, log_path=os.path.join(run_dir, "faultfs.log"))
+        self.backing_dir = backing
         try:
             fs.mount()
-        except Exception as e:
+        except BaseException as e:  # a failed or interrupted mount leaves no server and no mount behind
+            try:
+                fs.unmount()
+            except Exception:
+                pass
+            if not isinstance(e, Exception):
+                raise
             from nemesis.faultmodel import MountError
 
             raise MountError(f"could not mount the fault filesystem at {self.data_dir}: {type(e).__name__}: {e} "
                              f"(its log: {os.path.join(run_dir, 'faultfs.log')}); --fs tracer runs without it") from e
         self.fs = fs
-        self.backing_dir = backing
 
     def _unmount(self) -> None:
         """Thaw and unmount the fault filesystem (once), then give the backing

@@ -38,8 +38,9 @@ never over-reports.
 incarnation); ``results.json`` gets it as ``coverage`` (:mod:`nemesis.judge`).
 
 **Function coverage is optional**: it needs a profile hook on every Python
-call of the worker (Python 3.11 has no ``sys.monitoring``), which costs more
-than 10% of a run's throughput (``BENCHMARKS.md``, Coverage). Set
+call of the worker (Python 3.11 has no ``sys.monitoring``; each code object
+is named once, but the hook runs on every call), which costs about 40% more
+engine CPU, over the 10% it may (``BENCHMARKS.md``, Coverage). Set
 ``PERSIST_NEMESIS_FUNCTIONS=1`` in the environment of ``persist-nemesis`` to
 record it; ``functions`` is then a sorted list, otherwise ``null``.
 
@@ -77,7 +78,7 @@ _lock = threading.Lock()
 _patched: list[str] = []
 _calls: dict[str, int] = {}
 _functions: set[str] = set()
-_new_functions: list[str] = []
+_reported: set[str] = set()
 _last: str = ""
 
 
@@ -98,7 +99,8 @@ def flush(force: bool = False) -> None:
     with _lock:
         snap = _snapshot()
         key = json.dumps(snap, sort_keys=True)
-        news, _new_functions[:] = list(_new_functions), []
+        news = sorted(set(_functions) - _reported)  # a set copy is atomic under the GIL: no name is lost
+        _reported.update(news)
         if key == _last and not news and not force:
             return
         _last = key
@@ -115,15 +117,16 @@ def _loop() -> None:
             pass
 
 
+_codes: set[Any] = set()  # every code object seen (persist's or not): each is looked at once
+
+
 def _profile(frame, event, arg):  # noqa: ANN001 - the sys.setprofile signature
     if event == "call":
         code = frame.f_code
-        fn = code.co_filename
-        if fn.startswith(_PERSIST_DIR):
-            name = _qualname(fn, code.co_qualname)
-            if name not in _functions:
-                _functions.add(name)
-                _new_functions.append(name)
+        if code not in _codes:
+            _codes.add(code)
+            if code.co_filename.startswith(_PERSIST_DIR):
+                _functions.add(_qualname(code.co_filename, code.co_qualname))
 
 
 def _qualname(filename: str, qualname: str) -> str:

@@ -104,10 +104,12 @@ WIDEN: list[dict[str, Any]] = [
 ]
 #: every workload x nemesis x blob configuration a hunt without a hint spreads its budget over, round-robin.
 #: Every workload under its crash faults first (most bugs of a crash-safety engine show there); then
-#: corruption (on every workload: a checksum bug shows in about half the corrupt runs of any of them),
-#: failpoints, and the S3 blob with the catalogue of S3 faults (no fixed rules) for three workloads,
-#: interleaved so that each kind comes early in a round; last, the concurrency that widens group commit
-#: (torn Wal tails). Measured: BENCHMARKS.md, Mutants without hints.
+#: corruption (append, upsert, rehydrate: a checksum bug shows in about half the corrupt runs of each),
+#: failpoints (append, and rehydrate, whose steps commit often: a crash at a commit shows a blob deleted
+#: too early), and the S3 blob with the catalogue of S3 faults (no fixed rules) for three workloads,
+#: interleaved so that each kind comes early in a round; a second multi-writer run with pauses alone
+#: (fencing bugs need a paused writer to wake after a takeover); last, the concurrency that widens
+#: group commit (torn Wal tails). Measured: BENCHMARKS.md, Mutants without hints.
 SPREAD: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "kill,lose-unsynced"},
     {"workload": "rehydrate", "nemesis": "kill,lose-unsynced", "concurrency": 2},
@@ -116,11 +118,12 @@ SPREAD: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "corrupt", "time_limit": 3.0},
     {"workload": "append", "nemesis": "s3,kill", "blob": "s3", "time_limit": 8.0},
     {"workload": "append", "nemesis": "failpoint", "time_limit": 8.0},
+    {"workload": "multi-writer", "nemesis": "pause"},
     {"workload": "upsert", "nemesis": "corrupt", "time_limit": 3.0},
     {"workload": "rehydrate", "nemesis": "s3", "blob": "s3", "concurrency": 2},
+    {"workload": "rehydrate", "nemesis": "failpoint", "concurrency": 2},
     {"workload": "upsert", "nemesis": "s3,kill", "blob": "s3"},
     {"workload": "rehydrate", "nemesis": "corrupt", "time_limit": 3.0, "concurrency": 2},
-    {"workload": "multi-writer", "nemesis": "corrupt", "time_limit": 3.0},
     {"workload": "append", "nemesis": "lose-unsynced", "concurrency": 16},
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
@@ -328,7 +331,8 @@ def hunt(mutant: Mutant, budget: float, store: str,
                     ctl = runner(None, cfg, s, os.path.join(store, "control"))
                     if ctl.get("code") == 130:
                         raise KeyboardInterrupt
-                    res["controls"].append({"seed": s, "verdict": ctl.get("verdict"), "run_dir": ctl.get("run_dir")})
+                    res["controls"].append({"seed": s, "verdict": ctl.get("verdict"), "run_dir": ctl.get("run_dir"),
+                                            "command": ctl.get("command")})
                 verdicts = [c["verdict"] for c in res["controls"]]
                 res["control"] = next((v for v in ("invalid", "unknown", "error") if v in verdicts), "valid")
                 res["control_run_dir"] = res["controls"][0]["run_dir"]

@@ -334,7 +334,17 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
     if progress_cb:
         progress_cb({"phase": "judging"})
     judged = time.perf_counter()
-    results = judge(run_dir, cfg.workload)
+    try:
+        results = judge(run_dir, cfg.workload)
+    except KeyboardInterrupt as e:  # stopped while judging: the history is whole, the verdict never came
+        from nemesis import lifecycle
+
+        stop_progress()
+        ctl.close()
+        st.set_status(run_dir, "interrupted", reason=f"stopped by {lifecycle.signal_name(e)} while judging; "
+                                                     f"persist-nemesis check {run_dir} judges it")
+        err.print(f"interrupted ({lifecycle.signal_name(e)}) while judging; run in {run_dir}")
+        return {**res, "code": lifecycle.exit_code(e), "error": "interrupted", "stopped": True}
     judge_seconds = round(time.perf_counter() - judged, 3)
     results.update({"seed": cfg.seed, "workload": cfg.workload, "nemesis": cfg.nemeses, "ops": outcome.ops,
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),

@@ -472,7 +472,6 @@ def regression_entry(shrinker: Shrinker, outcome: Outcome) -> dict[str, Any]:
         "concurrency": cfg.concurrency, "op_limit": cfg.op_limit, "mutant": mutant, "blob": cfg.blob,
         "s3_faults": list(cfg.s3_faults), "interval": list(cfg.interval), "overrides": overrides,
         "expect": "invalid", "checkers": b["failing"], "tries": 5,
-        **({"rate": outcome.confirmed} if outcome.confirmed and outcome.confirmed != "0/0" else {}),
         "note": (f"shrunk from {o['run_dir']}: {o['ops']} -> {b['ops']} operations, {o['processes']} -> "
                  f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults; "
                  f"failed in {outcome.confirmed or 'not all'} runs when shrunk"),

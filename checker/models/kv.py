@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from checker.history import Op
-from checker.models.base import DEFAULT, INVALID, UNKNOWN, Model, freeze, show
+from checker.models.base import DEFAULT, INVALID, UNKNOWN, Model, ModelError, freeze, show
 
 
 def split_kv(v: Any) -> tuple[Any, Any] | None:
@@ -197,10 +197,47 @@ def _refute_appends(m: Model, entries: list[Any]) -> tuple[Op, str] | None:
     return None
 
 
+def expand_read_all(ops: list[Op]) -> list[Op]:
+    """The project's upsert histories (``docs/history.md``): every ``ok``
+    ``read_all`` (result ``{"rows": [[k, v, diff], ...]}``) becomes one
+    ``get`` per key of the history (same interval and index; a key it
+    lacks reads nil; a key with several rows reads them all, which no state
+    matches); a ``read_all`` that failed or is indeterminate constrains
+    nothing and is dropped. Checked per key, so the snapshot's atomicity
+    across keys is not checked (a weaker, sound check)."""
+    if not any(op.f == "read_all" for op in ops):
+        return ops
+    keys = sorted({op.value["key"] for op in ops if isinstance(op.value, dict) and "key" in op.value}, key=repr)
+    out: list[Op] = []
+    for op in ops:
+        if op.f != "read_all":
+            out.append(op)
+            continue
+        if op.type != "ok" or not isinstance(op.result, dict):
+            continue
+        rows: dict[Any, list] = {}
+        for row in op.result.get("rows") or []:
+            if not (isinstance(row, list | tuple) and len(row) == 3):
+                raise ModelError(f"op {op.index} (read_all) has a row {row!r}; expected [key value diff]")
+            rows.setdefault(row[0], []).append([row[1], row[2]])
+        for k in keys:
+            vals = rows.get(k, [])
+            v = None if not vals else vals[0][0] if len(vals) == 1 and vals[0][1] == 1 else vals
+            out.append(Op(op.index, op.process, "get", {"key": k}, "ok", op.call, op.ret, result={"key": k, "value": v}, ret_index=op.ret_index))
+    return out
+
+
 class Upsert(KV):
+    """persist's upsert operator, one value per key; also reads the
+    project's upsert histories as they are (``read_all``: see
+    :func:`expand_read_all`)."""
+
     name = "upsert"
     DEFAULT_VALUE = None
     READS = ("get", "read")
     PUTS = ("upsert", "put", "write")
     APPENDS = ()
     DELETES = ("delete",)
+
+    def partition(self, ops: list[Op]) -> list[tuple[Any, list[Op], Model]] | None:
+        return super().partition(expand_read_all(ops))

@@ -26,6 +26,7 @@ record).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -95,6 +96,15 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
                            duration=duration,
                            on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
                            on_done=lambda r: _call(progress, "on_done", r))
+    except KeyboardInterrupt as e:  # while planning, before a plan existed: still a JUnit that says it never ran
+        from nemesis import campaign as cp
+        from nemesis import junit, lifecycle
+
+        o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e))
+        if junit_path:
+            junit.write(junit_path, [], interruption=o.interruption(0))
+            click.echo(f"interrupted ({o.signal}) while planning; junit: {os.path.abspath(junit_path)}", err=True)
+        return o.exit
     finally:
         progress["stop"]()
     if dry_run:
@@ -106,8 +116,6 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
 
 
 def jobs_of(jobs: int | None) -> int:
-    import os
-
     return jobs if jobs is not None else max(1, os.cpu_count() or 1)
 
 

@@ -42,6 +42,7 @@ FORMATS = ("jsonl", "jepsen-edn", "jepsen-log")
 IMPLIED = (
     ({"read", "write", "cas"}, "cas-register"),
     ({"get", "put", "append"}, "kv"),
+    ({"get", "upsert", "delete", "read_all"}, "upsert"),
     ({"acquire", "release"}, "mutex"),
     ({"txn"}, "multi-register"),
 )
@@ -82,7 +83,8 @@ def _plain(v: Any) -> Any:
 
 
 def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any, time_limit: float | None,
-               max_configs: int | None = None, all_failures: bool = False, explain: bool = False) -> dict[str, Any]:
+               max_configs: int | None = None, all_failures: bool = False, explain: bool = False,
+               want_pictures: bool = False) -> dict[str, Any]:
     """The verdict for one PATH as a JSON-ready dict (plus ``_failures``
     for the HTML picture). Raises BadInput."""
     from checker.history import HistoryError
@@ -131,7 +133,10 @@ def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any,
             name = implied_model({o.f for o in history.ops})
             if name is None:
                 fs = ", ".join(sorted({o.f for o in history.ops}))
-                raise BadInput(f"{path}: no model implied by its operations ({fs}); pass --model or a run directory")
+                from checker.models import MODELS
+
+                raise BadInput(f"{path}: no model implied by its operations ({fs}); pass --model NAME with NAME one of "
+                               f"{', '.join(MODELS)} (or independent-NAME), or check its run directory")
         if name:
             from checker.linear import check_ops
             from checker.models import get_model
@@ -159,11 +164,27 @@ def check_path(path: str, fmt: str | None, model_name: str | None, initial: Any,
         out["reason"] = "; ".join(reasons)
     out["checkers"] = [r.to_json() for r in results]
     failures = [f for r in results for f in getattr(r, "failures", [])]
+    if (explain or want_pictures) and not failures and config is not None and config.get("workload"):
+        failures = _workload_failures(history, str(config["workload"]), results)
     if explain and failures:
         _explain(out, failures[0], history, time_limit)
     out["_failures"] = failures
     out["_results"] = results
     return out
+
+
+def _workload_failures(history: Any, workload: str, results: list[Any]) -> list[Any]:
+    """A run directory's judgement comes back as JSON (no search data): when
+    its linearizability checker found the history invalid, run that checker
+    again in process for the failures the picture and --explain need."""
+    if not any(r.checker == "linearizable" and r.valid is False for r in results):
+        return []
+    from checker.workloads import checkers_for
+
+    for c in checkers_for(workload):
+        if getattr(c, "name", None) == "linearizable":
+            return list(getattr(c.check(history), "failures", []))
+    return []
 
 
 def _explain(out: dict[str, Any], failure: Any, history: Any, time_limit: float | None) -> None:
@@ -247,7 +268,7 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
     any_invalid = any_unknown = any_bad = False
     for path in paths:
         try:
-            v = check_path(path, fmt, model, init, time_limit, max_configs, all_failures, explain)
+            v = check_path(path, fmt, model, init, time_limit, max_configs, all_failures, explain, bool(html_dir))
         except BadInput as e:
             any_bad = True
             if as_json:
@@ -266,6 +287,8 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
             for i, f in enumerate(failures):
                 pics.append(str(write_html(Path(html_dir) / f"{stem}-linear{'-' + str(i) if i else ''}.html", f, f"{path}: not linearizable")))
             v["html"] = pics
+        elif html_dir:
+            v["html"] = []
         if write_results and Path(path).is_dir():
             from checker.result import combine
 
@@ -290,6 +313,8 @@ def check(paths: tuple[str, ...], fmt: str | None, model: str | None, initial: s
                 click.echo(f"  no core: {v['core_error']}")
             for pic in v.get("html", []):
                 click.echo(f"  picture: {pic}")
+            if html_dir and not v.get("html"):
+                click.echo("  no picture: no linearizability failure to draw")
         any_invalid |= v["valid"] is False
         any_unknown |= v["valid"] == "unknown"
     sys.stdout.flush()

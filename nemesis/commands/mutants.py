@@ -227,6 +227,11 @@ def mutants(files, as_json, budget, store, jobs, control, no_hints) -> int:
         out.print(f"controls (the catching config on the correct engine, its seed and two more): "
                   f"{sum(r.get('control') == 'valid' for r in results)} valid"
                   + (f"; FLAGGED, control not valid: {', '.join(unsound)}" if unsound else ""))
+        for r in results:
+            for c in r.get("controls") or []:
+                if c.get("verdict") != "valid":
+                    out.print(f"  control of {r['name']} {c['verdict']} on the correct engine: {c.get('command')}",
+                              markup=False)
     for r in results:
         for u in r.get("unattributed") or []:
             out.print(f"catch not attributed ({r['name']}: its patched code never ran; possibly an engine bug): "

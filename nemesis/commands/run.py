@@ -20,8 +20,8 @@ from nemesis.runner import DEFAULT_STORE
 @click.command("run")
 @click.option("--workload", required=True, help="append | rehydrate | upsert | multi-writer")
 @click.option("--nemesis", "nemesis", required=True,
-              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, new-host (root), s3 (with --blob s3), "
-                   "disk-error, slow-disk (these two on the fault filesystem only)")
+              help="comma-separated: none, kill, pause, lose-unsynced, corrupt, failpoint, new-host (root), "
+                   "s3 (with --blob s3), disk-error, slow-disk (these two on the fault filesystem only)")
 @click.option("--seed", type=int, required=True)
 @click.option("--time-limit", type=float, required=True, help="seconds of faults and operations (> 0)")
 @click.option("--concurrency", type=int, default=8, show_default=True, help="client processes")

@@ -126,7 +126,10 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
             echo(f"Error: {err}", err=True)
             return EXIT_USAGE
         ok = "ok  " if r["ok"] else "FAIL"
-        rate = f", failed as recorded {r['rate']} (recorded {r['recorded']})" if e["expect"] == "invalid" else ""
+        rate = ""
+        if e["expect"] == "invalid":
+            rate = f", failed as recorded {r['rate']} (" + (f"recorded {r['recorded']})" if e.get("rate") else
+                                                            f"no rate recorded: needs 1; add \"rate\": \"{r['rate']}\")")
         echo(f"{ok} {e['name']} (expect {e['expect']}{rate}){': ' + r['why'] if not r['ok'] else ''}")
         bad += not r["ok"]
     echo(f"{len(entries) - bad} passed, {bad} failed in {time.monotonic() - t0:.0f} s")

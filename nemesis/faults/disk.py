@@ -163,20 +163,24 @@ class LoseUnsynced:
         self._disk_normal()
 
 
-def _fs_at_risk(fs) -> bool | None:
-    """Does the fault filesystem hold anything unsynced? None: its stats do not say."""
+#: a moment is "rich" for a power loss when the filesystem holds at least this many unsynced writes (some
+#: unsynced directory operation is nearly always there too): more for the loss to reorder, tear and undo
+RICH_WRITES = 6
+
+
+def _fs_at_risk(fs, rich: bool) -> bool | None:
+    """Does the fault filesystem hold anything unsynced (``rich``: a rich
+    moment, see :data:`RICH_WRITES`)? None: its stats do not say."""
     try:
         st = fs.stats()
     except Exception:
         return None
-    if not isinstance(st, dict):
+    if not isinstance(st, dict) or not any(k in st for k in ("unsynced_bytes", "unsynced_writes", "unsynced_dirops")):
         return None
-    keys = ("unsynced_bytes", "unsynced_writes", "unsynced_dirops")
-    for key in keys:
-        v = st.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
-            return True
-    return False if any(k in st for k in keys) else None
+    writes, dirops = int(st.get("unsynced_writes") or 0), int(st.get("unsynced_dirops") or 0)
+    if rich:
+        return writes >= RICH_WRITES
+    return writes > 0 or dirops > 0 or int(st.get("unsynced_bytes") or 0) > 0
 
 
 def fs_power_loss(ctx: RunContext, seed: int, aim: tuple[int, float] | None = None) -> dict[str, Any]:
@@ -186,8 +190,10 @@ def fs_power_loss(ctx: RunContext, seed: int, aim: tuple[int, float] | None = No
     state chosen by ``seed`` (``FaultFS.power_loss``), thaw it. With
     ``aim = (tries, gap)`` it first slows fsync by ``gap`` and looks, up to
     ``tries`` times ``gap`` apart, for a moment when the filesystem holds
-    something unsynced (per its stats; when they cannot tell, it lets the
-    run go on for three gaps). Returns the event value: ``killed``,
+    something unsynced (per its stats; in the first half of the tries only a
+    rich moment, :data:`RICH_WRITES`; when the stats cannot tell, it lets the
+    run go on for three gaps). Any moment is one a real power loss could
+    hit: aiming only makes the loss likelier to have something to take. Returns the event value: ``killed``,
     ``aimed_tries``, ``model`` and the filesystem's whole report
     (``power_loss``), ``others_killed`` if any. The restarts are the caller's."""
     fs = ctx.fs
@@ -200,7 +206,7 @@ def fs_power_loss(ctx: RunContext, seed: int, aim: tuple[int, float] | None = No
             fs.slow(fsync_ms=gap * 1000)  # a slow disk while aiming: unsynced data lingers
             for tries in range(1, n + 1):
                 fs.freeze()
-                risk = _fs_at_risk(fs)
+                risk = _fs_at_risk(fs, rich=tries <= n // 2)
                 if risk is None or risk or tries == n:
                     break
                 fs.thaw()

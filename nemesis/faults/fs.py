@@ -30,7 +30,8 @@ from typing import Any
 
 from nemesis.faults.base import Fault, RunContext
 
-#: the operations ``disk-error`` fails, and the errors a real disk gives for each: a read or an open
+#: the operations ``disk-error`` fails (``fsync`` also stands for ``fsyncdir``, the fsync of a directory,
+#: half the time), and the errors a real disk gives for each: a read or an open
 #: of an existing file fails only with EIO; what allocates (write, create, rename, the syncs that
 #: write back) may also find the disk or the quota full
 ERRORS: dict[str, tuple[str, ...]] = {
@@ -70,8 +71,10 @@ def choose_error(fault: Fault) -> dict[str, Any]:
     count = rng.randint(1, 3) if mode == "once" else 0
     path = rng.choice(TARGETS)
     end = rng.choice(ENDS)
-    return {"op": op, "errno": err, "mode": mode, "count": count, "path": path, "end": end,
-            "loss_seed": rng.getrandbits(32)}
+    loss_seed = rng.getrandbits(32)
+    if op == "fsync" and rng.random() < 0.5:  # drawn last: the fsync of a directory (the engine's dir syncs)
+        op = "fsyncdir"
+    return {"op": op, "errno": err, "mode": mode, "count": count, "path": path, "end": end, "loss_seed": loss_seed}
 
 
 def choose_slow(fault: Fault) -> dict[str, Any]:
@@ -84,7 +87,8 @@ def choose_slow(fault: Fault) -> dict[str, Any]:
 class DiskError:
     """``disk-error``: stands for a failing or full disk (a bad sector, a
     device that drops off, ENOSPC, a quota): the filesystem fails a seeded
-    operation -- write, fsync, fdatasync, rename, create, open or read --
+    operation -- write, fsync (of a file or a directory), fdatasync, rename,
+    create, open or read --
     of the data directory (or of its ``wal/`` or ``blob/`` part) with EIO,
     ENOSPC or EDQUOT, once (the next 1-3 matching calls) or sticky for the
     fault's duration; then it clears the rule and, as the seed says, either

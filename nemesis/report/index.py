@@ -24,18 +24,23 @@ INDEX = "index.html"
 STORE_FILES = re.compile(r"^(index\.html|README.*|regressions.*|latest|\..*|.*\.xml|.*\.json|.*\.log)$")
 
 
-def find_runs(store: Path) -> list[Path]:
-    """Run directories of a store: ``<store>/<workload>/<run>/``."""
+def find_runs(store: Path, _depth: int = 2) -> list[Path]:
+    """Run directories of a store: ``<store>/<workload>/<run>/``, and those
+    of the stores nested in it up to two levels down (``persist-nemesis
+    mutants`` hunts into ``<store>/mutants/<mutant>/<workload>/<run>/``)."""
     runs = []
     for wl in sorted(store.iterdir()):
         if wl.name.startswith(".") or wl.name == "latest" or wl.is_symlink() or not wl.is_dir():
             continue
         try:
-            for r in sorted(wl.iterdir()):
-                if not r.name.startswith(".") and not r.is_symlink() and r.is_dir() and is_run_dir(r):
-                    runs.append(r)
+            found = [r for r in sorted(wl.iterdir())
+                     if not r.name.startswith(".") and not r.is_symlink() and r.is_dir() and is_run_dir(r)]
         except OSError:
             continue
+        if found:
+            runs += found
+        elif _depth > 0 and not is_run_dir(wl):
+            runs += find_runs(wl, _depth - 1)
     return runs
 
 

@@ -358,6 +358,18 @@ class FileWal:
             if self._on_fsync is not None:
                 self._on_fsync(path, good_end)
         if seal is not None:  # crashed between sealing the newest segment and creating its successor
+            # The seal (and the records before it) may be in the page cache only: the crashed
+            # writer can have died between writing it and its fsync. Once a successor exists the
+            # segment counts as sealed and fsynced, so make it so first (a power loss would
+            # otherwise leave an older segment without its seal: CorruptionError on the next open).
+            newest = segments[-1]
+            fd = os.open(newest.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if self._on_fsync is not None:
+                self._on_fsync(newest.path, newest.size)
             path = self._create_segment(seal)
             segments.append(_Segment(seal, path, 0, 0))
         # What a dead writer left may not be durable: it may have died between

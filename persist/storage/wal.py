@@ -9,6 +9,12 @@ Semantics every implementation keeps:
   durable record with ``seqno >= from_seqno`` not yet truncated.
 - ``truncate(before_seqno)`` drops records with ``seqno < before_seqno``; it
   may keep some (whole segments are dropped), so readers filter by seqno.
+- Optionally ``identity``: a string that names this Wal for as long as it
+  exists, whatever host or path it is reached by (FileWal keeps it in its
+  directory's ``ID`` file). The metadata records it as the writer's Wal; a
+  Wal without one (MemWal) is named by its location.
+- Every failure is a ``PersistError`` saying whether it may have happened
+  (never a raw ``OSError``).
 """
 
 from __future__ import annotations

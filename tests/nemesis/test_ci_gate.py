@@ -31,8 +31,10 @@ from workloads.base import WORKLOADS
 
 _COMPACTION = ("compaction runs in the background only when the spine holds two batches to merge; a 2 s run "
                "seals too few batches (hit in 4 s append runs, never in the gate's 2 s runs, 2 Dec 2026)")
-_GC = ("GC runs after a merge or every 20th background pass, so never without compaction; no workload asks "
-       "for compaction or GC explicitly yet (issue 14: the workloads' compact/gc operations)")
+_GC = ("the gc.* failpoints are hit only when GC finds orphan batch blobs; GC runs after a merge or every 20th "
+       "background pass (one a second or so), and orphans exist only after a crash or failed commit between "
+       "writing a batch and swapping the metadata: a 2 s run seldom has both; no workload asks for compaction or "
+       "GC explicitly yet (issue 14: the workloads' compact/gc operations)")
 #: failpoints the gate's runs cannot hit today, and why
 UNREACHED: dict[str, str] = {
     "compaction.before_blob": _COMPACTION, "compaction.before_metadata": _COMPACTION,

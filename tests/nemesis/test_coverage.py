@@ -64,3 +64,20 @@ def test_a_short_real_run_records_failpoints_hit_and_engine_functions(tmp_path, 
     fns = cov["functions"]
     assert any(f.startswith("persist.writes.") for f in fns) and any(f.startswith("persist.commit.") for f in fns)
     assert all(f.startswith("persist.") for f in fns)
+
+
+def test_a_crash_failpoint_reports_the_counts_before_the_process_dies(tmp_path):
+    """A worker killed by a crash failpoint has no exit to report at: the
+    counts are written just before the SIGKILL."""
+    import subprocess
+    import sys
+
+    report = tmp_path / "0.1.cov"
+    script = ("import sys\nfrom nemesis import coverage\nfrom persist import failpoints\n"
+              "coverage.install(sys.argv[1])\nfailpoints.failpoint('write.before_wal')\n"
+              "failpoints.arm('gc.after_delete', 'crash', at=2)\n"
+              "for _ in range(3):\n    failpoints.failpoint('gc.after_delete')\n")
+    r = subprocess.run([sys.executable, "-c", script, str(report)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -9, r.stderr
+    cov = coverage.collect(str(tmp_path))
+    assert cov["failpoints"] == {"gc.after_delete": 2, "write.before_wal": 1}, cov

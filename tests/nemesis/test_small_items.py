@@ -77,3 +77,15 @@ def test_shrink_saves_only_when_asked(monkeypatch, tmp_path):
         with pytest.raises(SystemExit):
             main(["shrink", str(tmp_path), *args])
         assert seen[-1] == want, args
+
+
+def test_the_index_lists_the_hunts_runs_too(tmp_path):
+    from nemesis.report.index import find_runs
+
+    for rel in ("append/r1", "mutants/lose_seal/append/r2", "mutants/lose_seal/upsert/r3"):
+        d = tmp_path / rel
+        d.mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+    (tmp_path / "mutants" / "notes").mkdir()
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in find_runs(tmp_path))
+    assert found == ["append/r1", "mutants/lose_seal/append/r2", "mutants/lose_seal/upsert/r3"]

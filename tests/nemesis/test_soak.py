@@ -60,8 +60,9 @@ def test_a_short_soak(tmp_path, capsys):
     assert e.value.code == 0, out
     root = ET.parse(xml).getroot()
     cases = root.findall(".//testcase")
-    assert len(cases) >= 2 and root.get("failures") == "0" and root.get("errors") == "0", out
-    assert [c.get("name") for c in cases][:2] == ["kill seed 1", "kill seed 2"]
+    assert len(cases) >= 1 and root.get("failures") == "0" and root.get("errors") == "0", out
+    names = [c.get("name") for c in cases]
+    assert names == [f"kill seed {i}" for i in range(1, len(names) + 1)]  # seeds drawn in turn (more on a quiet machine)
     assert "history: median" in out and "judging: median" in out
     rec = json.load(open(next((tmp_path / "runs").glob("campaign-*.json"))))
     assert rec["runs"] == len(cases) and all(r["history_bytes"] > 0 for r in rec["results"])

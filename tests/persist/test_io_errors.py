@@ -314,3 +314,20 @@ def test_an_oserror_at_every_call_site(when):
     """The exhaustive sweep: every call of the clean run fails once, in turn."""
     for n in range(1, len(calls_in_a_clean_run()) + 1):
         run_case(Injector(n, ERRNOS[n % 3], False, when))
+
+
+@pytest.mark.slow
+def test_the_property_bites(monkeypatch):
+    """A planted bug the sweep must catch: FileBlob calls a failed directory
+    fsync after a rename determinate (it did happen: the record is visible)."""
+    calls = calls_in_a_clean_run()
+    monkeypatch.setattr(file_blob, "DurabilityUnknownError", errors.StorageUnavailableError)
+    for n in range(1, len(calls) + 1):
+        if calls[n - 1] != "fsync":
+            continue
+        try:
+            run_case(Injector(n, errno.EIO, False, "before"))
+        except AssertionError as e:
+            assert "upper" in str(e) or "since" in str(e) or "determinately" in str(e), e
+            return
+    raise AssertionError("the planted misclassification was not caught")

@@ -93,13 +93,14 @@ def test_a_seed_chooses_the_same_disk_error_and_every_op_and_errno_comes_up():
     faults = [Fault(1.0, "disk-error", -1, 0.5, s) for s in range(300)]
     specs = [choose_error(f) for f in faults]
     assert specs == [choose_error(f) for f in faults]
-    assert {s["op"] for s in specs} == set(OPS) == {"write", "fsync", "fdatasync", "rename", "create", "open", "read"}
+    assert set(OPS) == {"write", "fsync", "fdatasync", "rename", "create", "open", "read"}
+    assert {s["op"] for s in specs} == set(OPS) | {"fsyncdir"}
     assert {s["errno"] for s in specs} == {"EIO", "ENOSPC", "EDQUOT"}
     assert {s["mode"] for s in specs} == {"once", "sticky"}
     assert {s["end"] for s in specs} == {"restart", "power-loss"}
     assert {s["path"] for s in specs} == {"wal", "blob", None}
     for s in specs:
-        assert s["errno"] in ERRORS[s["op"]]
+        assert s["errno"] in ERRORS["fsync" if s["op"] == "fsyncdir" else s["op"]]
         if s["op"] in ("read", "open"):  # a full disk never fails a read
             assert s["errno"] == "EIO"
         assert (s["count"] >= 1) == (s["mode"] == "once")
@@ -203,16 +204,31 @@ def test_power_loss_waits_for_unsynced_data_when_the_stats_say(tmp_path):
     class Later(RecordingFS):
         n = 0
 
+        def __init__(self, writes):
+            super().__init__()
+            self.writes = writes
+
         def stats(self):
             self.n += 1
-            return {"unsynced_bytes": 0 if self.n < 3 else 10}
+            w = self.writes(self.n)
+            return {"unsynced_bytes": 100 * w, "unsynced_writes": w, "unsynced_dirops": 0}
 
-    fs = Later()
+    # first a rich moment is looked for (RICH_WRITES unsynced writes), one write is not enough yet
+    from nemesis.faults.disk import RICH_WRITES
+
+    fs = Later(lambda n: [0, 0, 1, RICH_WRITES][min(n, 4) - 1])
     ctx, _ = ctx_with(tmp_path, fs)
     nem = LoseUnsynced()
     nem.start(ctx)
     v = nem.invoke(Fault(1.0, "lose-unsynced", -1, 0.1, 1))
-    assert v["aimed_tries"] == 3 and [c[0] for c in fs.calls].count("freeze") == 3
+    assert v["aimed_tries"] == 4 and [c[0] for c in fs.calls].count("freeze") == 4
+    # in the second half of the tries any unsynced write will do
+    fs = Later(lambda n: 1)
+    ctx, _ = ctx_with(tmp_path, fs)
+    nem = LoseUnsynced()
+    nem.start(ctx)
+    v = nem.invoke(Fault(1.0, "lose-unsynced", -1, 0.1, 1))
+    assert v["aimed_tries"] == LoseUnsynced.AIM_TRIES // 2 + 1
 
 
 def test_mount_users_finds_a_process_by_cwd_or_open_file_and_kill_users_kills_it(tmp_path):
@@ -305,3 +321,69 @@ def test_the_new_nemeses_are_registered_everywhere():
     faults = schedule(5, ["disk-error", "slow-disk"], 20, [0, 1])
     assert {f.nemesis for f in faults} == {"disk-error", "slow-disk"} and all(f.target == -1 for f in faults)
     assert faults == schedule(5, ["disk-error", "slow-disk"], 20, [0, 1])
+
+
+# --- end to end on the real fault filesystem (slow; skipped where FUSE cannot work) ---------
+
+def _fuse_ok() -> tuple[bool, str]:
+    from nemesis.faultmodel import fuse_available
+
+    return fuse_available()
+
+
+needs_fuse = pytest.mark.skipif(not _fuse_ok()[0], reason=f"fault filesystem unavailable: {_fuse_ok()[1]}")
+
+#: (mutant, nemesis, time limit, concurrency, seeds found invalid on the fault filesystem, the tracer's nemesis)
+FS_MUTANTS = [
+    ("metadata_no_dir_fsync", "lose-unsynced", 6, 4, [1, 2, 3], "lose-unsynced"),
+    ("fsync_error_swallowed", "disk-error", 8, 4, [21, 6], "kill,lose-unsynced"),
+    pytest.param("wal_record_two_writes", "lose-unsynced", 6, 8, [1, 2, 3], "lose-unsynced",
+                 marks=pytest.mark.xfail(reason="needs 2+ unsynced Wal records at a reordering power loss; not yet "
+                                                "caught on this machine (see the mutant's comment)", strict=False)),
+]
+
+
+@pytest.mark.slow
+@needs_fuse
+@pytest.mark.parametrize("mutant,nemesis,secs,conc,seeds,tracer_nemesis", FS_MUTANTS,
+                         ids=["metadata_no_dir_fsync", "fsync_error_swallowed", "wal_record_two_writes"])
+def test_a_fault_filesystem_mutant_is_caught_on_fuse_and_missed_by_the_tracer(tmp_path, mutant, nemesis, secs, conc,
+                                                                             seeds, tracer_nemesis):
+    """Issue 11, must-show 1: each planted bug of the new fault classes is
+    invalid on the fault filesystem for one of its stated seeds (timing moves
+    the faults a little, so any of them will do), and valid on the tracer,
+    which cannot produce the state that exposes it."""
+    from tests.nemesis.harness import explain, results, run_test
+
+    caught = None
+    for seed in seeds:
+        code, run_dir = run_test(tmp_path / "fuse", "append", nemesis, seed, secs, conc, mutant=f"{mutant}.py",
+                                 fs="fuse", interval=(0.4, 1.2))
+        assert results(run_dir)["fault_model"] == "faultfs"
+        if code == 1:
+            caught = run_dir
+            break
+    assert caught, f"{mutant} not caught on the fault filesystem with seeds {seeds}"
+    code, run_dir = run_test(tmp_path / "tracer", "append", tracer_nemesis, seeds[0], secs, conc,
+                             mutant=f"{mutant}.py", fs="tracer", interval=(0.4, 1.2))
+    assert results(run_dir)["fault_model"] == "tracer"
+    assert code == 0, explain(run_dir)
+
+
+@pytest.mark.slow
+@needs_fuse
+def test_a_run_on_the_fault_filesystem_unmounts_and_keeps_the_backing_data(tmp_path):
+    """The mount is gone after the run, data/ is what the disk held (the
+    backing directory), and the events carry the filesystem's reports."""
+    from tests.nemesis.harness import nemesis_infos, results, run_test
+
+    code, run_dir = run_test(tmp_path, "append", "lose-unsynced,slow-disk", 3, 6, 4, keep_data=True, fs="fuse")
+    assert not os.path.ismount(os.path.join(run_dir, "data"))
+    assert not os.path.exists(os.path.join(run_dir, "data.backing"))
+    assert os.path.isdir(os.path.join(run_dir, "data", "wal")) and os.path.isdir(os.path.join(run_dir, "data", "blob"))
+    r = results(run_dir)
+    assert r["fault_model"] == "faultfs" and "fs_reason" not in r
+    losses = nemesis_infos(run_dir, "lose-unsynced")
+    assert losses and all(v["fault_model"] == "faultfs" and "power_loss" in v for v in losses)
+    with open("/proc/self/mounts") as f:
+        assert str(tmp_path) not in f.read()

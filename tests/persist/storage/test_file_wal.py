@@ -224,6 +224,29 @@ def test_crash_between_seal_and_new_segment(tmp_path):
         assert [s for s, _ in w.records()] == [1, 2, 40]
 
 
+def test_a_sealed_newest_segment_is_fsynced_before_its_successor_exists(tmp_path, monkeypatch):
+    """The roll crashed after writing the seal but maybe before its fsync: open
+    must make the seal durable before creating the successor (a power loss
+    would otherwise leave an older segment without its seal; a soak found it:
+    rehydrate under kill+lose-unsynced+pause)."""
+    import persist.storage.file_wal as fw
+    from persist.storage.file_wal import KIND_SEAL
+
+    d = tmp_path / "wal"
+    (seg,) = write_wal(d, [b"one", b"two"])
+    with open(seg, "ab") as f:
+        f.write(encode_record(40, b"", KIND_SEAL))
+    log = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(fw.os, "fsync", lambda fd: (log.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1])
+    reported = []
+    with FileWal(d, on_fsync=lambda path, n: reported.append((path, n))) as w:
+        assert [p for _, p in w.records()] == [b"one", b"two"]
+    succ = str(d / segment_name(40))
+    assert str(seg) in log and log.index(str(seg)) < log.index(succ), log
+    assert (str(seg), os.path.getsize(seg)) in reported
+
+
 def test_a_lost_older_segment_tail_at_a_record_boundary_is_detected(tmp_path):
     """Cutting an older segment exactly after a whole record leaves valid
     records only; the missing seal still gives it away."""
