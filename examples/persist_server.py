@@ -12,6 +12,10 @@ by their class, anything else is ``indeterminate`` (the engine may have done
 it) with the traceback on stderr.
 
 Keys and values are UTF-8 text on the wire and bytes in persist.
+
+``NEMESIS_MUTANT=FILE.py`` (set by the harness for ``--mutant``): the file
+is run before persist is imported, planting its bug into the engine this
+server serves (the zoo of ``mutants/``, through the protocol).
 """
 
 from __future__ import annotations
@@ -146,6 +150,12 @@ def error_of(e: BaseException) -> dict[str, str]:
 
 
 def main() -> int:
+    import os
+
+    if os.environ.get("NEMESIS_MUTANT"):
+        import runpy
+
+        runpy.run_path(os.environ["NEMESIS_MUTANT"], run_name="__mutant__")
     server = Server()
     for line in sys.stdin:
         if not line.strip():

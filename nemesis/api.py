@@ -343,7 +343,7 @@ def run(*, workload: str, nemesis: str | Iterable[str] = "none", seed: int = 1, 
         concurrency: int = 8, op_limit: int = 0, store: str | os.PathLike = "runs", keep_data: bool = False,
         mutant: str | os.PathLike | None = None, blob: str = "file", s3_faults: Iterable[str] = (),
         s3_port: int = 0, fs: str = "auto", replay: str | dict[str, Any] | None = None, report: bool = True,
-        quiet: bool = True) -> RunResult:
+        quiet: bool = True, system: str = "persist") -> RunResult:
     """Run one test and judge it: ``persist-nemesis run``.
 
     ``workload``: ``append``, ``rehydrate``, ``upsert``, ``multi-writer``
@@ -365,6 +365,9 @@ def run(*, workload: str, nemesis: str | Iterable[str] = "none", seed: int = 1, 
     ``faults``, ``fault_ops``, ``processes``, or the JSON text / file path
     ``--replay`` takes). ``report``: write ``timeline.html``, the plots and
     the store's index. ``quiet=False`` prints what the command prints.
+    ``system``: the engine under test, ``persist`` (the reference engine) or
+    ``"exec:CMD ARGS..."`` (any executable speaking ``docs/protocol.md``;
+    the append workload so far).
 
     Returns a :class:`RunResult`. Raises :class:`nemesis.runner.ConfigError`
     (bad input: nothing ran), :class:`nemesis.store.StoreError` (a store
@@ -377,7 +380,7 @@ def run(*, workload: str, nemesis: str | Iterable[str] = "none", seed: int = 1, 
 
     cfg = build_config(workload, _names(nemesis) or "", int(seed), time_limit, concurrency, op_limit,
                        os.fspath(mutant) if mutant is not None else None, keep_data, blob=blob,
-                       s3_faults=list(s3_faults or ()), s3_port=s3_port, fs=fs)
+                       s3_faults=list(s3_faults or ()), s3_port=s3_port, fs=fs, system=system)
     if replay is not None:
         from nemesis.regressions import RegressionError, apply_overrides
 
@@ -421,7 +424,7 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
              store: str | os.PathLike = "runs", mutant: str | os.PathLike | None = None, blob: str = "auto",
              s3_faults: Iterable[str] = (), s3_port: int = 0, concurrency: int = 8, op_limit: int = 0,
              keep_data: bool = False, report: bool = True, fs: str = "auto", dry_run: bool = False,
-             duration: str | float | None = None, on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
+             duration: str | float | None = None, system: str = "persist", on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
              on_done: Callable[[dict[str, Any]], None] | None = None) -> CampaignResult:
     """Run the cross product workloads x nemesis mixes x seeds, ``jobs`` runs
     at a time, and judge them all: ``persist-nemesis campaign``.
@@ -433,7 +436,7 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     command line's form (default: every nemesis on its own). ``seeds``: N
     (seeds 1..N; default 1) or a list of seeds; ``seed_range``: ``"A-B"``
     instead. ``time_limit``, ``concurrency``, ``op_limit``, ``mutant``,
-    ``keep_data``, ``s3_faults``, ``s3_port``, ``fs``: each run's, as for
+    ``keep_data``, ``s3_faults``, ``s3_port``, ``fs``, ``system``: each run's, as for
     :func:`run`. ``blob``: ``auto`` (s3 for mixes with the s3 nemesis, else
     file), ``file`` or ``s3``. ``jobs``: runs at a time (default: the CPU
     cores). ``shard``: ``"K/N"``, run only the K-th of N shards. ``junit``:
@@ -481,7 +484,7 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     make = functools.partial(cp.plan, workloads=wls, mixes=mixes, time_limit=time_limit, store=os.fspath(store),
                              concurrency=concurrency, op_limit=op_limit, mutant=os.fspath(mutant) if mutant else None,
                              blob=blob, s3_faults=list(s3_faults or ()), s3_port=s3_port, jobs=jobs,
-                             keep_data=keep_data, shard=shard_kn, fs=fs)
+                             keep_data=keep_data, shard=shard_kn, fs=fs, system=system)
     p = make(seeds=seed_list[:1] if soak_seconds is not None else seed_list)
     if not p.runs:
         what = "this shard has no runs" if p.total else "every combination was skipped"

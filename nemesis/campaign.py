@@ -234,8 +234,9 @@ def _incompatible(workload: str, mix: list[str], blob: str) -> str | None:
 def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time_limit: float, store: str,
          concurrency: int = 8, op_limit: int = 0, mutant: str | None = None, blob: str = "auto",
          s3_faults: list[str] | tuple[str, ...] = (), s3_port: int = 0, jobs: int = 1, keep_data: bool = False,
-         shard: tuple[int, int] = (1, 1), fs: str = "auto") -> Plan:
-    """Check everything and lay the campaign out (no run starts here). ``fs``
+         shard: tuple[int, int] = (1, 1), fs: str = "auto", system: str = "persist") -> Plan:
+    """Check everything and lay the campaign out (no run starts here). ``system``
+    (``--system``) is every run's engine under test (:mod:`nemesis.system`). ``fs``
     (``--fs``) is every run's disk fault model, resolved once per run as
     ``persist-nemesis run`` does; each run's command names the model it got."""
     from nemesis.runner import ConfigError, build_config, command_line
@@ -273,7 +274,7 @@ def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time
                 try:
                     cfg = build_config(wl, ",".join(mix), seed, time_limit, concurrency, op_limit, mutant, keep_data,
                                        blob=b, s3_faults=s3_faults if "s3" in mix else (), s3_port=s3_port,
-                                       fs=fs)
+                                       fs=fs, system=system)
                 except ConfigError as e:
                     raise CampaignError(e.message, e.param) from None
                 runnable.append((wl, mix, seed, cfg))

@@ -114,6 +114,12 @@ class Controller:
                 raise
             self.url = self.s3.url
             options = {"persist": self.s3.persist_options(os.path.join(self.data_dir, "wal"))}
+        if cfg.system != "persist":  # the engine under test behind persist's surface, in each worker (workloads/system.py)
+            from nemesis.system import parse
+
+            spec = parse(cfg.system)
+            options = {**options, "system": {"kind": spec.kind, "argv": list(spec.argv), "target": spec.target,
+                                             "mutant": cfg.mutant}}  # NEMESIS_MUTANT: planted into the system
         if self.op_clock:  # no background drains/compaction: what the engine does follows the operations only
             options = {**options, "persist": {**options.get("persist", {}), "background": False}}
         try:

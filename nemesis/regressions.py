@@ -87,7 +87,8 @@ def config_from_dict(d: dict[str, Any]):
     cfg = build_config(d["workload"], ",".join(nem) if isinstance(nem, list) else str(nem), int(d["seed"]),
                        float(d["time_limit"]), int(d.get("concurrency", 4)), int(d.get("op_limit", 0)),
                        abs_path(d.get("mutant")), bool(d.get("keep_data", False)), blob=d.get("blob", "file"),
-                       s3_faults=list(d.get("s3_faults") or []), s3_port=int(d.get("s3_port", 0)), fs=fs_of(d))
+                       s3_faults=list(d.get("s3_faults") or []), s3_port=int(d.get("s3_port", 0)), fs=fs_of(d),
+                       system=d.get("system", "persist"))
     if d.get("interval"):
         cfg.interval = (float(d["interval"][0]), float(d["interval"][1]))
     apply_overrides(cfg, {**{k: d[k] for k in ("faults", "fault_ops", "processes") if k in d},

@@ -52,7 +52,7 @@ class ConfigError(BadInput):
 
 def build_config(workload: str, nemesis: str, seed: int, time_limit: float, concurrency: int, op_limit: int,
                  mutant: str | None, keep_data: bool, blob: str = "file", s3_faults=(), s3_port: int = 0,
-                 fs: str = "auto"):
+                 fs: str = "auto", system: str = "persist"):
     """Check every input; returns a RunConfig or raises :class:`ConfigError`.
 
     ``fs`` (``--fs``) is resolved here (:mod:`nemesis.faultmodel`): the
@@ -95,7 +95,31 @@ def build_config(workload: str, nemesis: str, seed: int, time_limit: float, conc
         cfg.resolve_fs()
     except FaultModelError as e:
         raise ConfigError(str(e), "--fs") from None
+    _check_system(cfg, system)
     return cfg
+
+
+def _check_system(cfg, system: str) -> None:
+    """``--system``: parsed (:mod:`nemesis.system`); a run whose workload or
+    faults cannot reach that system is refused, never silently weakened."""
+    from nemesis.system import SystemSpecError, parse
+
+    try:
+        spec = parse(system)
+    except SystemSpecError as e:
+        raise ConfigError(e.message, "--system") from None
+    if spec.kind == "persist":
+        return
+    if spec.kind != "exec":
+        raise ConfigError(f"{spec.text!r}: module:Class systems are designed (docs/protocol.md), not wired into the "
+                          "workers yet; serve the class over exec: meanwhile", "--system")
+    if cfg.workload != "append":
+        raise ConfigError(f"the {cfg.workload} workload needs persist's operators or its writer handover; another "
+                          "system runs the append workload so far (docs/protocol.md)", "--system")
+    refused = spec.refused(cfg.nemeses, cfg.fault_model)
+    if refused:
+        raise ConfigError(f"these faults cannot apply to {spec.text!r}: " + "; ".join(refused), "--system")
+    cfg.system = spec.text
 
 
 def _check_s3(blob: str, names: list[str], s3_faults: list[str], s3_port: int) -> list[str]:
@@ -145,6 +169,8 @@ def command_line(cfg) -> str:
     fs = {"faultfs": "fuse", "tracer": "tracer"}.get(cfg.fault_model or "", cfg.fs)
     if fs != "auto":  # the model that ran, so the line reruns the same one (auto may fall back elsewhere)
         parts += ["--fs", fs]
+    if getattr(cfg, "system", "persist") != "persist":
+        parts += ["--system", cfg.system]
     replay = {k: v for k, v in cfg.to_json().items() if k in REPLAY_KEYS}
     if replay:  # a shrunk run or a regression seed: its schedule, inline, so the line alone reruns it
         parts += ["--replay", json.dumps(replay, separators=(",", ":"))]
@@ -206,7 +232,7 @@ def load_config(run_dir: str):
                            int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
                            int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)),
                            blob=c.get("blob", "file"), s3_faults=c.get("s3_faults", []),
-                           s3_port=int(c.get("s3_port", 0)), fs=fs_of(c))
+                           s3_port=int(c.get("s3_port", 0)), fs=fs_of(c), system=c.get("system", "persist"))
         if any(k in c for k in REPLAY_KEYS):  # a replayed schedule (shrink, regressions)
             from nemesis.regressions import apply_overrides
 

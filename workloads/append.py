@@ -274,7 +274,13 @@ class AppendReader(AppendClient):
 
 
 def open_persist(url: str, options: dict[str, Any], read_only: bool):
-    """``persist.open`` (or the read-only handle) with the run's options."""
+    """``persist.open`` (or the read-only handle) with the run's options; a
+    system under test other than persist (``options["system"]``, ``--system``)
+    through persist's surface (:mod:`workloads.system`)."""
+    if options.get("system"):
+        from workloads.system import open_system
+
+        return open_system(options["system"], url, options, read_only)
     import persist
 
     kwargs = dict(options.get("persist", {}))

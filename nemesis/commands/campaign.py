@@ -63,8 +63,12 @@ from nemesis.runner import DEFAULT_STORE
 @click.option("--duration", default=None, metavar="TIME",
               help="a soak: keep drawing seeds (from the first of --seed-range, default 1) across the cross product "
                    "until TIME is spent, e.g. 600, 10m, 1h")
+@click.option("--system", "system", default="persist", show_default=True,
+              help="the engine under test: persist, or 'exec:CMD ARGS...' (any executable speaking docs/protocol.md; "
+                   "{data_dir} is its data directory; the append workload so far)")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration) -> int:
+             s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
+             system) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     from rich.console import Console
 
@@ -93,7 +97,7 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
                            time_limit=time_limit, jobs=jobs, shard=shard, junit=junit_path, store=store, mutant=mutant,
                            blob=blob, s3_faults=s3_faults, s3_port=s3_port, concurrency=concurrency,
                            op_limit=op_limit, keep_data=keep_data, report=not no_report, fs=fs, dry_run=dry_run,
-                           duration=duration,
+                           duration=duration, system=system,
                            on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
                            on_done=lambda r: _call(progress, "on_done", r))
     except KeyboardInterrupt as e:  # while planning, before a plan existed: still a JUnit that says it never ran

@@ -45,13 +45,16 @@ from nemesis.runner import DEFAULT_STORE
                    "undoes unsynced writes and directory operations of any process; disk-error, slow-disk), tracer "
                    "(the in-process tracer of Python's os calls: a prefix of unsynced bytes is lost), auto (fuse where "
                    "it works, else tracer, saying why)")
+@click.option("--system", "system", default="persist", show_default=True,
+              help="the engine under test: persist, or 'exec:CMD ARGS...' (any executable speaking docs/protocol.md; "
+                   "{data_dir} is its data directory; the append workload so far)")
 def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report,
-        blob, s3_faults, s3_port, replay, fs) -> int:
+        blob, s3_faults, s3_port, replay, fs, system) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""
     from nemesis.runner import ConfigError, build_config, execute, load_replay
 
     cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit, mutant, keep_data,
-                       blob=blob, s3_faults=s3_faults, s3_port=s3_port, fs=fs)
+                       blob=blob, s3_faults=s3_faults, s3_port=s3_port, fs=fs, system=system)
     if replay is not None:
         from nemesis.regressions import RegressionError, apply_overrides
 
