@@ -1,178 +1,208 @@
-"""The reference engine served over the ``exec:`` protocol (``docs/protocol.md``).
+"""Serve the reference engine, persist, over the harness's JSON-lines protocol (``docs/protocol.md``).
 
-    python examples/persist_server.py
+    python examples/persist_server.py DATA_DIR [--mutant FILE.py]
 
-A separate program, not part of the harness (it imports ``persist`` and
-nothing of ``nemesis`` or ``workloads``): it reads one JSON request a line on
-stdin, performs it on persist and writes one reply a line on stdout, so the
-protocol path can be proven end to end against the engine whose verdicts
-are known. Requests are served one at a time, in order (the protocol allows
-it); persist's own errors become ``determinate`` / ``indeterminate`` replies
-by their class, anything else is ``indeterminate`` (the engine may have done
-it) with the traceback on stderr.
+A conformance example: a program of its own that imports ``persist`` and
+nothing of the harness, so ``--system 'exec:python examples/persist_server.py {data_dir}'``
+drives persist through the protocol end to end. One request a line on
+stdin, one reply a line on stdout (any order: requests run on a thread pool,
+so concurrent writes share the Wal's group commit); logs on stderr. EOF on
+stdin closes the engine and exits 0.
 
-Keys and values are UTF-8 text on the wire and bytes in persist.
+``--mutant FILE.py`` (or ``PERSIST_SERVER_MUTANT``) runs a file of the mutant
+zoo before persist is imported, as the harness's worker does with its own
+``--mutant``: the planted bug is then in the engine behind the protocol.
 
-``NEMESIS_MUTANT=FILE.py`` (set by the harness for ``--mutant``): the file
-is run before persist is imported, planting its bug into the engine this
-server serves (the zoo of ``mutants/``, through the protocol).
+``DATA_DIR`` must be the directory of the ``open`` request's ``file://`` url
+(a check that the harness substituted ``{data_dir}`` as documented); on S3
+the url is not a path and the check is skipped.
+
+Exit codes: 0 at EOF; 64 bad arguments; 65 the mutant failed to run.
 """
 
 from __future__ import annotations
 
-import inspect
+import argparse
+import base64
 import json
+import os
+import runpy
 import sys
-import time
+import threading
 import traceback
-from typing import Any, Callable
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
 
-PROTOCOL = 1
+
+def _b(s: str) -> bytes:
+    return base64.b64decode(s, validate=True)
+
+
+def _s(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+def _updates(rows) -> list[tuple[bytes, bytes, int, int]]:
+    return [(_b(k), _b(v), int(t), int(d)) for k, v, t, d in rows]
+
+
+class UnsupportedOperation(Exception):
+    pass
 
 
 class Server:
-    """One open location and the operations of the protocol on it."""
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = os.path.realpath(data_dir)
+        self.p = None
+        self.streams: dict[str, object] = {}
+        self.listeners: dict[int, object] = {}
+        self.next_listener = 0
+        self.lock = threading.Lock()
+        self.out_lock = threading.Lock()
+        self.out = sys.stdout
+        self.closed = False
 
-    def __init__(self) -> None:
-        self.p: Any = None
-        self.streams: dict[str, Any] = {}
+    def reply(self, obj: dict) -> None:
+        line = json.dumps(obj, separators=(",", ":")) + "\n"
+        with self.out_lock:
+            self.out.write(line)
+            self.out.flush()
 
-    # --- operations -------------------------------------------------------
+    def stream(self, name: str):
+        with self.lock:
+            s = self.streams.get(name)
+            if s is None:
+                s = self.streams[name] = self.p.stream(name)
+            return s
 
-    def open(self, data_dir: str, url: str | None = None, role: str = "writer", read_only: bool = False,
-             options: dict[str, Any] | None = None) -> dict[str, Any]:
+    def handle(self, req: dict):
         import persist
+        from persist.errors import ClosedError
 
-        kwargs = dict((options or {}).get("persist", {}))
-        self.p = persist.open(url or f"file://{data_dir}", read_only=read_only, **kwargs)
-        ops = ["write", "write_multi", "seal", "allow_compaction", "frontiers", "snapshot", "listen", "drain",
-               "compact", "gc"]
-        return {"protocol": PROTOCOL, "ops": ops, "failpoints": False}
-
-    def stream(self, name: str) -> Any:
-        s = self.streams.get(name)
-        if s is None:
-            s = self.streams[name] = self.p.stream(name)
-        return s
-
-    def write(self, stream: str, updates: list) -> None:
-        self.stream(stream).write(_enc(updates))
-
-    def write_multi(self, writes: dict[str, list]) -> None:
-        self.p.write_multi({name: _enc(u) for name, u in writes.items()})
-
-    def seal(self, stream: str, ts: int) -> None:
-        self.stream(stream).seal(int(ts))
-
-    def allow_compaction(self, stream: str, since: int) -> None:
-        self.stream(stream).allow_compaction(int(since))
-
-    def frontiers(self, stream: str) -> dict[str, int]:
-        upper, since = self.stream(stream).frontiers()
-        return {"upper": upper, "since": since}
-
-    def snapshot(self, stream: str, as_of: int) -> dict[str, Any]:
-        return {"rows": [[k.decode(), v.decode(), d] for k, v, d in self.stream(stream).snapshot(int(as_of))]}
-
-    def listen(self, stream: str, as_of: int, **kw: Any) -> dict[str, Any]:
-        listener = self.stream(stream).listen(int(as_of))
-        events: list[dict[str, Any]] = []
-        end = time.monotonic() + float(kw.get("for", 0.2))
-        while (left := end - time.monotonic()) > 0:
-            for ev in listener.poll(timeout=left):
+        op = req.get("op")
+        if op == "open":
+            url = req["url"]
+            u = urlparse(url)
+            if u.scheme == "file" and os.path.realpath(u.path) != self.data_dir:
+                raise ValueError(f"the open url {url} is not in DATA_DIR {self.data_dir}")
+            options = dict(req.get("options") or {})
+            self.p = persist.open(url, read_only=bool(req.get("read_only")), **options)
+            return None
+        if self.p is None:
+            raise ClosedError(f"{op} before open")
+        p = self.p
+        if op == "stream":
+            self.stream(req["stream"])
+            return None
+        if op == "write":
+            self.stream(req["stream"]).write(_updates(req["updates"]))
+            return None
+        if op == "write_multi":
+            p.write_multi({n: _updates(u) for n, u in req["writes"].items()})
+            return None
+        if op == "seal":
+            self.stream(req["stream"]).seal(int(req["ts"]))
+            return None
+        if op == "allow_compaction":
+            self.stream(req["stream"]).allow_compaction(int(req["since"]))
+            return None
+        if op == "frontiers":
+            upper, since = self.stream(req["stream"]).frontiers()
+            return {"upper": upper, "since": since}
+        if op == "snapshot":
+            snap = self.stream(req["stream"]).snapshot(int(req["as_of"]))
+            return {"rows": [[_s(k), _s(v), d] for k, v, d in snap]}
+        if op == "listen":
+            listener = self.stream(req["stream"]).listen(int(req["as_of"]))
+            with self.lock:
+                self.next_listener += 1
+                self.listeners[self.next_listener] = listener
+                return {"listener": self.next_listener}
+        if op == "poll":
+            listener = self.listeners[int(req["listener"])]
+            events = []
+            for ev in listener.poll(timeout=req.get("timeout", 0)):
                 if ev.kind == "progress":
                     events.append({"progress": ev.upper})
                 else:
-                    t = ev.updates
-                    events.append({"data": [[k.decode(), v.decode(), ts, d] for k, v, ts, d in zip(
-                        t.column("key").to_pylist(), t.column("val").to_pylist(), t.column("ts").to_pylist(),
-                        t.column("diff").to_pylist())]})
-        return {"events": events}
+                    events.append({"data": [[_s(k), _s(v), t, d] for k, v, t, d in ev.rows()]})
+            return {"events": events}
+        if op == "unlisten":
+            with self.lock:
+                self.listeners.pop(int(req["listener"]), None)
+            return None
+        if op == "pending_count":
+            return p.pending_count()
+        if op == "drain":
+            p.drain()
+            return None
+        if op == "compact":
+            return p.compact()
+        if op == "gc":
+            return [str(k) for k in p.gc()]
+        if op == "close":
+            self.closed = True
+            p.close()
+            return None
+        raise UnsupportedOperation(f"unknown op {op!r}")
 
-    def drain(self) -> dict[str, Any]:
-        before = self.p.pending_count()
-        self.p.drain()
-        return {"pending": before}
+    def serve(self, req: dict) -> None:
+        from persist.errors import PersistError
 
-    def compact(self) -> dict[str, Any]:
-        return {"merges": self.p.compact()}
-
-    def gc(self) -> dict[str, Any]:
-        return {"deleted": len(self.p.gc())}
-
-    def close(self) -> None:
-        if self.p is not None:
-            self.p.close()
-            self.p = None
-
-    # --- the wire -----------------------------------------------------------
-
-    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         rid = req.get("id")
-        op = req.get("op")
-        fn: Callable[..., Any] | None = getattr(self, op, None) if op in OPS else None
-        if fn is None:
-            return {"id": rid, "error": {"kind": "determinate", "class": "UnknownOperation",
-                                         "message": f"no operation {op!r}; this server serves {', '.join(OPS)}"}}
-        if op != "open" and self.p is None:
-            return {"id": rid, "error": {"kind": "determinate", "class": "NotOpen",
-                                         "message": f"{op} before open"}}
-        args = req.get("args") or {}
         try:
-            inspect.signature(fn).bind(**args)
-        except TypeError as e:  # refused before anything ran
-            return {"id": rid, "error": {"kind": "determinate", "class": "BadRequest", "message": f"{op}: {e}"}}
-        try:
-            return {"id": rid, "ok": fn(**args)}
-        except Exception as e:  # noqa: BLE001 - every failure is a reply
-            return {"id": rid, "error": error_of(e)}
-
-
-OPS = ("open", "write", "write_multi", "seal", "allow_compaction", "frontiers", "snapshot", "listen", "drain",
-       "compact", "gc", "close")
-
-
-def _enc(updates: list) -> list[tuple[bytes, bytes, int, int]]:
-    return [(str(k).encode(), str(v).encode(), int(ts), int(d)) for k, v, ts, d in updates]
-
-
-def error_of(e: BaseException) -> dict[str, str]:
-    """A persist error by its class (Determinate: it did not happen); anything else indeterminate."""
-    try:
-        from persist.errors import Determinate
-    except ImportError:  # pragma: no cover - persist is what this serves
-        Determinate = ()  # type: ignore[assignment]
-    determinate = isinstance(e, Determinate)
-    if not determinate:
-        traceback.print_exc(file=sys.stderr)
-    return {"kind": "determinate" if determinate else "indeterminate", "class": type(e).__name__,
-            "message": str(e)}
-
-
-def main() -> int:
-    import os
-
-    if os.environ.get("NEMESIS_MUTANT"):
-        import runpy
-
-        runpy.run_path(os.environ["NEMESIS_MUTANT"], run_name="__mutant__")
-    server = Server()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        req: Any = None
-        try:
-            req = json.loads(line)
-        except ValueError as e:
-            reply = {"id": None, "error": {"kind": "determinate", "class": "BadRequest", "message": f"not JSON: {e}"}}
+            value = self.handle(req)
+        except PersistError as e:
+            self.reply({"id": rid, "error": {"type": "determinate" if e.determinate else "indeterminate",
+                                             "class": type(e).__name__, "message": str(e)}})
+        except UnsupportedOperation as e:
+            self.reply({"id": rid, "error": {"type": "determinate", "class": "UnsupportedOperation",
+                                             "message": str(e)}})
+        except Exception as e:  # a bug of the engine or a bad request: it may have happened
+            traceback.print_exc()
+            sys.stderr.flush()
+            self.reply({"id": rid, "error": {"type": "indeterminate", "class": type(e).__name__,
+                                             "message": f"unexpected: {e}"}})
         else:
-            reply = server.handle(req) if isinstance(req, dict) else {
-                "id": None, "error": {"kind": "determinate", "class": "BadRequest", "message": "not a JSON object"}}
-        sys.stdout.write(json.dumps(reply, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
-        if isinstance(req, dict) and req.get("op") == "close" and "ok" in reply:
-            return 0
-    server.close()
+            self.reply({"id": rid, "ok": value})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="persist_server.py")
+    ap.add_argument("data_dir")
+    ap.add_argument("--mutant", default=os.environ.get("PERSIST_SERVER_MUTANT") or None,
+                    help="a FILE.py run before persist is imported (a planted bug)")
+    ap.add_argument("--threads", type=int, default=16)
+    args = ap.parse_args(argv)
+    if args.mutant:
+        try:
+            runpy.run_path(args.mutant, run_name="__mutant__")
+        except BaseException:
+            traceback.print_exc()
+            print(f"persist_server: the mutant {args.mutant} failed", file=sys.stderr, flush=True)
+            return 65
+    # replies only on the real stdout: anything printed (the engine, a mutant) goes to stderr
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    import persist  # noqa: F401  (paid now: a spare worker starts this program before it is needed)
+
+    server = Server(args.data_dir)
+    server.out = out
+    pool = ThreadPoolExecutor(max_workers=max(1, args.threads))
+    for line in sys.stdin:
+        if line.strip():
+            req = json.loads(line)
+            if req.get("op") == "open":  # nothing else runs before the engine is open
+                server.serve(req)
+            else:
+                pool.submit(server.serve, req)
+    pool.shutdown(wait=True)
+    if server.p is not None and not server.closed:
+        try:
+            server.p.close()
+        except Exception:
+            traceback.print_exc()
     return 0
 
 

@@ -365,9 +365,9 @@ def run(*, workload: str, nemesis: str | Iterable[str] = "none", seed: int = 1, 
     ``faults``, ``fault_ops``, ``processes``, or the JSON text / file path
     ``--replay`` takes). ``report``: write ``timeline.html``, the plots and
     the store's index. ``quiet=False`` prints what the command prints.
-    ``system``: the engine under test, ``persist`` (the reference engine) or
-    ``"exec:CMD ARGS..."`` (any executable speaking ``docs/protocol.md``;
-    the append workload so far).
+    ``system``: the system under test, ``persist`` (the reference engine),
+    ``module:Class`` or ``"exec:CMD {data_dir}"`` (any executable speaking
+    ``docs/protocol.md``).
 
     Returns a :class:`RunResult`. Raises :class:`nemesis.runner.ConfigError`
     (bad input: nothing ran), :class:`nemesis.store.StoreError` (a store

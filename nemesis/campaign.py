@@ -236,7 +236,7 @@ def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time
          s3_faults: list[str] | tuple[str, ...] = (), s3_port: int = 0, jobs: int = 1, keep_data: bool = False,
          shard: tuple[int, int] = (1, 1), fs: str = "auto", system: str = "persist") -> Plan:
     """Check everything and lay the campaign out (no run starts here). ``system``
-    (``--system``) is every run's engine under test (:mod:`nemesis.system`). ``fs``
+    (``--system``) is every run's system under test (``docs/protocol.md``). ``fs``
     (``--fs``) is every run's disk fault model, resolved once per run as
     ``persist-nemesis run`` does; each run's command names the model it got."""
     from nemesis.runner import ConfigError, build_config, command_line

@@ -40,10 +40,11 @@ class RunConfig:
     #: ``--fs``: auto | fuse | tracer (nemesis/faultmodel.py); ``fault_model`` is what it resolved to
     #: (``"faultfs"`` or ``"tracer"``), ``fs_reason`` why ``auto`` fell back to the tracer
     fs: str = "auto"
-    #: ``--system``: the engine under test (``persist``, or ``exec:CMD ...``; nemesis/system.py)
-    system: str = "persist"
     fault_model: str | None = None
     fs_reason: str | None = None
+    #: ``--system``: the system under test (``docs/protocol.md``): ``persist`` (the reference engine),
+    #: ``module:Class`` or ``exec:CMD {data_dir}``
+    system: str = "persist"
 
     def resolve_fs(self) -> str:
         """Settle ``fault_model`` (once): ``faultfs`` or ``tracer``. Raises
@@ -78,12 +79,12 @@ class RunConfig:
              "time_limit": self.time_limit, "concurrency": self.concurrency, "op_limit": self.op_limit,
              "mutant": self.mutant, "keep_data": self.keep_data, "interval": list(self.interval),
              "blob": self.blob, "s3_faults": list(self.s3_faults), "s3_port": self.s3_port, "fs": self.fs}
-        if self.system != "persist":  # only when set, so a plain run's config is unchanged
-            d["system"] = self.system
         if self.fault_model is not None:
             d["fault_model"] = self.fault_model
         if self.fs_reason:
             d["fs_reason"] = self.fs_reason
+        if self.system != "persist":  # only when chosen, so a plain run's config is unchanged
+            d["system"] = self.system
         # a replayed schedule (shrinking, regression seeds): only when set, so a plain run's config is unchanged
         if self.faults is not None:
             d["faults"] = [f.to_json() for f in self.faults]

@@ -114,12 +114,6 @@ class Controller:
                 raise
             self.url = self.s3.url
             options = {"persist": self.s3.persist_options(os.path.join(self.data_dir, "wal"))}
-        if cfg.system != "persist":  # the engine under test behind persist's surface, in each worker (workloads/system.py)
-            from nemesis.system import parse
-
-            spec = parse(cfg.system)
-            options = {**options, "system": {"kind": spec.kind, "argv": list(spec.argv), "target": spec.target,
-                                             "mutant": cfg.mutant}}  # NEMESIS_MUTANT: planted into the system
         if self.op_clock:  # no background drains/compaction: what the engine does follows the operations only
             options = {**options, "persist": {**options.get("persist", {}), "background": False}}
         try:
@@ -263,7 +257,8 @@ class Controller:
             s.slot: Worker(s, workload=cfg.workload, url=self.url, run_dir=run_dir, events=None,
                            threads=max(1, per_worker[s.slot]) + 1, options=options, mutant=cfg.mutant,
                            watch_root=self.data_dir, spare=True,
-                           watch=self.fs is None or "corrupt" in cfg.nemeses)
+                           watch=self.fs is None or "corrupt" in cfg.nemeses,
+                           system=getattr(cfg, "system", "persist"))
             for s in specs
         }
         by_slot = {s.slot: s for s in specs}

@@ -95,31 +95,14 @@ def build_config(workload: str, nemesis: str, seed: int, time_limit: float, conc
         cfg.resolve_fs()
     except FaultModelError as e:
         raise ConfigError(str(e), "--fs") from None
-    _check_system(cfg, system)
-    return cfg
-
-
-def _check_system(cfg, system: str) -> None:
-    """``--system``: parsed (:mod:`nemesis.system`); a run whose workload or
-    faults cannot reach that system is refused, never silently weakened."""
-    from nemesis.system import SystemSpecError, parse
+    from nemesis.system import SystemChoiceError, check
 
     try:
-        spec = parse(system)
-    except SystemSpecError as e:
-        raise ConfigError(e.message, "--system") from None
-    if spec.kind == "persist":
-        return
-    if spec.kind != "exec":
-        raise ConfigError(f"{spec.text!r}: module:Class systems are designed (docs/protocol.md), not wired into the "
-                          "workers yet; serve the class over exec: meanwhile", "--system")
-    if cfg.workload != "append":
-        raise ConfigError(f"the {cfg.workload} workload needs persist's operators or its writer handover; another "
-                          "system runs the append workload so far (docs/protocol.md)", "--system")
-    refused = spec.refused(cfg.nemeses, cfg.fault_model)
-    if refused:
-        raise ConfigError(f"these faults cannot apply to {spec.text!r}: " + "; ".join(refused), "--system")
-    cfg.system = spec.text
+        check(system, workload, names, cfg.fault_model)
+    except SystemChoiceError as e:
+        raise ConfigError(str(e), "--system") from None
+    cfg.system = system
+    return cfg
 
 
 def _check_s3(blob: str, names: list[str], s3_faults: list[str], s3_port: int) -> list[str]:
@@ -167,10 +150,10 @@ def command_line(cfg) -> str:
         if cfg.s3_port:
             parts += ["--s3-port", str(cfg.s3_port)]
     fs = {"faultfs": "fuse", "tracer": "tracer"}.get(cfg.fault_model or "", cfg.fs)
-    if fs != "auto":  # the model that ran, so the line reruns the same one (auto may fall back elsewhere)
-        parts += ["--fs", fs]
     if getattr(cfg, "system", "persist") != "persist":
         parts += ["--system", cfg.system]
+    if fs != "auto":  # the model that ran, so the line reruns the same one (auto may fall back elsewhere)
+        parts += ["--fs", fs]
     replay = {k: v for k, v in cfg.to_json().items() if k in REPLAY_KEYS}
     if replay:  # a shrunk run or a regression seed: its schedule, inline, so the line alone reruns it
         parts += ["--replay", json.dumps(replay, separators=(",", ":"))]
@@ -376,6 +359,9 @@ def _execute(cfg, store: str, out, err, progress: bool, reports: bool) -> dict[s
                     "elapsed": round(outcome.elapsed, 3), "faults": dict(ctl.rec.faults),
                     "restart_seconds": [round(x, 4) for x in outcome.restarts], "notes": outcome.notes,
                     "fault_model": cfg.fault_model})
+    from nemesis.system import applicability
+
+    results["system"] = applicability(cfg.system, cfg.nemeses, cfg.fault_model)
     if cfg.fs_reason:
         results["fs_reason"] = cfg.fs_reason
     if outcome.fsck is not None:
@@ -490,7 +476,10 @@ def _summary(out, ctl, outcome, results: dict[str, Any], run_dir: str, cfg) -> N
             f"{_count(fk.get('problem_count', 0), 'problem')} (orphans included)")
         out.print(f"fsck of the location at the end: {said} in {fk.get('seconds', 0):.2f} s")
     out.print(fault_model_line(cfg))
-    if results.get("coverage"):
+    from nemesis.system import line as system_line
+
+    out.print(system_line(cfg.system, cfg.nemeses, cfg.fault_model))
+    if results.get("coverage") and getattr(cfg, "system", "persist") == "persist":  # exec: runs no engine in the worker
         from nemesis.coverage import describe_failpoints
 
         out.print("failpoints hit: " + describe_failpoints(results["coverage"]))

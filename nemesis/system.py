@@ -1,122 +1,78 @@
-"""``--system``: which engine a run tests (design: ``docs/protocol.md``).
+"""``--system``: which faults apply to the system under test (``docs/protocol.md``).
 
-    persist              the reference engine (the default)
-    module:Class         a Python class, imported inside each worker
-    exec:CMD ARGS...     any executable speaking JSON lines on stdin/stdout
+A run's system is ``persist`` (the reference engine, the default), a
+``module:Class`` loaded in the workers, or ``exec:CMD`` (an executable
+speaking the JSON-lines protocol, a child of each worker). Process faults,
+the fault filesystem, S3 faults and every checker apply to all of them; the
+in-process mechanisms apply only where the system supports them
+(``workloads.system.supports``):
 
-:func:`parse` checks a ``--system`` value in the controller, before any run
-starts (never importing the class: that happens inside the worker, after
-``--mutant``), and returns a :class:`SystemSpec`; :meth:`SystemSpec.refused`
-says which of a run's faults cannot apply to the system (the controller
-refuses such a run rather than weaken it silently).
+* ``failpoint`` needs ``"failpoints"`` (persist's failpoints armed in the worker);
+* ``lose-unsynced`` on the tracer (``--fs tracer``) and ``corrupt`` (which
+  picks its targets from the tracer's fsync reports) need ``"fsync-tracer"``.
 
-Status: the choice is parsed and checked; the workers still open the
-reference engine only (``docs/protocol.md``, "Left to build").
+:func:`check` refuses a run that asks for a fault its system cannot take
+(:class:`SystemChoiceError`, bad input), so a run never silently skips one;
+:func:`applicability` is what the summary and ``results.json`` say.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import re
-import shlex
-import shutil
-import string
-from dataclasses import dataclass
+from typing import Any
 
 from nemesis.errors import BadInput
+from workloads.system import DEFAULT, SystemSpecError, kind, supports
 
-#: the placeholders an ``exec:`` command may hold
-PLACEHOLDERS = ("data_dir", "url", "role")
-DEFAULT = "persist"
-_CLASS = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
-
-
-class SystemSpecError(BadInput):
-    """A ``--system`` value that cannot be used; the message says why and what is accepted."""
-
-    param = "--system"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"--system: {message}")
-        self.message = message
+#: workloads whose client an ``exec:`` system can serve (the protocol's operations)
+EXEC_WORKLOADS = ("append",)
+#: nemesis -> the in-process mechanism it needs, and on which fault model (None: any)
+NEEDS = {"failpoint": ("failpoints", None), "corrupt": ("fsync-tracer", None),
+         "lose-unsynced": ("fsync-tracer", "tracer")}
 
 
-@dataclass(frozen=True)
-class SystemSpec:
-    """A checked ``--system``: ``kind`` is ``persist``, ``class`` or ``exec``;
-    ``target`` the ``module:Class`` or the command's text; ``argv`` the
-    command split (placeholders kept); ``text`` what was given (for the
-    reproduce command)."""
-
-    kind: str
-    text: str
-    target: str | None = None
-    argv: tuple[str, ...] = ()
-
-    def command(self, data_dir: str, url: str, role: str) -> list[str]:
-        """The ``exec:`` command with its placeholders filled in."""
-        if self.kind != "exec":
-            raise ValueError(f"{self.text!r} is not an exec: system")
-        values = {"data_dir": data_dir, "url": url, "role": role}
-        return [a.format(**values) for a in self.argv]
-
-    def refused(self, nemeses: list[str], fault_model: str | None) -> list[str]:
-        """The faults of ``nemeses`` that cannot apply to this system, each
-        with the reason (empty: every fault applies)."""
-        if self.kind == "persist":
-            return []
-        out = []
-        if "lose-unsynced" in nemeses and fault_model != "faultfs" and self.kind == "exec":
-            out.append("lose-unsynced on the tracer: it sees only the worker's own Python os calls, not another "
-                       "process; use --fs fuse (the fault filesystem sees every process)")
-        if "failpoint" in nemeses:
-            out.append("failpoint: the reference engine's failpoints only (a system's own failpoints are not "
-                       "wired yet, docs/protocol.md)")
-        return out
+class SystemChoiceError(BadInput):
+    """A ``--system`` that names nothing runnable, or a fault or workload it
+    cannot take; the message says what to change."""
 
 
-def parse(text: str | None) -> SystemSpec:
-    """Check a ``--system`` value; raises :class:`SystemSpecError` saying what is wrong."""
-    text = (text or DEFAULT).strip()
-    if text == DEFAULT:
-        return SystemSpec("persist", text)
-    if text.startswith("exec:"):
-        return _exec(text)
-    if _CLASS.match(text):
-        module, _, cls = text.partition(":")
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise SystemSpecError(f"no module {module!r} on the path (for {text!r}); a module:Class is imported in each "
-                              "worker, so its module must be importable there (PYTHONPATH)")
-        return SystemSpec("class", text, target=text)
-    raise SystemSpecError(f"{text!r} is not a system; accepted: persist (the default), module:Class (a Python class), "
-                      "exec:CMD ARGS... (an executable speaking docs/protocol.md)")
-
-
-def _exec(text: str) -> SystemSpec:
-    cmd = text[len("exec:"):].strip()
+def check(system: str, workload: str, nemeses: list[str], fault_model: str | None) -> None:
+    """Raise :class:`SystemChoiceError` unless ``system`` can run ``workload`` under ``nemeses``."""
     try:
-        argv = shlex.split(cmd)
-    except ValueError as e:
-        raise SystemSpecError(f"cannot split the command {cmd!r}: {e}") from None
-    if not argv:
-        raise SystemSpecError("exec: needs a command, e.g. 'exec:python3 examples/persist_server.py {data_dir}'")
-    for a in argv:
-        try:
-            names = [f for _, f, _, _ in string.Formatter().parse(a) if f is not None]
-        except ValueError as e:
-            raise SystemSpecError(f"argument {a!r}: {e} (write a literal brace as {{{{ or }}}})") from None
-        bad = [n for n in names if n not in PLACEHOLDERS]
-        if bad:
-            raise SystemSpecError(f"unknown placeholder {{{bad[0]}}} in {a!r}; accepted: "
-                              + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
-    exe = argv[0]
-    found = shutil.which(exe) if os.sep not in exe else (exe if os.access(exe, os.X_OK) else None)
-    if not found:
-        raise SystemSpecError(f"{exe!r} is not an executable found on PATH" if os.sep not in exe
-                          else f"{exe} does not exist or is not executable")
-    return SystemSpec("exec", text, target=cmd, argv=tuple(argv))
+        k = kind(system)
+        can = supports(system)
+    except SystemSpecError as e:
+        raise SystemChoiceError(str(e)) from None
+    if k == "exec" and workload not in EXEC_WORKLOADS:
+        raise SystemChoiceError(f"--system exec: serves the {', '.join(EXEC_WORKLOADS)} workload(s) only "
+                                f"(docs/protocol.md), not {workload!r}")
+    for n in nemeses:
+        need = NEEDS.get(n)
+        if need is None or need[0] in can:
+            continue
+        mechanism, model = need
+        if model is not None and fault_model != model:
+            continue
+        fix = " (run it on the fault filesystem: --fs fuse)" if n == "lose-unsynced" else ""
+        raise SystemChoiceError(f"the {n} nemesis needs {mechanism} support, which the system {system!r} "
+                                f"does not have (docs/protocol.md, 'Which faults apply'){fix}")
+
+
+def applicability(system: str, nemeses: list[str], fault_model: str | None) -> dict[str, Any]:
+    """``{"system", "kind", "applied": [...], "not_applicable": [...]}``: the
+    run's nemeses that reached the system, and the in-process mechanisms
+    that did not apply to it (e.g. the fsync tracer and coverage for ``exec:``)."""
+    k = kind(system)
+    can = supports(system)
+    applied = [n for n in nemeses if n != "none"]
+    off = [m for m in ("failpoints", "fsync-tracer") if m not in can]
+    if k == "exec":
+        off.append("coverage")
+    return {"system": system, "kind": k, "applied": applied, "not_applicable": off}
+
+
+def line(system: str, nemeses: list[str], fault_model: str | None) -> str:
+    """The summary's line about the system under test."""
+    a = applicability(system, nemeses, fault_model)
+    head = "system: persist (the reference engine, in the workers)" if system == DEFAULT else f"system: {system}"
+    return (f"{head}; faults applied: {', '.join(a['applied']) or 'none'}"
+            + (f"; not applicable: {', '.join(a['not_applicable'])}" if a["not_applicable"] else ""))

@@ -64,7 +64,7 @@ def _new_uts(hostname: str):
 class Worker:
     def __init__(self, spec: WorkerSpec, *, workload: str, url: str, run_dir: str, events: queue.Queue | None,
                  threads: int, options: dict[str, Any], mutant: str | None = None, watch_root: str | None = None,
-                 spare: bool = False, watch: bool = True):
+                 spare: bool = False, watch: bool = True, system: str = "persist"):
         self.spec = spec
         self.slot = spec.slot
         self.workload = workload
@@ -75,6 +75,7 @@ class Worker:
         self.options = options
         self.mutant = mutant
         self.watch_root = watch_root
+        self.system = system  # --system: the system under test the client opens (docs/protocol.md)
         self.watch = watch  # install the fsync tracer (nemesis.fsync_watch); off on the fault filesystem
         self.incarnation = 0
         self._spawned = 0
@@ -110,6 +111,8 @@ class Worker:
         argv += ["--preload", "nemesis.coverage:install", "--preload-kwargs", json.dumps({"report_path": cov})]
         if self.mutant:
             argv += ["--mutant", self.mutant]
+        if self.system != "persist":
+            argv += ["--system", self.system]
         return argv
 
     def _spawn(self, standby: bool) -> tuple[subprocess.Popen, int, int]:
@@ -163,6 +166,8 @@ class Worker:
         self.proc, r, self.incarnation = taken or self._spawn(standby=False)
         self.out_fd = r
         self._bufs[r] = b""
+        if taken is None and self.incarnation > 1:  # a restart no spare could serve (next_env: a failpoint
+            self.ensure_spare()                     # at open, likely to fail): a warm spare for its retry
         if self.events is not None:
             threading.Thread(target=self._read, args=(r, self.incarnation), daemon=True,
                              name=f"worker-{self.slot}-{self.incarnation}").start()

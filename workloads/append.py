@@ -190,9 +190,6 @@ class AppendClient:
     read_only = False
 
     def open(self, url: str, options: dict[str, Any]) -> None:
-        import persist
-
-        self._persist = persist
         self.p = open_persist(url, options, self.read_only)
         self._streams: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -257,6 +254,9 @@ class AppendClient:
                         events.append({"progress": ev.upper})
                     else:
                         events.append({"data": update_rows(ev.updates)})
+            stop = getattr(listener, "close", None)  # an exec: system holds listeners until told
+            if stop is not None:
+                stop()
             return {"stream": value["stream"], "as_of": as_of, "upper": upper, "since": since, "events": events}
         raise ValueError(f"append workload: unknown operation {f!r}")
 
@@ -274,22 +274,11 @@ class AppendReader(AppendClient):
 
 
 def open_persist(url: str, options: dict[str, Any], read_only: bool):
-    """``persist.open`` (or the read-only handle) with the run's options; a
-    system under test other than persist (``options["system"]``, ``--system``)
-    through persist's surface (:mod:`workloads.system`)."""
-    if options.get("system"):
-        from workloads.system import open_system
+    """The system under test's handle (``workloads/system.py``; persist
+    unless the worker selected another) opened with the run's options."""
+    from workloads.system import current
 
-        return open_system(options["system"], url, options, read_only)
-    import persist
-
-    kwargs = dict(options.get("persist", {}))
-    if read_only:
-        opener = getattr(persist, "open_read_only", None)
-        if opener is not None:
-            return opener(url, **kwargs)
-        return persist.open(url, read_only=True, **kwargs)
-    return persist.open(url, **kwargs)
+    return current().open(url, read_only, **dict(options.get("persist", {})))
 
 
 def pick_as_of(value: dict[str, Any], upper: int, since: int) -> int:

@@ -7,8 +7,14 @@ recorded as ``fail`` (it did not happen); anything else, including
 
     WorkloadError
     ├── UnknownWorkload   happened = False: a name that is not a workload
-    └── Interrupted       happened = None: a multi-step operation failed
-                          after a step that may have taken effect
+    ├── Interrupted       happened = None: a multi-step operation failed
+    │                     after a step that may have taken effect
+    ├── system.SystemSpecError          happened = False: a --system that names nothing runnable
+    ├── exec_system.RemoteDeterminate   happened = False: an exec: system's determinate error
+    │                                   (also a persist.errors.Determinate: recorded fail)
+    └── exec_system.RemoteIndeterminate happened = None: its indeterminate error (also a
+        └── SystemGone                  persist.errors.Indeterminate: recorded info); the system's
+                                        process is gone
 """
 
 from __future__ import annotations

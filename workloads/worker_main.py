@@ -23,7 +23,10 @@ Before persist is imported, the worker runs each ``--preload MODULE:FUNC``
 (with the JSON keyword arguments of ``--preload-kwargs``; the harness uses it
 to watch fsyncs and count coverage) and then ``--mutant FILE.py`` (a file that
 monkeypatches a bug into the engine), then the ``after_mutant(path)`` function
-of each preloaded module that has one. This module imports nothing of the harness itself.
+of each preloaded module that has one. ``--system SPEC`` chooses the system
+under test the client opens (``workloads/system.py``, ``docs/protocol.md``;
+default ``persist``): with ``exec:CMD`` the engine runs in a child process of
+this worker, in its process group. This module imports nothing of the harness itself.
 
 With ``--standby`` the worker is a spare: it does all of the above up to
 importing persist, then waits for one ``go`` line on stdin before it opens
@@ -58,6 +61,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--preload", action="append", default=[])
     ap.add_argument("--preload-kwargs", action="append", default=[])
     ap.add_argument("--mutant")
+    ap.add_argument("--system", default="persist",
+                    help="the system under test: persist | module:Class | 'exec:CMD {data_dir}' (docs/protocol.md)")
     ap.add_argument("--standby", action="store_true",
                     help="import everything, then wait for a 'go' line on stdin before opening persist")
     return ap.parse_args(argv)
@@ -120,11 +125,23 @@ def main(argv: list[str] | None = None) -> int:
         return 65
 
     from workloads.base import load
+    from workloads.system import SystemSpecError, select
 
     module = load(args.workload)
+    try:
+        select(args.system)
+    except SystemSpecError as e:
+        print(f"worker: {e}", file=sys.stderr, flush=True)
+        return 64
     if args.standby:  # a spare: pay the imports now, open persist when told
         import persist  # noqa: F401
         import persist.persister  # noqa: F401
+
+        from workloads.system import current
+
+        prepare = getattr(current(), "prepare", None)  # an exec: system starts its child now
+        if prepare is not None:
+            prepare(args.url, **json.loads(args.options).get("persist", {}))
 
         line = sys.stdin.readline()
         if line.strip() != "go":

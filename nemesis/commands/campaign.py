@@ -64,8 +64,8 @@ from nemesis.runner import DEFAULT_STORE
               help="a soak: keep drawing seeds (from the first of --seed-range, default 1) across the cross product "
                    "until TIME is spent, e.g. 600, 10m, 1h")
 @click.option("--system", "system", default="persist", show_default=True,
-              help="the engine under test: persist, or 'exec:CMD ARGS...' (any executable speaking docs/protocol.md; "
-                   "{data_dir} is its data directory; the append workload so far)")
+              help="every run's system under test (docs/protocol.md): persist, module:Class, or "
+                   "'exec:CMD {data_dir}', e.g. 'exec:python examples/persist_server.py {data_dir}'")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
              system) -> int:

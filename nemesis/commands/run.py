@@ -45,9 +45,10 @@ from nemesis.runner import DEFAULT_STORE
                    "undoes unsynced writes and directory operations of any process; disk-error, slow-disk), tracer "
                    "(the in-process tracer of Python's os calls: a prefix of unsynced bytes is lost), auto (fuse where "
                    "it works, else tracer, saying why)")
-@click.option("--system", "system", default="persist", show_default=True,
-              help="the engine under test: persist, or 'exec:CMD ARGS...' (any executable speaking docs/protocol.md; "
-                   "{data_dir} is its data directory; the append workload so far)")
+@click.option("--system", "system", type=str, default="persist", show_default=True,
+              help="the system under test (docs/protocol.md): persist (the reference engine), module:Class (loaded in "
+                   "the workers), or 'exec:CMD {data_dir}' (any executable speaking JSON lines, e.g. "
+                   "'exec:python examples/persist_server.py {data_dir}')")
 def run(workload, nemesis, seed, time_limit, concurrency, op_limit, store, keep_data, mutant, quiet, no_report,
         blob, s3_faults, s3_port, replay, fs, system) -> int:
     """Run one test: workers under a seeded nemesis, then judge the history."""

@@ -533,8 +533,19 @@ class FaultOps(mfusepy.Operations):
         if self.fhs.pop(fh, None) is not None:
             os.close(fh)
 
-    @gated("fsync")
     def fsync(self, path, datasync, fh):
+        # The latency of a slow disk is spent *before* the gate: an fsync still waiting for the
+        # disk when the filesystem freezes for a power loss stays blocked and never happens (the
+        # power went while it was queued), instead of holding the freeze until it completes.
+        if self.inj.fsync_s:
+            time.sleep(self.inj.fsync_s)
+        self._enter("fsync")
+        try:
+            return self._fsync(datasync, fh)
+        finally:
+            self._leave()
+
+    def _fsync(self, datasync, fh):
         st = self._fh(fh)
         kind = "fdatasync" if datasync else "fsync"
         inj = self.inj
@@ -546,8 +557,6 @@ class FaultOps(mfusepy.Operations):
                     with fj.lock:
                         fj.poison()
                 raise FuseOSError(e)
-        if inj.fsync_s:
-            time.sleep(inj.fsync_s)
         (os.fdatasync if datasync else os.fsync)(fh)
         fj = self.journal.files.get(st[0])
         if fj is not None:
@@ -556,14 +565,20 @@ class FaultOps(mfusepy.Operations):
         return 0
 
     # --- directories -------------------------------------------------------------------
-    @gated("fsyncdir")
     def fsyncdir(self, path, datasync, fh):
+        if self.inj.fsync_s:  # before the gate, as for fsync
+            time.sleep(self.inj.fsync_s)
+        self._enter("fsyncdir")
+        try:
+            return self._fsyncdir(path, fh)
+        finally:
+            self._leave()
+
+    def _fsyncdir(self, path, fh):
         path = self.dirfhs.get(fh, path)
         if path is None:
             raise FuseOSError(errno.EBADF)
         self._fault("fsyncdir", path[1:])
-        if self.inj.fsync_s:
-            time.sleep(self.inj.fsync_s)
         os.fsync(fh)
         ino = os.fstat(fh).st_ino
         with self.dlock:

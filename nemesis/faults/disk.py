@@ -166,6 +166,12 @@ class LoseUnsynced:
 #: a moment is "rich" for a power loss when the filesystem holds at least this many unsynced writes (some
 #: unsynced directory operation is nearly always there too): more for the loss to reorder, tear and undo
 RICH_WRITES = 6
+#: how slow fsync is while a power loss aims (ms): with the latency spent
+#: before the filesystem's gate (``faultfs.server``), writes pile up behind a
+#: slow fsync and a freeze catches several unsynced Wal records at once --
+#: the state where a torn or reordered loss can keep a later record and lose
+#: an earlier one
+AIM_SLOW_MS = 100.0
 
 
 def _fs_at_risk(fs, rich: bool) -> bool | None:
@@ -203,7 +209,7 @@ def fs_power_loss(ctx: RunContext, seed: int, aim: tuple[int, float] | None = No
             fs.freeze()
         else:
             n, gap = aim
-            fs.slow(fsync_ms=gap * 1000)  # a slow disk while aiming: unsynced data lingers
+            fs.slow(fsync_ms=max(gap * 1000, AIM_SLOW_MS))  # a slow disk while aiming: unsynced data piles up
             for tries in range(1, n + 1):
                 fs.freeze()
                 risk = _fs_at_risk(fs, rich=tries <= n // 2)

@@ -43,7 +43,8 @@ def test_append_pause(tmp_path):
 
 
 def test_append_lose_unsynced(tmp_path):
-    code, run = run_test(tmp_path, nemesis="lose-unsynced", seed=4, time_limit=8, interval=(0.2, 0.5))
+    """The tracer's power loss (--fs tracer): files cut back, names dropped."""
+    code, run = run_test(tmp_path, nemesis="lose-unsynced", seed=4, time_limit=8, interval=(0.2, 0.5), fs="tracer")
     assert code == 0, explain(run)
     losses = nemesis_infos(run, "lose-unsynced")
     assert len(losses) >= 4
@@ -53,6 +54,25 @@ def test_append_lose_unsynced(tmp_path):
     for v in losses:
         for c in v["cut"]:
             assert c["fsynced"] <= c["cut_to"] < c["size"]
+
+
+def test_append_lose_unsynced_on_the_fault_filesystem(tmp_path):
+    """The fault filesystem's power loss (--fs fuse): its reports say what was lost, torn or undone."""
+    import pytest
+
+    from nemesis.faultmodel import fuse_available
+
+    ok, why = fuse_available()
+    if not ok:
+        pytest.skip(f"fault filesystem unavailable: {why}")
+    code, run = run_test(tmp_path, nemesis="lose-unsynced", seed=4, time_limit=8, interval=(0.2, 0.5), fs="fuse")
+    assert code == 0, explain(run)
+    losses = nemesis_infos(run, "lose-unsynced")
+    assert len(losses) >= 3 and all(v["fault_model"] == "faultfs" for v in losses)
+    assert all(len(v["killed"]) == 2 for v in losses), "a power loss kills every worker"
+    assert all(v["model"] in ("clear-cache", "prefix", "torn", "reorder", "dirops", "mixed") for v in losses)
+    took = [v for v in losses if v["power_loss"]["files"] or v["power_loss"]["dirops_undone"]]
+    assert took, "some unsynced writes or directory operations were lost"
 
 
 def test_append_corrupt(tmp_path):
