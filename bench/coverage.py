@@ -28,7 +28,7 @@ sys.path.insert(0, REPO)
 
 
 def one(store: str, seed: int, secs: float, conc: int, functions: bool) -> float:
-    from nemesis.commands.run import build_config, run_one
+    from nemesis.runner import build_config, run_one
     from nemesis.coverage import FUNCTIONS_ENV
 
     if functions:

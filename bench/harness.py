@@ -76,7 +76,7 @@ def writes_only():
 
 
 def harness_run(store: str, nemesis: str, secs: float, concurrency: int, seed: int = 1) -> dict:
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config("append", nemesis, seed, secs, concurrency, 0, None, False)
     import contextlib

@@ -25,7 +25,7 @@ def run(store: str, fs: str, nemesis: str, secs: float, concurrency: int, seed: 
     import io
     import json
 
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config("append", nemesis, seed, secs, concurrency, 0, None, False, fs=fs)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--tries", type=int, default=1)
     ap.add_argument("--store", default="/tmp/bench-shrink")
     a = ap.parse_args()
-    from nemesis.commands.shrink import shrink_run
+    from nemesis import api
     from tests.nemesis.harness import run_test
 
     shutil.rmtree(a.store, ignore_errors=True)
@@ -45,13 +45,14 @@ def main() -> None:
             rows.append((mutant, f"original run not invalid (exit {code}): {run}"))
             continue
         t = time.monotonic()
-        code, s = shrink_run(run, store, a.budget, a.tries, None, save=False, echo=lambda *x, **k: None)
-        if code != 0 or s is None:
-            rows.append((mutant, f"shrink exit {code}"))
+        res = api.shrink(run, store=store, budget=a.budget, tries=a.tries)
+        if not res.found:
+            rows.append((mutant, "no smaller failing run found"))
             continue
-        o, r = s["original"], s["shrunk"]
-        faults = ", ".join(f"{f['nemesis']}@op{n}" for f, n in zip(s["entry"]["overrides"]["faults"],
-                                                                   s["entry"]["overrides"]["fault_ops"]))
+        s = {"candidates": res.candidates}
+        o, r = res.original, res.shrunk
+        faults = ", ".join(f"{f['nemesis']}@op{n}" for f, n in zip(res.entry["overrides"]["faults"],
+                                                                   res.entry["overrides"]["fault_ops"]))
         rows.append((mutant, f"{o['ops']:>5} -> {r['ops']:>4} ops ({o['ops'] / max(1, r['ops']):.0f}x)  "
                              f"processes {o['processes']} -> {r['processes']}  faults {o['faults']} -> {r['faults']} "
                              f"[{faults}]  {s['candidates']} candidates, {time.monotonic() - t:.0f} s  "

@@ -18,7 +18,7 @@ line):
    when given) and stops again.
 3. :func:`execute` runs the configurations ``jobs`` at a time, each in its
    own process (forked from a ``forkserver`` that has paid for the imports),
-   through :func:`nemesis.commands.run.run_one`; each run is a controller
+   through :func:`nemesis.runner.run_one`; each run is a controller
    with its own worker processes and, with ``--blob s3``, its own moto
    server. A run is exactly what ``persist-nemesis run`` with the flags of
    its ``command`` does, into the same store; a child that dies or outlives
@@ -61,7 +61,7 @@ from nemesis.errors import BadInput
 GRACE = 240.0
 #: seconds between SIGTERM and SIGKILL when a run is stopped
 STOP_GRACE = 15.0
-PRELOAD = ["nemesis.campaign", "nemesis.commands.run", "nemesis.controller", "nemesis.judge", "nemesis.report",
+PRELOAD = ["nemesis.campaign", "nemesis.runner", "nemesis.controller", "nemesis.judge", "nemesis.report",
            "checker.workloads"]
 
 
@@ -75,6 +75,7 @@ class CampaignError(BadInput):
 
     def __init__(self, msg: str, param: str | None = None) -> None:
         super().__init__(f"{param}: {msg}" if param else msg)
+        self.message = msg
         self.param = param
 
 
@@ -234,12 +235,11 @@ def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time
          concurrency: int = 8, op_limit: int = 0, mutant: str | None = None, blob: str = "auto",
          s3_faults: list[str] | tuple[str, ...] = (), s3_port: int = 0, jobs: int = 1, keep_data: bool = False,
          shard: tuple[int, int] = (1, 1), fs: str = "auto", system: str = "persist") -> Plan:
-    """Check everything and lay the campaign out (no run starts here). ``fs``
+    """Check everything and lay the campaign out (no run starts here). ``system``
+    (``--system``) is every run's system under test (``docs/protocol.md``). ``fs``
     (``--fs``) is every run's disk fault model, resolved once per run as
     ``persist-nemesis run`` does; each run's command names the model it got."""
-    import click
-
-    from nemesis.commands.run import build_config, command_line
+    from nemesis.runner import ConfigError, build_config, command_line
 
     if blob not in ("auto", "file", "s3"):
         raise CampaignError(f"unknown blob store {blob!r}; accepted: auto (s3 for mixes with the s3 nemesis), "
@@ -275,18 +275,13 @@ def plan(*, workloads: list[str], mixes: list[list[str]], seeds: list[int], time
                     cfg = build_config(wl, ",".join(mix), seed, time_limit, concurrency, op_limit, mutant, keep_data,
                                        blob=b, s3_faults=s3_faults if "s3" in mix else (), s3_port=s3_port,
                                        fs=fs, system=system)
-                except click.BadParameter as e:
-                    raise CampaignError(e.message, _hint(e)) from None
+                except ConfigError as e:
+                    raise CampaignError(e.message, e.param) from None
                 runnable.append((wl, mix, seed, cfg))
     k, n = shard
     runs = [Planned(i, wl, mix, seed, cfg, command_line(cfg) + " --store " + shlex.quote(store))
             for i, (wl, mix, seed, cfg) in enumerate(runnable) if i % n == k - 1]
     return Plan(runs, skipped, len(runnable), shard, store)
-
-
-def _hint(e: Exception) -> str | None:
-    hint = getattr(e, "param_hint", None)
-    return hint if isinstance(hint, str) else None
 
 
 def preflight(p: Plan) -> None:
@@ -325,7 +320,7 @@ def preflight(p: Plan) -> None:
 def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
     """One run, in its own process: ``run_one`` and its result as JSON in ``out_path``."""
     from nemesis import lifecycle
-    from nemesis.commands.run import run_one
+    from nemesis.runner import run_one
 
     lifecycle.die_with_parent(os.getppid())  # the forkserver: it goes when the campaign does
 
@@ -569,3 +564,8 @@ def record(p: Plan, o: Outcome, argv: list[str] | None = None) -> str:
                          "table": table(o.results), "coverage": failpoint_coverage(o.results),
                          "results": o.results})
     return path
+
+
+from nemesis.api import make_callable  # noqa: E402 - nemesis.campaign(...) is nemesis.api.campaign
+
+make_callable(__name__, "campaign")

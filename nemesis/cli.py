@@ -4,6 +4,16 @@ Each subcommand lives in its own module under :mod:`nemesis.commands` and is
 imported only when invoked, so ``persist-nemesis --help`` stays fast and one
 broken subcommand cannot take the others down.
 
+This module is the only one that imports :mod:`nemesis.commands`
+(``tests/test_architecture.py``): the commands parse arguments and print,
+the library (:mod:`nemesis.api`, :mod:`nemesis.runner`, ...) does the work.
+
+Usage errors have one format for every subcommand, click's: the usage line,
+the hint to ``-h``, and ``Error: Invalid value for '--flag': what was
+wrong``. A command raises ``click.BadParameter`` itself, or lets the
+library's :class:`~nemesis.errors.BadInput` through (its ``param`` names the
+flag); :func:`usage_errors` turns the latter into the former.
+
 Exit codes follow Jepsen: 0 valid, 1 invalid, 2 unknown; bad usage exits 3
 (click's usage errors are remapped from 2 so they never read as "unknown");
 stopped by a signal, 128 + its number (130 Ctrl-C, 143 SIGTERM:
@@ -12,11 +22,14 @@ stopped by a signal, 128 + its number (130 Ctrl-C, 143 SIGTERM:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
 
 import click
+
+from nemesis.errors import EXIT_USAGE, BadInput
 
 #: subcommand name -> (module, attribute). Listed only when the module exists.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -32,7 +45,38 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("nemesis.commands.demo", "demo"),
 }
 
-EXIT_USAGE = 3
+
+
+def usage_errors(callback):
+    """``callback`` with the library's bad-input errors shown as click's
+    usage errors: ``BadInput`` with a ``param`` (a flag or an argument name)
+    becomes ``click.BadParameter``, one without becomes ``click.UsageError``.
+    Raised inside the command, so click adds the usage block; exit 3."""
+    if getattr(callback, "_usage_errors", False):
+        return callback
+
+    @functools.wraps(callback)
+    def wrapped(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except BadInput as e:
+            param = getattr(e, "param", None)
+            message = getattr(e, "message", None) or str(e)
+            if param:
+                raise click.BadParameter(message, param_hint=param) from None
+            raise click.UsageError(message) from None
+
+    wrapped._usage_errors = True
+    return wrapped
+
+
+def command_module(name: str):
+    """The module of subcommand ``name`` (``"shrink"`` -> :mod:`nemesis.commands.shrink`):
+    for tests of the command line's own printing, which reach the commands
+    through this entry point like everything else."""
+    if name not in SUBCOMMANDS:
+        raise KeyError(f"no subcommand {name!r}; there are: {', '.join(sorted(SUBCOMMANDS))}")
+    return importlib.import_module(SUBCOMMANDS[name][0])
 
 
 class LazyGroup(click.Group):
@@ -45,7 +89,10 @@ class LazyGroup(click.Group):
         mod, attr = SUBCOMMANDS[cmd_name]
         if importlib.util.find_spec(mod) is None:
             return None
-        return getattr(importlib.import_module(mod), attr)
+        cmd = getattr(importlib.import_module(mod), attr)
+        if cmd.callback is not None:
+            cmd.callback = usage_errors(cmd.callback)
+        return cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -23,6 +23,9 @@ A verdict (valid, invalid, unknown) is never an exception: it is a
 
 from __future__ import annotations
 
+#: the exit code of bad input at the command line (Jepsen's 0 valid, 1 invalid, 2 unknown stay verdicts)
+EXIT_USAGE = 3
+
 
 class NemesisError(Exception):
     """Root of the harness's errors."""

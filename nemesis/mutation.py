@@ -254,17 +254,15 @@ def _checkers(results: dict[str, Any] | None) -> tuple[str | None, str | None]:
 def run_trial(mutant: Mutant | None, cfg: dict[str, Any], seed: int, store: str) -> dict[str, Any]:
     """One run of ``mutant`` (None: the correct engine) under ``cfg`` and ``seed``;
     returns run_one's dict (``code``, ``verdict``, ``run_dir``, ``command``, ``results``, ``error``)."""
-    import click
-
-    from nemesis.commands.run import build_config, run_one
+    from nemesis.runner import ConfigError, build_config, run_one
 
     try:
         rc = build_config(cfg["workload"], cfg["nemesis"], seed, cfg["time_limit"], cfg["concurrency"], 0,
                           mutant.path if mutant else None, False, blob=cfg["blob"], s3_faults=cfg["s3_faults"],
                           fs=cfg.get("fs", "auto"))
-    except click.BadParameter as e:
+    except ConfigError as e:
         return {"code": 3, "verdict": "error", "run_dir": None, "command": None, "results": None,
-                "error": e.format_message()}
+                "error": str(e)}
     return run_one(rc, store, quiet=True, reports=False)
 
 

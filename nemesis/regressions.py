@@ -78,17 +78,17 @@ def abs_path(path: str | None) -> str | None:
 
 def config_from_dict(d: dict[str, Any]):
     """A RunConfig from a regression entry or a run's ``config.json``: the
-    same checks as ``persist-nemesis run`` (raises click.BadParameter), then
+    same checks as ``persist-nemesis run`` (raises :class:`nemesis.runner.ConfigError`), then
     ``interval`` and the replay fields (``faults``, ``fault_ops``,
     ``processes``, at the top level or under ``overrides``)."""
-    from nemesis.commands.repro import fs_of
-    from nemesis.commands.run import build_config
+    from nemesis.runner import build_config, fs_of
 
     nem = d["nemesis"]
     cfg = build_config(d["workload"], ",".join(nem) if isinstance(nem, list) else str(nem), int(d["seed"]),
                        float(d["time_limit"]), int(d.get("concurrency", 4)), int(d.get("op_limit", 0)),
                        abs_path(d.get("mutant")), bool(d.get("keep_data", False)), blob=d.get("blob", "file"),
-                       s3_faults=list(d.get("s3_faults") or []), s3_port=int(d.get("s3_port", 0)), fs=fs_of(d))
+                       s3_faults=list(d.get("s3_faults") or []), s3_port=int(d.get("s3_port", 0)), fs=fs_of(d),
+                       system=d.get("system", "persist"))
     if d.get("interval"):
         cfg.interval = (float(d["interval"][0]), float(d["interval"][1]))
     apply_overrides(cfg, {**{k: d[k] for k in ("faults", "fault_ops", "processes") if k in d},
@@ -209,11 +209,11 @@ def replay_one(entry: dict[str, Any], store: str, on_run: Callable[[dict[str, An
     """Run one entry as it says; returns {"name", "expect", "ok", "verdict",
     "runs": [{"run_dir", "verdict", "failing", "seconds", "as_recorded"}], "rate": "k/n"
     (runs that failed as recorded, of those made), "recorded": the entry's rate, "why"}."""
-    from nemesis.commands.run import run_one
+    from nemesis.runner import run_one
 
     try:
         cfg = config_from_dict(entry)
-    except Exception as e:  # click.BadParameter, RegressionError, KeyError: the entry is wrong
+    except Exception as e:  # ConfigError, RegressionError, KeyError: the entry is wrong
         raise RegressionError(f"entry {entry.get('name')!r}: {getattr(e, 'message', None) or e}") from None
     expect = entry["expect"]
     want = set(entry.get("checkers") or [])

@@ -211,7 +211,7 @@ class Shrinker:
 
     def fails(self, plan: Plan) -> bool:
         """Run ``plan`` (up to ``tries`` times); True when a run fails like the original."""
-        from nemesis.commands.run import run_one
+        from nemesis.runner import run_one
 
         if plan in self._seen:
             return self._seen[plan]
@@ -273,7 +273,7 @@ class Shrinker:
         most a few plans get this); True when every run fails like the
         original. Keeps a shrunk run that failed only by luck out of the
         regression seeds."""
-        from nemesis.commands.run import run_one
+        from nemesis.runner import run_one
 
         if self.confirm < 1:
             self.confirmed = "0/0"
@@ -442,3 +442,57 @@ def ddmin(items: list[Any], test: Callable[[list[Any]], bool]) -> list[Any]:
                 break
             n = min(size, 2 * n)
     return items
+
+
+# --- what a shrink leaves behind (nemesis.api.shrink, persist-nemesis shrink) ---
+
+def default_store(run_dir: str) -> str:
+    """Where a shrink's candidate runs go by default: the store the run
+    directory is in now (``<store>/<workload>/<run>``), not the one recorded:
+    a run copied from another machine shrinks here."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(run_dir)))
+
+
+def regression_entry(shrinker: Shrinker, outcome: Outcome) -> dict[str, Any]:
+    """The regression case for a shrink outcome (see :mod:`nemesis.regressions`)."""
+    import datetime as _dt
+
+    from nemesis.regressions import repo_path
+
+    cfg = shrinker.config(outcome.best)
+    mutant = repo_path(cfg.mutant)
+    stem = os.path.splitext(os.path.basename(mutant))[0] if mutant else "engine"
+    o, b = outcome.original, outcome.best_run
+    overrides = {"faults": [f.to_json() for f in cfg.faults], "fault_ops": list(cfg.fault_ops)}
+    if cfg.processes is not None:
+        overrides["processes"] = list(cfg.processes)
+    return {
+        "name": f"{stem}-{cfg.workload}-{'-'.join(cfg.nemeses)}-seed{cfg.seed}",
+        "workload": cfg.workload, "nemesis": list(cfg.nemeses), "seed": cfg.seed, "time_limit": cfg.time_limit,
+        "concurrency": cfg.concurrency, "op_limit": cfg.op_limit, "mutant": mutant, "blob": cfg.blob,
+        "s3_faults": list(cfg.s3_faults), "interval": list(cfg.interval), "overrides": overrides,
+        "expect": "invalid", "checkers": b["failing"], "tries": 5,
+        "note": (f"shrunk from {o['run_dir']}: {o['ops']} -> {b['ops']} operations, {o['processes']} -> "
+                 f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults; "
+                 f"failed in {outcome.confirmed or 'not all'} runs when shrunk"),
+        "from_run": b["run_dir"], "added": _dt.date.today().isoformat(),
+    }
+
+
+def write_lineage(run_dir: str, out: Outcome) -> None:
+    """``shrink.json`` in the shrunk run: where it came from and every candidate tried."""
+    from nemesis.store import write_json
+
+    write_json(os.path.join(run_dir, "shrink.json"), {
+        "original": out.original, "seconds": round(out.seconds, 2), "budget_spent": out.budget_spent,
+        "plan": {"faults": [f.to_json() for f in out.best.faults], "fault_ops": list(out.best.fault_ops),
+                 "processes": list(out.best.processes), "op_limit": out.best.op_limit},
+        "confirmed": out.confirmed,
+        "trials": [{"n": t.n, "confirm": t.confirm, "faults": len(t.plan.faults), "fault_ops": list(t.plan.fault_ops),
+                    "processes": list(t.plan.processes), "op_limit": t.plan.op_limit, "failed": t.failed,
+                    "runs": t.runs} for t in out.trials]})
+
+
+from nemesis.api import make_callable  # noqa: E402 - nemesis.shrink(run_dir, ...) is nemesis.api.shrink
+
+make_callable(__name__, "shrink")

@@ -7,6 +7,11 @@ import uuid
 
 import pytest
 
+# the nemesis fixture (nemesis/pytest_plugin.py): the pytest11 entry point registers it once the package is
+# installed; loading it by name here also works from a checkout (the same name: registered once either way).
+# pytester: tests of the plugin run pytest on small test files.
+pytest_plugins = ["nemesis.pytest_plugin", "pytester"]
+
 # --- Hypothesis profiles ------------------------------------------------------
 # "default" keeps example counts small for CI; HYPOTHESIS_PROFILE=thorough runs more.
 try:

@@ -1,6 +1,9 @@
 """The dependency direction is the architecture (ARCHITECTURE.md): persist
 imports nothing of the harness; checker imports nothing of ours but itself;
-workloads use persist's public API only; nemesis may import everything.
+workloads use persist's public API only; nemesis may import everything,
+except that the command modules (``nemesis/commands/``) are imported by the
+CLI entry point ``nemesis/cli.py`` alone: everything else, the commands
+themselves and the tests included, goes through the library.
 Read from the source with ``ast`` (every import, also those inside
 functions), so a violation fails here before it shows anywhere else."""
 
@@ -21,9 +24,16 @@ EXCEPTIONS = {
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
-    """(line, absolute module) of every import in ``path``."""
+    """(line, absolute module) of every import in ``path``, also
+    ``importlib.import_module("x")`` / ``__import__("x")`` with a literal name."""
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
+            if name in ("import_module", "__import__"):
+                out.append((node.lineno, node.args[0].value))
         if isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -47,7 +57,7 @@ def allowed(package: str, module: str) -> bool:
         return False
     if package == "checker":
         return False
-    if package == "workloads":
+    if package in ("workloads", "examples"):  # examples: programs outside the harness (docs/protocol.md)
         return t == "persist" and any(module == p or module.startswith(p + ".") and p != "persist"
                                       for p in PERSIST_PUBLIC)
     return True  # nemesis ties them together
@@ -75,6 +85,10 @@ def test_workloads_use_persist_s_public_api_only():
     assert violations("workloads") == []
 
 
+def test_examples_are_outside_the_harness():
+    assert violations("examples") == []
+
+
 def test_a_planted_violation_is_found(tmp_path):
     (tmp_path / "checker").mkdir()
     (tmp_path / "checker" / "bad.py").write_text("def f():\n    from persist.storage import FileBlob\n")
@@ -82,3 +96,47 @@ def test_a_planted_violation_is_found(tmp_path):
     (tmp_path / "workloads" / "bad.py").write_text("import persist.metadata\nfrom persist.errors import X\n")
     assert violations("checker", tmp_path) == ["checker/bad.py:2 imports persist.storage"]
     assert violations("workloads", tmp_path) == ["workloads/bad.py:1 imports persist.metadata"]
+
+
+#: the one module that may import the command modules: the ``persist-nemesis`` entry point
+CLI_ENTRY = "nemesis/cli.py"
+COMMANDS = "nemesis.commands"
+
+
+def command_imports(root: Path = ROOT) -> list[str]:
+    """Every import of :mod:`nemesis.commands` (or a module under it) outside
+    ``nemesis/cli.py``, in every package of ours and the tests; and the
+    commands importing the entry point back (``nemesis.cli``)."""
+    bad = []
+    for package in OURS + ("examples",):
+        for path in sorted((root / package).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            for line, module in imports(path):
+                if rel != CLI_ENTRY and (module == COMMANDS or module.startswith(COMMANDS + ".")):
+                    bad.append(f"{rel}:{line} imports {module}")
+                elif rel.startswith("nemesis/commands/") and (module == "nemesis.cli"):
+                    bad.append(f"{rel}:{line} imports {module} (a command must not import the entry point)")
+    return bad
+
+
+def test_only_the_cli_entry_point_imports_the_commands():
+    assert command_imports() == []
+
+
+def test_a_planted_command_import_is_found(tmp_path):
+    for d in ("nemesis/commands", "tests/nemesis"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "nemesis" / "commands" / "__init__.py").write_text("")
+    (tmp_path / "nemesis" / "commands" / "run.py").write_text("from nemesis.cli import EXIT_USAGE\n")
+    (tmp_path / "nemesis" / "commands" / "repro.py").write_text("def f():\n    from nemesis.commands.run import x\n")
+    (tmp_path / "nemesis" / "cli.py").write_text("import importlib\nimportlib.import_module('nemesis.commands.run')\n")
+    (tmp_path / "nemesis" / "campaign.py").write_text("from nemesis.commands import run\n")
+    (tmp_path / "tests" / "nemesis" / "test_x.py").write_text(
+        "import importlib\nm = importlib.import_module('nemesis.commands.shrink')\n")
+    assert command_imports(tmp_path) == [
+        "nemesis/campaign.py:1 imports nemesis.commands",
+        "nemesis/campaign.py:1 imports nemesis.commands.run",
+        "nemesis/commands/repro.py:2 imports nemesis.commands.run",
+        "nemesis/commands/run.py:1 imports nemesis.cli (a command must not import the entry point)",
+        "tests/nemesis/test_x.py:2 imports nemesis.commands.shrink",
+    ]

@@ -6,7 +6,9 @@
 runs the cross product workloads x nemesis mixes x seeds (mixes separated by
 commas, the nemeses of one mix joined by ``+``; default: every workload of
 the registry, every nemesis on its own, seed 1), ``--jobs`` runs at a time,
-each exactly as ``persist-nemesis run`` would (the engine is
+each exactly as ``persist-nemesis run`` would. This module parses the
+flags and prints; the campaign is the library's :func:`nemesis.api.campaign`
+(``nemesis.campaign(...)`` from Python; the engine is
 :mod:`nemesis.campaign`). It shows a progress bar (runs done, failures so
 far), then a table per workload x mix (runs, valid, invalid, unknown, error,
 median operations), and for every run that was not valid its seed, the
@@ -29,34 +31,7 @@ import sys
 
 import click
 
-from nemesis.cli import EXIT_USAGE
-
-DEFAULT_STORE = "runs"
-
-
-def _fail(msg: str) -> int:
-    click.echo(f"error: {msg}", err=True)
-    return EXIT_USAGE
-
-
-def cp_error(msg: str) -> Exception:
-    from nemesis.campaign import CampaignError
-
-    return CampaignError(msg, "--junit")
-
-
-def _check_junit(path: str) -> str:
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise cp_error(f"{path} is a directory; give a file name, e.g. {path}/campaign.xml")
-    from nemesis.store import ensure_writable_dir
-
-    try:
-        ensure_writable_dir(parent)
-    except OSError as e:
-        raise cp_error(f"cannot write {path}: {e.strerror or e}; give a writable path") from None
-    return path
+from nemesis.runner import DEFAULT_STORE
 
 
 @click.command("campaign")
@@ -95,11 +70,37 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
              system) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
+    from rich.console import Console
+
+    from nemesis import api
+
+    out = _console()
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    progress = {"stop": lambda: None}
+
+    def header(p) -> None:  # everything checked, before the first run: say what will run
+        shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
+        soak = getattr(p, "soak", None)
+        if soak is not None:
+            secs = soak.deadline - soak.clock()
+            out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs_of(jobs)} at a "
+                      f"time, store {p.store}")
+        else:
+            out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs_of(jobs)} at a time, store {p.store}")
+        for s in p.skipped:
+            out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
+        on_start, on_done, progress["stop"] = _progress(err, None if soak else len(p.runs), quiet)
+        progress.update(on_start=on_start, on_done=on_done)
+
     try:
-        return _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant,
-                         blob, s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run,
-                         duration)
-    except KeyboardInterrupt as e:  # before a plan existed: still a JUnit that says the campaign never ran
+        res = api.campaign(workloads=workloads, nemeses=nemeses, seeds=seeds, seed_range=seed_range,
+                           time_limit=time_limit, jobs=jobs, shard=shard, junit=junit_path, store=store, mutant=mutant,
+                           blob=blob, s3_faults=s3_faults, s3_port=s3_port, concurrency=concurrency,
+                           op_limit=op_limit, keep_data=keep_data, report=not no_report, fs=fs, dry_run=dry_run,
+                           duration=duration, system=system,
+                           on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
+                           on_done=lambda r: _call(progress, "on_done", r))
+    except KeyboardInterrupt as e:  # while planning, before a plan existed: still a JUnit that says it never ran
         from nemesis import campaign as cp
         from nemesis import junit, lifecycle
 
@@ -108,67 +109,24 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
             junit.write(junit_path, [], interruption=o.interruption(0))
             click.echo(f"interrupted ({o.signal}) while planning; junit: {os.path.abspath(junit_path)}", err=True)
         return o.exit
+    finally:
+        progress["stop"]()
+    if dry_run:
+        for c in res.commands:
+            click.echo(c)
+        return 0
+    _report(out, res)
+    return res.exit_code
 
 
-def _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, duration) -> int:
-    from nemesis import campaign as cp
-
-    try:
-        soak_seconds = None
-        if duration is not None:
-            from nemesis.soak import parse_duration
-
-            soak_seconds = parse_duration(duration)
-            if seeds is not None:
-                raise cp.CampaignError("a soak draws seeds until the time is spent: give --duration or --seeds, "
-                                       "not both (--seed-range A-B sets the first seed)", "--duration")
-        seed_list = cp.parse_seeds(seeds, seed_range)
-        shard_kn = cp.parse_shard(shard)
-        wls = cp.parse_workloads(workloads)
-        mixes = cp.parse_mixes(nemeses, fs)
-        jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
-        if junit_path is not None:
-            junit_path = _check_junit(junit_path)
-        p = cp.plan(workloads=wls, mixes=mixes, seeds=seed_list, time_limit=time_limit, store=store,
-                    concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob, s3_faults=s3_faults,
-                    s3_port=s3_port, jobs=jobs, keep_data=keep_data, shard=shard_kn, fs=fs, system=system)
-        if not p.runs:
-            what = "this shard has no runs" if p.total else "every combination was skipped"
-            raise cp.CampaignError(f"nothing to run: {what} ({p.total} runnable in all"
-                                   + (f", shard {shard_kn[0]}/{shard_kn[1]}" if shard_kn != (1, 1) else "") + ")")
-        if soak_seconds is not None:  # the plan of the first seed; the soak makes the next ones as it goes
-            from functools import partial
-
-            p = _soak_plan(cp, partial(cp.plan, workloads=wls, mixes=mixes, time_limit=time_limit, store=store,
-                                       concurrency=concurrency, op_limit=op_limit, mutant=mutant, blob=blob,
-                                       s3_faults=s3_faults, s3_port=s3_port, jobs=jobs, keep_data=keep_data,
-                                       shard=shard_kn, fs=fs, system=system), seed_list[0], soak_seconds)
-        if dry_run:
-            for r in p.runs:
-                click.echo(r.command)
-            return 0
-        try:
-            cp.preflight(p)
-        except KeyboardInterrupt as e:  # interrupted while starting: still a JUnit that says so
-            from nemesis import lifecycle
-
-            o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
-                           never_ran=len(p.runs))
-            _report(_console(), p, o, junit_path)
-            return o.exit
-    except cp.CampaignError as e:
-        return _fail(str(e))
-    return _run(p, jobs, junit_path, quiet, not no_report)
+def jobs_of(jobs: int | None) -> int:
+    return jobs if jobs is not None else max(1, os.cpu_count() or 1)
 
 
-def _soak_plan(cp, make, first_seed: int, seconds: float):
-    """The first seed's plan, carrying the :class:`nemesis.soak.Soak` that draws the next seeds."""
-    from nemesis.soak import Soak
-
-    p = make(seeds=[first_seed])
-    p.soak = Soak(lambda seed: p.runs if seed == first_seed else make(seeds=[seed]).runs, first_seed, seconds)
-    return p
+def _call(progress: dict, name: str, arg) -> None:
+    f = progress.get(name)
+    if f is not None:
+        f(arg)
 
 
 def _console():
@@ -178,41 +136,6 @@ def _console():
     if not out.is_terminal:  # a log or a pipe: never squeeze the table
         out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=160)
     return out
-
-
-def _run(p, jobs: int, junit_path: str | None, quiet: bool, reports: bool) -> int:
-    from rich.console import Console
-
-    from nemesis import campaign as cp
-
-    out = _console()
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-    shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
-    soak = getattr(p, "soak", None)
-    stop = lambda: None  # noqa: E731
-    try:
-        if soak is not None:
-            secs = soak.deadline - soak.clock()
-            out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs} at a time, "
-                      f"store {p.store}")
-        else:
-            out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs} at a time, store {p.store}")
-        for s in p.skipped:
-            out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
-        on_start, on_done, stop = _progress(err, None if soak else len(p.runs), quiet)
-        o = cp.execute(p, jobs, reports=reports, on_start=on_start, on_done=on_done, todo=soak)
-    except KeyboardInterrupt as e:  # before execute took charge (it reports an interruption itself)
-        from nemesis import lifecycle
-
-        o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
-                       never_ran=len(p.runs))
-    finally:
-        stop()
-    if soak is not None:  # the runs it drew; a soak has no runs that never ran
-        p.runs = list(soak.started)
-        o.never_ran = 0
-    _report(out, p, o, junit_path)
-    return cp.exit_code(o.results, (o.exit or True) if o.interrupted else False)
 
 
 def _progress(err, total: int, quiet: bool):
@@ -249,12 +172,15 @@ def _progress(err, total: int, quiet: bool):
     return on_start, on_done, prog.stop
 
 
-def _report(out, p, o, junit_path: str | None) -> None:
+def _report(out, res) -> None:
+    """The table, every run that was not valid with its reproduce command,
+    the tally, the failpoints, and the files written."""
     from rich.table import Table
 
     from nemesis import campaign as cp
     from nemesis import junit
 
+    p, o = res.plan, res.outcome
     t = Table(title="campaign", show_edge=False)
     for col in ("workload", "nemeses", "runs", "valid", "invalid", "unknown", "error", "median ops", "median s"):
         t.add_column(col, justify="left" if col in ("workload", "nemeses") else "right")
@@ -278,7 +204,7 @@ def _report(out, p, o, junit_path: str | None) -> None:
     interruption = o.interruption(len(p.runs))
     if interruption:
         out.print(f"[bold]INTERRUPTED[/]: {junit.interruption_message(interruption)}", markup=True)
-    cov = cp.failpoint_coverage(o.results)
+    cov = res.coverage
     out.print("failpoints hit: " + (", ".join(f"{k} {v}" for k, v in cov["failpoints"].items()) or "none"))
     out.print("failpoints never hit: " + (", ".join(cov["never_hit"]) or "none (every failpoint hit)"))
     from nemesis.soak import history_stats
@@ -286,13 +212,7 @@ def _report(out, p, o, junit_path: str | None) -> None:
     stats = history_stats(o.results)
     if stats:
         out.print(stats)
-    skipped = [{"workload": s.workload, "mix": "+".join(s.mix), "reason": s.reason} for s in p.skipped]
-    if junit_path:
-        out.print(f"junit: {junit.write(junit_path, o.results, skipped, wall=o.wall, interruption=interruption)}")
-    try:
-        from nemesis.report import write_index
-
-        out.print(f"index: {write_index(p.store)}")
-    except Exception as e:  # noqa: BLE001 - the verdicts stand without the page
-        out.print(f"index not written: {type(e).__name__}: {e}")
-    out.print(f"record: {cp.record(p, o, sys.argv)}")
+    if res.junit:
+        out.print(f"junit: {res.junit}")
+    out.print(f"index: {res.index}" if res.index else "index not written")
+    out.print(f"record: {res.record}")

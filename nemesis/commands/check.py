@@ -35,7 +35,7 @@ from typing import Any
 
 import click
 
-from nemesis.cli import EXIT_USAGE
+from nemesis.errors import EXIT_USAGE
 from nemesis.errors import BadInput as _BadInput
 
 FORMATS = ("jsonl", "jepsen-edn", "jepsen-log")

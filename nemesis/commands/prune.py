@@ -26,9 +26,8 @@ def prune(store: Path, keep: int, dry_run: bool) -> int:
         store = check_store(store)
         if keep < 0:
             raise click.BadParameter(f"must be >= 0, got {keep}", param_hint="--keep")
-    except ReportError as e:
-        click.echo(f"error: {e}", err=True)
-        return 3
+    except ReportError as e:  # bad input: click's usage format, exit 3 (as every subcommand)
+        raise click.BadParameter(str(e), param_hint="--store") from None
     d = pr.plan(store, keep)
     for run, why in d.delete:
         click.echo(f"{'would delete' if dry_run else 'deleted'} {run} ({why})")

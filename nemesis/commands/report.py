@@ -46,7 +46,6 @@ def report(run_dirs: tuple[Path, ...], store: Path | None, all_runs: bool, no_pl
                 stores.append(guess)
         for s in stores:
             click.echo(str(write_index(s)))
-    except ReportError as e:
-        click.echo(f"persist-nemesis report: {e}", err=True)
-        return EXIT_BAD_INPUT
+    except ReportError as e:  # bad input: click's usage format, exit 3 (as every subcommand)
+        raise click.BadParameter(str(e), param_hint="RUN_DIRS / --store") from None
     return 0

@@ -9,7 +9,8 @@ run directory of the same store (or ``--store``). The seed fixes the
 generated operations and the nemesis schedule; timing does not repeat
 exactly, so a failure caused by a race may need a few tries
 (``--attempts N`` stops at the first run with the original verdict).
-Exit code as for ``run``.
+Exit code as for ``run``. The configuration is read by
+:func:`nemesis.runner.load_config`.
 """
 
 from __future__ import annotations
@@ -19,50 +20,7 @@ import os
 
 import click
 
-from nemesis.cli import EXIT_USAGE
-
-
-def load_config(run_dir: str):
-    from nemesis.commands.run import build_config
-
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise click.BadParameter(f"{run_dir} is not a run directory (no config.json); pass a directory under the "
-                                 "store, e.g. runs/latest", param_hint="RUN_DIR")
-    from nemesis.store import StoreError, resolve_mutant
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            c = json.load(f)
-        try:  # a run copied from another machine: its mutant as this checkout has it
-            c["mutant"] = resolve_mutant(c.get("mutant"), c.get("paths"), run_dir)
-        except StoreError as e:
-            raise click.BadParameter(str(e), param_hint="RUN_DIR") from None
-        nemeses = c["nemesis"]
-        cfg = build_config(c["workload"], ",".join(nemeses) if isinstance(nemeses, list) else nemeses,
-                           int(c["seed"]), float(c["time_limit"]), int(c.get("concurrency", 4)),
-                           int(c.get("op_limit", 0)), c.get("mutant"), bool(c.get("keep_data", False)),
-                           blob=c.get("blob", "file"), s3_faults=c.get("s3_faults", []),
-                           s3_port=int(c.get("s3_port", 0)), fs=fs_of(c), system=c.get("system", "persist"))
-        if any(k in c for k in ("faults", "fault_ops", "processes")):  # a replayed schedule (shrink, regressions)
-            from nemesis.regressions import apply_overrides
-
-            apply_overrides(cfg, {k: c[k] for k in ("faults", "fault_ops", "processes") if k in c})
-    except (ValueError, KeyError, TypeError) as e:
-        raise click.BadParameter(f"{path} is not a readable run configuration: {e}", param_hint="RUN_DIR") from None
-    if c.get("interval"):
-        cfg.interval = tuple(c["interval"])
-    return cfg, c
-
-
-def fs_of(c: dict) -> str:
-    """The ``--fs`` that reruns the fault model a stored configuration ran
-    with: the one it resolved to (``fault_model``), else its ``fs``; a
-    configuration older than ``--fs`` ran on the tracer."""
-    model = c.get("fault_model")
-    if model in ("faultfs", "tracer"):
-        return "fuse" if model == "faultfs" else "tracer"
-    return str(c.get("fs", "tracer"))
+from nemesis.errors import EXIT_USAGE
 
 
 @click.command("repro")
@@ -73,7 +31,7 @@ def fs_of(c: dict) -> str:
 @click.option("--quiet", is_flag=True)
 def repro(run_dir: str, store: str | None, attempts: int, quiet: bool) -> int:
     """Reproduce a stored run from its directory."""
-    from nemesis.commands.run import execute
+    from nemesis.runner import execute, load_config
 
     run_dir = os.path.realpath(run_dir)
     if not os.path.isdir(run_dir):

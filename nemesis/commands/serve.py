@@ -28,12 +28,11 @@ def serve(store: Path, port: int, quiet: bool) -> int:
 
     try:
         server = make_server(store, port, quiet=quiet)
-    except ReportError as e:
-        click.echo(f"persist-nemesis serve: {e}", err=True)
-        return EXIT_BAD_INPUT
+    except ReportError as e:  # bad input: click's usage format, exit 3 (as every subcommand)
+        raise click.BadParameter(str(e), param_hint="--store") from None
     except OSError as e:
-        click.echo(f"persist-nemesis serve: cannot listen on 127.0.0.1:{port}: {e.strerror or e}; choose another --port (0 picks a free one)", err=True)
-        return EXIT_BAD_INPUT
+        raise click.BadParameter(f"cannot listen on 127.0.0.1:{port}: {e.strerror or e}; choose another --port "
+                                 "(0 picks a free one)", param_hint="--port") from None
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 

@@ -20,149 +20,84 @@ got its expected verdict (1 otherwise, 3 for a broken file).
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import time
 
 import click
 
-from nemesis.cli import EXIT_USAGE
-
-
-def _default_store(run_dir: str) -> str:
-    """The store the run directory is in now (``<store>/<workload>/<run>``),
-    not the one recorded: a run copied from another machine shrinks here."""
-    return os.path.dirname(os.path.dirname(os.path.realpath(run_dir)))
-
-
-def regression_entry(shrinker, outcome) -> dict:
-    """The regression case for a shrink outcome (see nemesis/regressions.py)."""
-    from nemesis.regressions import repo_path
-
-    cfg = shrinker.config(outcome.best)
-    mutant = repo_path(cfg.mutant)
-    stem = os.path.splitext(os.path.basename(mutant))[0] if mutant else "engine"
-    o, b = outcome.original, outcome.best_run
-    overrides = {"faults": [f.to_json() for f in cfg.faults], "fault_ops": list(cfg.fault_ops)}
-    if cfg.processes is not None:
-        overrides["processes"] = list(cfg.processes)
-    return {
-        "name": f"{stem}-{cfg.workload}-{'-'.join(cfg.nemeses)}-seed{cfg.seed}",
-        "workload": cfg.workload, "nemesis": list(cfg.nemeses), "seed": cfg.seed, "time_limit": cfg.time_limit,
-        "concurrency": cfg.concurrency, "op_limit": cfg.op_limit, "mutant": mutant, "blob": cfg.blob,
-        "s3_faults": list(cfg.s3_faults), "interval": list(cfg.interval), "overrides": overrides,
-        "expect": "invalid", "checkers": b["failing"], "tries": 5,
-        "note": (f"shrunk from {o['run_dir']}: {o['ops']} -> {b['ops']} operations, {o['processes']} -> "
-                 f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults; "
-                 f"failed in {outcome.confirmed or 'not all'} runs when shrunk"),
-        "from_run": b["run_dir"], "added": _dt.date.today().isoformat(),
-    }
+from nemesis.errors import EXIT_USAGE
 
 
 def shrink_run(run_dir: str, store: str | None, budget: float, tries: int, regressions: str | None,
                save: bool, echo=click.echo, goal_ops: int = 0) -> tuple[int, dict | None]:
-    """Shrink ``run_dir``, print as the command does; returns (exit code, the
-    summary: original, shrunk, run_dir, command, entry)."""
-    from nemesis import regressions as rg
-    from nemesis.shrink import Shrinker, ShrinkError
-
-    store = store or _default_store(run_dir)
+    """Shrink ``run_dir`` through the library (:func:`nemesis.api.shrink`),
+    printing as the command does; returns (exit code, the summary: original,
+    shrunk, run_dir, command, entry, confirmed, seconds, candidates)."""
+    from nemesis import api
+    from nemesis.shrink import ShrinkError
 
     def on_trial(t) -> None:
         last = t.runs[-1] if t.runs else {}
         verdict = "FAILS" if t.failed else "passes"
-        tries = f" ({len(t.runs)} runs)" if len(t.runs) > 1 else ""
+        n_runs = f" ({len(t.runs)} runs)" if len(t.runs) > 1 else ""
         kind = "confirm  " if t.confirm else "candidate"
         if t.confirm:
             verdict = "FAILS every time" if t.failed else "passed once: not kept"
-        echo(f"{kind} {t.n:>3}: {t.plan.describe():<58} -> {verdict}{tries}, {last.get('ops')} ops, "
+        echo(f"{kind} {t.n:>3}: {t.plan.describe():<58} -> {verdict}{n_runs}, {last.get('ops')} ops, "
              f"{sum(r['seconds'] for r in t.runs):.1f} s  {last.get('run_dir', '')}")
 
+    began = []
+
+    def started(sh) -> None:
+        began.append(sh)
+        o = sh.original
+        echo(f"shrinking {o['run_dir']}: {o['ops']} operations, {o['processes']} processes, {o['faults']} faults; "
+             f"failing checkers {', '.join(o['failing']) or '?'}; budget {budget:g} s, up to {sh.tries} run(s) "
+             "a candidate")
+
     try:
-        sh = Shrinker(run_dir, store, budget=budget, tries=tries, on_trial=on_trial, goal_ops=goal_ops)
+        r = api.shrink(run_dir, budget=budget, tries=tries, store=store, goal_ops=goal_ops, save=save,
+                       regressions=regressions, on_trial=on_trial, on_start=started)
     except ShrinkError as e:
-        echo(f"error: {e}", err=True)
+        if not began:  # RUN_DIR is not a finished, failing run: bad input, in click's usage format
+            raise click.BadParameter(str(e), param_hint="RUN_DIR") from None
+        echo(f"Error: {e}", err=True)
         return EXIT_USAGE, None
-    o = sh.original
-    echo(f"shrinking {o['run_dir']}: {o['ops']} operations, {o['processes']} processes, {o['faults']} faults; "
-         f"failing checkers {', '.join(o['failing']) or '?'}; budget {budget:g} s, up to {sh.tries} run(s) "
-         "a candidate")
-    try:
-        out = sh.run()
-    except ShrinkError as e:
-        echo(f"error: {e}", err=True)
-        return EXIT_USAGE, None
-    if out.best is None:
-        echo(f"no candidate failed again in {out.seconds:.0f} s ({len(out.trials)} candidates); the failure may "
+    if not r.found:
+        echo(f"no candidate failed again in {r.seconds:.0f} s ({r.candidates} candidates); the failure may "
              "depend on timing: try --tries 3 or a larger --budget")
         return 2, None
-    b = out.best_run
-    rows = [("operations", o["ops"], b["ops"]), ("processes", o["processes"], len(out.best.processes)),
-            ("faults", o["faults"], len(out.best.faults))]
+    o, b = r.original, r.shrunk or {}
     goal = " (goal reached)" if goal_ops and (b.get("ops") or 0) <= goal_ops else ""
-    echo(f"\nshrunk in {out.seconds:.0f} s, {len(out.trials)} candidates"
-         f"{' (budget spent)' if out.budget_spent else goal}:")
+    echo(f"\nshrunk in {r.seconds:.0f} s, {r.candidates} candidates{' (budget spent)' if r.budget_spent else goal}:")
     echo(f"  {'':<18}{'original':>12}{'shrunk':>12}")
-    for name, a, c in rows:
-        echo(f"  {name:<18}{a!s:>12}{c!s:>12}")
-    faults = ", ".join(f"{f.nemesis} on worker {f.target} at op {n}"
-                       for f, n in zip(out.best.faults, out.best.fault_ops)) or "none"
+    for name, key in (("operations", "ops"), ("processes", "processes"), ("faults", "faults")):
+        echo(f"  {name:<18}{o[key]!s:>12}{b[key]!s:>12}")
+    ov = (r.entry or {}).get("overrides", {})
+    faults = ", ".join(f"{f['nemesis']} on worker {f['target']} at op {n}"
+                       for f, n in zip(ov.get("faults", []), ov.get("fault_ops", []))) or "none"
     echo(f"  failing checkers: {', '.join(o['failing'])} -> {', '.join(b['failing'])}")
-    echo(f"  failed again in {out.confirmed} runs" if out.confirmed else
+    echo(f"  failed again in {r.confirmed} runs" if r.confirmed else
          "  warning: the shrunk run did not fail again in every confirmation run (flaky); its regression case "
          "may need more tries")
-    echo(f"  faults replayed: {faults}; op limit {out.best.op_limit}")
-    echo(f"shrunk run: {b['run_dir']}")
-    _write_lineage(b["run_dir"], sh, out)
-    try:
-        from nemesis import store as st
+    echo(f"  faults replayed: {faults}; op limit {(r.entry or {}).get('op_limit')}")
+    echo(f"shrunk run: {r.run_dir}")
+    summary = {"original": o, "shrunk": b, "confirmed": r.confirmed, "run_dir": r.run_dir, "seconds": r.seconds,
+               "candidates": r.candidates, "entry": r.entry, "command": r.repro_command}
+    if r.save_error:
+        echo(f"Error: {r.save_error}", err=True)
+        return EXIT_USAGE, summary
+    if r.saved_to:
+        from nemesis import regressions as rg
 
-        st.point_latest(os.path.abspath(store), b["run_dir"])  # <store>/latest: the shrunk run, not the last candidate
-    except OSError:
-        pass
-    try:
-        from nemesis.report import update_reports
-
-        update_reports(b["run_dir"], store)
-    except Exception:  # reports are an aid; a missing one never fails the shrink
-        pass
-    entry = regression_entry(sh, out)
-    summary = {"original": o, "shrunk": {"ops": b["ops"], "processes": len(out.best.processes),
-                                         "faults": len(out.best.faults), "failing": b["failing"]},
-               "confirmed": out.confirmed,
-               "run_dir": b["run_dir"], "seconds": round(out.seconds, 1), "candidates": len(out.trials),
-               "entry": entry}
-    if save:
-        path = regressions or rg.DEFAULT_FILE
-        try:
-            entry = rg.add(entry, path)
-        except (rg.RegressionError, OSError) as e:
-            echo(f"error: could not save the regression case to {path}: {e}", err=True)
-            return EXIT_USAGE, summary
-        summary["entry"] = entry
-        flag = "" if path == rg.DEFAULT_FILE else f" --regressions {path}"
-        echo(f"saved as regression case {entry['name']!r} in {path}")
-        echo(f"reproduce: persist-nemesis shrink --replay-regressions{flag} --only {entry['name']}")
-        echo(f"       or: persist-nemesis repro {b['run_dir']}")
+        flag = "" if r.saved_to == rg.DEFAULT_FILE else f" --regressions {r.saved_to}"
+        echo(f"saved as regression case {r.entry['name']!r} in {r.saved_to}")
+        echo(f"reproduce: persist-nemesis shrink --replay-regressions{flag} --only {r.entry['name']}")
+        echo(f"       or: {r.repro_command}")
     else:
-        echo(f"reproduce: persist-nemesis repro {b['run_dir']}")
+        echo(f"reproduce: {r.repro_command}")
         echo("not saved as a regression case: add --save (regressions/seeds.json) or --regressions FILE")
-    summary["command"] = f"persist-nemesis repro {b['run_dir']}"
     return 0, summary
-
-
-def _write_lineage(run_dir: str, sh, out) -> None:
-    """``shrink.json`` in the shrunk run: where it came from and every candidate tried."""
-    from nemesis.store import write_json
-
-    write_json(os.path.join(run_dir, "shrink.json"), {
-        "original": out.original, "seconds": round(out.seconds, 2), "budget_spent": out.budget_spent,
-        "plan": {"faults": [f.to_json() for f in out.best.faults], "fault_ops": list(out.best.fault_ops),
-                 "processes": list(out.best.processes), "op_limit": out.best.op_limit},
-        "confirmed": out.confirmed,
-        "trials": [{"n": t.n, "confirm": t.confirm, "faults": len(t.plan.faults), "fault_ops": list(t.plan.fault_ops),
-                    "processes": list(t.plan.processes), "op_limit": t.plan.op_limit, "failed": t.failed,
-                    "runs": t.runs} for t in out.trials]})
 
 
 def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo=click.echo) -> int:
@@ -172,14 +107,12 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
     try:
         entries = rg.load(path)
     except rg.RegressionError as e:
-        echo(f"error: {e}", err=True)
-        return EXIT_USAGE
+        raise click.BadParameter(str(e), param_hint="--regressions") from None
     if only:
         missing = set(only) - {e["name"] for e in entries}
         if missing:
-            echo(f"error: no entry named {', '.join(sorted(missing))} in {path}; "
-                 f"there are: {', '.join(e['name'] for e in entries)}", err=True)
-            return EXIT_USAGE
+            raise click.BadParameter(f"no entry named {', '.join(sorted(missing))} in {path}; "
+                                     f"there are: {', '.join(e['name'] for e in entries)}", param_hint="--only")
         entries = [e for e in entries if e["name"] in only]
     echo(f"replaying {len(entries)} regression seed(s) from {path}")
     t0 = time.monotonic()
@@ -190,7 +123,7 @@ def replay_regressions(path: str | None, only: tuple[str, ...], store: str, echo
                 f"  {x['name']}: {x['verdict']}{' (' + ', '.join(x['failing']) + ')' if x['failing'] else ''}, "
                 f"{x['ops']} ops, {x['seconds']:.1f} s  {x['run_dir']}"))
         except rg.RegressionError as err:
-            echo(f"error: {err}", err=True)
+            echo(f"Error: {err}", err=True)
             return EXIT_USAGE
         ok = "ok  " if r["ok"] else "FAIL"
         rate = ""
@@ -246,6 +179,6 @@ def shrink(run_dir, budget, tries, store, regressions, goal_ops, save, no_save, 
 
 
 def replay_regressions_cmd(regressions, only, store) -> int:
-    from nemesis.commands.run import DEFAULT_STORE
+    from nemesis.runner import DEFAULT_STORE
 
     return replay_regressions(regressions, tuple(only), store or DEFAULT_STORE)

@@ -12,7 +12,7 @@ MUTANTS = os.path.join(REPO, "mutants")
 def run_test(store, workload="append", nemesis="none", seed=1, time_limit=5.0, concurrency=4, mutant=None,
              interval=(0.3, 0.8), keep_data=False, op_limit=0, reports=False, fs="auto"):
     """Run one test into ``store``; returns (exit code, run dir). ``fs``: ``--fs``."""
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config(workload, nemesis, seed, time_limit, concurrency, op_limit,
                        os.path.join(MUTANTS, mutant) if mutant else None, keep_data, fs=fs)

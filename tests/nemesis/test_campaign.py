@@ -176,7 +176,9 @@ def test_bad_input_is_a_clear_error_before_any_run(capsys, tmp_path, args, msg):
     store = tmp_path / "runs"
     code, text = cli(capsys, "--store", str(store), "--workloads", "append", *args)
     assert code == 3, text
-    assert msg in text and text.startswith("error: ") and "Traceback" not in text
+    assert msg in text and "Traceback" not in text
+    # one usage-error format for every subcommand: click's usage block, then "Error: ..."
+    assert text.startswith("Usage: ") and "\nError: " in text
     assert not store.exists()  # nothing ran, not even a directory
 
 

@@ -20,7 +20,7 @@ META_RULES = ["error-after method=PUT key=*meta p=0.5", "drop-after method=PUT k
 
 
 def run_s3(store, seed=1, time_limit=8.0, rules=(), mutant=None, nemesis="s3", workload="append", keep_data=False):
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config(workload, nemesis, seed, time_limit, 4, 0, os.path.join(MUTANTS, mutant) if mutant else None,
                        keep_data, blob="s3", s3_faults=list(rules))
@@ -52,7 +52,7 @@ def test_append_on_s3_under_the_s3_nemesis_is_valid(tmp_path):
 def test_the_run_starts_and_stops_its_own_moto_server(tmp_path):
     import psutil
 
-    from nemesis.commands.run import build_config
+    from nemesis.runner import build_config
     from nemesis.controller import Controller
 
     cfg = build_config("append", "s3", 1, 2.0, 4, 0, None, False, blob="s3")

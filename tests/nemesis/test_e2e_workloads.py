@@ -14,7 +14,7 @@ from tests.nemesis.harness import MUTANTS, events, explain, nemesis_infos, resul
 
 
 def run_s3(store, workload, nemesis, seed, time_limit):
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config(workload, nemesis, seed, time_limit, 4, 0, None, False, blob="s3")
     cfg.interval = (0.3, 0.8)

@@ -3,8 +3,8 @@ final reads, fsck (the controller), judging, reports (``run``)."""
 
 from __future__ import annotations
 
-from nemesis.commands import run as run_cmd
-from nemesis.commands.run import build_config
+from nemesis import runner as run_cmd
+from nemesis.runner import build_config
 
 
 def test_every_phase_is_named_in_order(tmp_path, monkeypatch):

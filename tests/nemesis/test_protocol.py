@@ -9,7 +9,6 @@ import json
 import os
 import sys
 
-import click
 import pytest
 
 from tests.nemesis.harness import MUTANTS, REPO, explain, results
@@ -23,7 +22,7 @@ def exec_system(mutant: str | None = None) -> str:
 
 
 def run(store, system: str, seed: int, time_limit: float, nemesis: str = "kill"):
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config("append", nemesis, seed, time_limit, 4, 0, None, False, system=system)
     cfg.interval = (0.3, 0.8)
@@ -69,16 +68,16 @@ def test_a_mutant_planted_in_the_adapter_is_caught_through_the_protocol(tmp_path
     ("kill", "auto", "upsert", "serves the append workload"),
 ])
 def test_faults_an_exec_system_cannot_take_are_refused_before_anything_runs(nemesis, fs, workload, says):
-    from nemesis.commands.run import build_config
+    from nemesis.runner import ConfigError, build_config
 
-    with pytest.raises(click.BadParameter, match=says):
+    with pytest.raises(ConfigError, match=says):
         build_config(workload, nemesis, 1, 5, 4, 0, None, False, fs=fs, system=exec_system())
 
 
 def test_a_malformed_system_is_bad_input():
-    from nemesis.commands.run import build_config
+    from nemesis.runner import ConfigError, build_config
 
-    with pytest.raises(click.BadParameter, match="module:Class"):
+    with pytest.raises(ConfigError, match="module:Class"):
         build_config("append", "kill", 1, 5, 4, 0, None, False, system="not a system")
 
 
@@ -103,11 +102,11 @@ class NoFailpoints:
 
 
 def test_a_class_system_takes_the_in_process_faults_it_declares():
-    from nemesis.commands.run import build_config
+    from nemesis.runner import ConfigError, build_config
 
     cfg = build_config("append", "failpoint", 1, 5, 1, 0, None, False, system="workloads.system:PersistSystem")
     assert cfg.system == "workloads.system:PersistSystem" and cfg.to_json()["system"] == cfg.system
-    with pytest.raises(click.BadParameter, match="failpoints support"):
+    with pytest.raises(ConfigError, match="failpoints support"):
         build_config("append", "failpoint", 1, 5, 1, 0, None, False,
                      system="tests.nemesis.test_protocol:NoFailpoints")
     assert "system" not in build_config("append", "kill", 1, 5, 1, 0, None, False).to_json()  # the default: unchanged

@@ -83,7 +83,7 @@ def test_replay_command_reports_each_entry_and_fails_on_a_wrong_verdict(tmp_path
 
 def _fake_runs(monkeypatch, verdicts):
     """run_one replaced by a sequence of verdicts (invalid ones by lost-writes)."""
-    import nemesis.commands.run as run_mod
+    import nemesis.runner as run_mod
 
     it = iter(verdicts)
     calls = []

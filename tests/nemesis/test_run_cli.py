@@ -99,8 +99,8 @@ def test_a_replayed_schedule_is_in_the_printed_command_and_reruns(capsys, tmp_pa
     client processes 0 and 2 only."""
     import shlex
 
-    from nemesis.commands.run import build_config, command_line, load_replay
     from nemesis.regressions import apply_overrides
+    from nemesis.runner import build_config, command_line, load_replay
 
     replay = {"faults": [{"at": 0.0, "nemesis": "kill", "target": 0, "duration": 0.2, "seed": 7}],
               "fault_ops": [20], "processes": [0, 2]}

@@ -75,7 +75,7 @@ def _fake_engine(monkeypatch, flaky: bool):
     (duplicates) iff the kill with seed 3 comes at op >= 20, process 0 runs,
     and at least 5 operations follow the kill; ``flaky``: every other run
     passes whatever it holds."""
-    from nemesis.commands import run as run_mod
+    from nemesis import runner as run_mod
 
     calls = []
 
@@ -133,7 +133,7 @@ def test_a_goal_stops_the_search_at_the_first_failing_run_that_small(tmp_path, m
 
 def test_a_failure_that_never_comes_back_is_reported_as_such(tmp_path, monkeypatch, capsys):
     from nemesis.cli import main
-    from nemesis.commands import run as run_mod
+    from nemesis import runner as run_mod
 
     run = _fake_failing_run(tmp_path)
     monkeypatch.setattr(run_mod, "run_one", lambda cfg, store, quiet=True, reports=True: {
@@ -148,7 +148,7 @@ def test_a_failure_that_never_comes_back_is_reported_as_such(tmp_path, monkeypat
 def test_repro_of_a_shrunk_run_replays_its_schedule(tmp_path):
     """``persist-nemesis repro`` reads faults / fault_ops / processes back from
     config.json (a shrunk run must not be rerun with the full schedule)."""
-    from nemesis.commands.repro import load_config
+    from nemesis.runner import load_config
 
     f = Fault(1.0, "kill", 0, 0.2, 9).to_json()
     (tmp_path / "config.json").write_text(json.dumps({
@@ -163,7 +163,7 @@ def test_the_fault_gate_injects_at_the_operation_count_and_only_chosen_processes
     """A real run: a kill replayed at operation 40 lands after exactly 40
     client invokes; processes 0 and 3 (a writer and the reader) are the only
     generators that run; the op limit stops the run."""
-    from nemesis.commands.run import build_config, run_one
+    from nemesis.runner import build_config, run_one
 
     cfg = build_config("append", "kill", 3, 20.0, 4, 90, None, False)
     cfg.faults = [Fault(5.0, "kill", 0, 0.1, 42)]  # its time (5 s) is ignored: the gate uses the count
@@ -191,7 +191,7 @@ def test_the_fault_gate_on_the_operation_clock(tmp_path):
     """Concurrency 1 with failpoints only runs on the operation clock: the
     gate's count replaces the fault's time there too, and two faults closer
     than the first one's duration still both go in (the first ends first)."""
-    from nemesis.commands.run import build_config, run_one
+    from nemesis.runner import build_config, run_one
 
     cfg = build_config("append", "failpoint", 5, 20.0, 1, 40, None, False)
     cfg.faults = [Fault(3.0, "failpoint", 0, 1.5, 11), Fault(3.1, "failpoint", 0, 0.3, 12)]  # by time: op 60, 62
@@ -207,7 +207,7 @@ def test_the_fault_gate_on_the_operation_clock(tmp_path):
 
 
 def test_bad_replay_fields_are_refused_with_a_reason():
-    from nemesis.commands.run import build_config
+    from nemesis.runner import build_config
     from nemesis.regressions import RegressionError, apply_overrides
 
     cfg = build_config("append", "kill", 1, 5.0, 4, 0, None, False)
@@ -274,8 +274,8 @@ def failing(run) -> set[str]:
                          ids=[c[0][:-3] for c in SHRINK_CASES])
 def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
         tmp_path, mutant, workload, nemesis, seed, secs, budget):
+    from nemesis import api
     from nemesis import regressions as rg
-    from nemesis.commands.shrink import shrink_run
 
     for tried in range(3):
         code, run = run_test(tmp_path / "store", workload=workload, nemesis=nemesis, seed=seed + tried,
@@ -283,19 +283,20 @@ def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
         if code == 1 and failing(run) & TYPICAL[mutant]:
             break
     assert code == 1, f"the original run must fail first: {explain(run)}"
-    lines: list[str] = []
     reg = str(tmp_path / "seeds.json")
-    code, summary = shrink_run(run, str(tmp_path / "store"), budget=budget, tries=1, regressions=reg, save=True,
-                               echo=lambda s="", err=False: lines.append(s), goal_ops=results(run)["ops"] // 4)
-    print("\n".join(lines))
-    assert code == 0 and summary is not None, "\n".join(lines)
-    o, s = summary["original"], summary["shrunk"]
+    trials: list = []
+    r = api.shrink(run, store=str(tmp_path / "store"), budget=budget, tries=1, regressions=reg, save=True,
+                       goal_ops=results(run)["ops"] // 4, on_trial=trials.append)
+    print(r.summary)
+    assert r.found and r.valid is False, r.summary
+    o, s = r.original, r.shrunk
+    summary = {"run_dir": r.run_dir, "entry": r.entry}
     assert s["ops"] * 4 <= o["ops"], f"{o['ops']} -> {s['ops']} operations"
     assert s["faults"] <= o["faults"] and s["processes"] <= o["processes"]
     shrunk = results(summary["run_dir"])
     assert shrunk["valid"] is False and set(s["failing"]) & set(o["failing"])
-    assert any(line.startswith("candidate ") for line in lines)
-    assert any("reproduce: persist-nemesis shrink --replay-regressions" in line for line in lines)
+    assert trials and not trials[0].confirm and r.candidates == len(trials)
+    assert r.saved_to == reg and r.repro_command == f"persist-nemesis repro {r.run_dir}"
     # saved as a regression case, which fails again when replayed
     (entry,) = rg.load(reg)
     assert entry["expect"] == "invalid" and entry["mutant"] == f"mutants/{mutant}"

@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from nemesis import campaign as cp
-from nemesis.commands.mutants import table
-from nemesis.commands.run import _count
+from nemesis.cli import command_module
+from nemesis.runner import _count
 from nemesis.generator import UnknownNemesis, parse_names
 from nemesis.store import new_run_dir
 
@@ -57,7 +57,7 @@ def test_run_names_carry_their_nemeses(tmp_path):
 def test_the_mutants_table_says_where_each_catch_is(tmp_path):
     console = Console(record=True, width=200)
     run = str(tmp_path / "runs" / "mutants" / "lose_seal" / "append" / "r1")
-    table(console, [{"name": "lose_seal", "caught": True, "seconds": 3.0, "runs": 1, "seed": 1, "config": "x",
+    command_module("mutants").table(console, [{"name": "lose_seal", "caught": True, "seconds": 3.0, "runs": 1, "seed": 1, "config": "x",
                      "checker": "lost", "run_dir": run},
                     {"name": "other", "caught": False, "seconds": 9.0, "runs": 3}])
     text = console.export_text()
@@ -66,7 +66,7 @@ def test_the_mutants_table_says_where_each_catch_is(tmp_path):
 
 def test_shrink_saves_only_when_asked(monkeypatch, tmp_path):
     from nemesis.cli import main
-    from nemesis.commands import shrink as sh
+    sh = command_module("shrink")
 
     seen = []
     monkeypatch.setattr(sh, "shrink_run", lambda run_dir, store, budget, tries, regressions, save, goal_ops=0:

@@ -11,11 +11,12 @@ import shutil
 
 import pytest
 
-from nemesis.cli import main
-from nemesis.commands.repro import said
+from nemesis.cli import command_module, main
 from nemesis.store import REPO, relative_paths, resolve_mutant, StoreError
 
 from .harness import run_test
+
+said = command_module("repro").said
 
 MUTANT = "truncate_before_metadata.py"  # failpoint-only: harmless under --nemesis none
 

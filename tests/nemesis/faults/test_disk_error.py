@@ -279,8 +279,7 @@ def test_the_config_records_the_model_and_the_command_reruns_it(monkeypatch):
     import shlex
 
     from nemesis import faultmodel as fm
-    from nemesis.commands.repro import fs_of
-    from nemesis.commands.run import build_config, command_line
+    from nemesis.runner import ConfigError, build_config, command_line, fs_of
 
     monkeypatch.setattr(fm, "fuse_available", lambda: (False, "no /dev/fuse"))
     cfg = build_config("append", "kill", 3, 5, 2, 0, None, False)
@@ -290,9 +289,7 @@ def test_the_config_records_the_model_and_the_command_reruns_it(monkeypatch):
     assert args[args.index("--fs") + 1] == "tracer"
     assert fs_of(j) == "tracer" and fs_of({"fault_model": "faultfs", "fs": "auto"}) == "fuse"
     assert fs_of({}) == "tracer"  # a config older than --fs ran on the tracer
-    import click
-
-    with pytest.raises(click.BadParameter, match="fault filesystem"):
+    with pytest.raises(ConfigError, match="fault filesystem"):
         build_config("append", "disk-error", 3, 5, 2, 0, None, False, fs="auto")
 
 

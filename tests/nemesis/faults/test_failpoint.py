@@ -136,7 +136,7 @@ def test_a_failpoint_at_open_kills_and_restarts_the_writer_armed_once():
 
 
 def test_a_crash_at_open_then_a_clean_restart_is_valid_end_to_end(tmp_path):
-    from nemesis.commands.run import build_config, execute
+    from nemesis.runner import build_config, execute
 
     cfg = build_config("append", "failpoint", 1, 4.0, 4, 0, None, False)
     cfg.faults = [Fault(1.0, "failpoint", 0, 0.3, 17), Fault(2.5, "failpoint", 0, 0.3, 74)]  # crash, then stall at open
