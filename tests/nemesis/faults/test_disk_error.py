@@ -337,9 +337,7 @@ needs_fuse = pytest.mark.skipif(not _fuse_ok()[0], reason=f"fault filesystem una
 FS_MUTANTS = [
     ("metadata_no_dir_fsync", "lose-unsynced", 6, 4, [1, 2, 3], "lose-unsynced"),
     ("fsync_error_swallowed", "disk-error", 8, 4, [21, 6], "kill,lose-unsynced"),
-    pytest.param("wal_record_two_writes", "lose-unsynced", 6, 8, [1, 2, 3], "lose-unsynced",
-                 marks=pytest.mark.xfail(reason="needs 2+ unsynced Wal records at a reordering power loss; not yet "
-                                                "caught on this machine (see the mutant's comment)", strict=False)),
+    ("wal_record_two_writes", "lose-unsynced", 6, 8, [2, 7, 8], "lose-unsynced"),
 ]
 
 
