@@ -125,6 +125,10 @@ SPREAD: list[dict[str, Any]] = [
     {"workload": "upsert", "nemesis": "s3,kill", "blob": "s3"},
     {"workload": "rehydrate", "nemesis": "corrupt", "time_limit": 3.0, "concurrency": 2},
     {"workload": "append", "nemesis": "lose-unsynced", "concurrency": 16},
+    # the disk faults of the fault filesystem (a host without FUSE cannot run them: exit 3, dropped from the hunt)
+    {"workload": "append", "nemesis": "disk-error", "time_limit": 8.0},
+    {"workload": "upsert", "nemesis": "slow-disk,lose-unsynced"},
+    {"workload": "append", "nemesis": "new-host,kill"},
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
 #: control runs (on the correct engine) per catch: the catching seed and this many - 1 more
@@ -196,10 +200,21 @@ def describe(cfg: dict[str, Any]) -> str:
 
 
 def spread_seed(name: str, cfg: dict[str, Any], rnd: int) -> int:
-    """The seed of round ``rnd`` of configuration ``cfg`` in the hunt of mutant ``name``
-    (a hash: differs between configurations and rounds, fixed for a given mutant)."""
-    key = f"{name}|{json.dumps(cfg, sort_keys=True)}|{rnd}".encode()
-    return 1 + zlib.crc32(key) % 1_000_000
+    """The seed of round ``rnd`` of configuration ``cfg`` in the hunt of mutant ``name``:
+    a hash of all three, fixed for a given mutant. Seeds of one hunt never repeat:
+    the hash picks a block of :data:`SEED_BLOCK` seeds per (mutant, configuration)
+    among :data:`SEED_BLOCKS`, the configuration's index in :data:`SPREAD` makes the
+    blocks of one mutant distinct, and the round indexes into the block."""
+    keys = [json.dumps(config_of(c), sort_keys=True) for c in SPREAD]
+    key = json.dumps(cfg, sort_keys=True)
+    idx = keys.index(key) if key in keys else len(keys)
+    base = zlib.crc32(f"{name}|{key}".encode()) % SEED_BLOCKS
+    block = (base // (len(keys) + 1)) * (len(keys) + 1) + idx  # same residue class per configuration: distinct blocks
+    return 1 + block * SEED_BLOCK + rnd % SEED_BLOCK
+
+
+#: seeds per (mutant, configuration) block, and how many blocks the hash picks among
+SEED_BLOCK, SEED_BLOCKS = 1000, 100_000
 
 
 def spread(name: str) -> Iterator[tuple[dict[str, Any], int]]:
