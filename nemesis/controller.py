@@ -635,6 +635,8 @@ class Controller:
                 self._complete(p, {"id": p.inflight["id"], "type": "info", "error": "final read timed out"})
         for w in self.workers.values():
             w.stop()
+        if getattr(self.wl, "own_format", False) and getattr(self.cfg, "system", "persist") != "persist":
+            return  # the location holds the system's own files (the kv workload on another store): no persist fsck
         self._phase("fsck")
         self.outcome.fsck = fsck(self.url, **self.fsck_options)
         self.rec.record("harness", "info", "fsck", self.outcome.fsck)
