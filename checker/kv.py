@@ -7,12 +7,14 @@ history in, :class:`Result` values out.
   the value was ``expect``, ``get`` reads (nil: absent). ``fail``
   operations did not happen; ``info`` ones may have, at any time after their
   invoke. Gives up (``unknown``) past a time limit.
-* ``kv-domain`` — lost acknowledged writes, in words: a final ``get``
-  (``"final": true``, after every fault healed) of a key must see the value
-  of a write of that key that no acknowledged write of it followed (in
-  real time), or of an indeterminate one (or nil when no write of the key was
-  acknowledged). Anything else is **lost-write**: the message names the
-  acknowledged ``put``/``cas`` whose value is gone and what was read instead.
+* ``kv-domain`` — lost acknowledged writes, in words: every ``ok`` ``get``
+  of a key (the final ones, ``"final": true``, after every fault healed,
+  and every one before) must see the value of a write of that key that no
+  acknowledged write followed before the read began (in real time), or of
+  an indeterminate one, or nil when no write of the key was acknowledged
+  before it. A read of an *older* value is **lost-write**: the message
+  names the acknowledged ``put``/``cas`` whose value is gone and what was
+  read instead. (A value nobody wrote is left to ``linearizable``.)
 """
 
 from __future__ import annotations
@@ -55,38 +57,46 @@ class KVDomain:
         for op in history.ops:
             if op.f in WRITES and op.type in ("ok", "info") and isinstance(op.value, dict):
                 writes.setdefault(op.value["key"], []).append(op)
-        finals = [op for op in history.ops if op.f == "get" and op.type == "ok" and isinstance(op.value, dict)
-                  and op.value.get("final") and isinstance(op.result, dict)]
+        reads = [op for op in history.ops if op.f == "get" and op.type == "ok" and isinstance(op.value, dict)
+                 and isinstance(op.result, dict) and op.ret is not None]
+        finals = [op for op in reads if op.value.get("final")]
         anomalies: list[Anomaly] = []
-        for fin in finals:
-            key = fin.value["key"]
-            ws = [w for w in writes.get(key, []) if w.call < fin.ret]
-            oks = [w for w in ws if w.type == "ok"]
-            # candidates: indeterminate writes (they may take effect any time after
-            # their invoke), and acknowledged ones no acknowledged write followed
-            cands = [w for w in ws if w.type == "info" or not any(o.call > w.ret for o in oks)]
-            allowed = {w.value.get("value") for w in cands}
-            if not oks:
-                allowed.add(None)
-            seen = fin.result.get("value")
-            if seen in allowed:
-                continue
-            latest = max(oks, key=lambda w: w.ret) if oks else None
-            if latest is not None:
-                msg = (f"final op {fin.index} read key {key} as {seen!r}, but op {latest.index} "
-                       f"(process {latest.process}) had acknowledged {latest.f} {latest.value.get('value')!r} and no "
-                       f"acknowledged write of {key} followed it (the final value must be one of "
-                       f"{sorted(allowed, key=repr)!r}): an acknowledged write was lost")
-                anomalies.append(Anomaly("lost-write", msg, [fin.index, latest.index]))
-            else:
-                anomalies.append(Anomaly("lost-write", f"final op {fin.index} read key {key} as {seen!r}, which no "
-                                         "write of that key wrote", [fin.index]))
+        for r in reads:
+            a = self._lost(r, writes.get(r.value["key"], []))
+            if a is not None:
+                anomalies.append(a)
         stats = {"final_reads": len(finals), "writes_ok": sum(1 for op in history.ops if op.f in WRITES and op.type == "ok")}
         if anomalies:
             return Result(self.name, False, anomalies[:100], stats=stats)
         if not finals:
             return Result(self.name, UNKNOWN, reason="no ok final get: lost writes cannot be judged", stats=stats)
         return Result(self.name, True, stats=stats)
+
+    @staticmethod
+    def _lost(r: Op, ws: list[Op]) -> Anomaly | None:
+        """A read of a value other than every write it could see: a write is
+        hidden from ``r`` when an acknowledged write of the key began after it
+        returned and returned before ``r`` began (``info`` writes are never
+        hidden: they may take effect any time after their invoke)."""
+        key = r.value["key"]
+        before = [w for w in ws if w.call < r.ret]
+        oks = [w for w in before if w.type == "ok" and w.ret < r.call]  # acknowledged before r began
+        cands = [w for w in before if w.type == "info" or not any(o.call > w.ret for o in oks)]
+        allowed = {w.value.get("value") for w in cands}
+        if not oks:
+            allowed.add(None)
+        seen = r.result.get("value")
+        if seen in allowed:
+            return None
+        if seen is not None and not any(w.value.get("value") == seen for w in before):
+            return None  # a value nobody wrote (or not yet invoked): the linearizability check names it
+        latest = max(oks, key=lambda w: w.ret)
+        what = "final op" if r.value.get("final") else "op"
+        return Anomaly("lost-write", f"{what} {r.index} (process {r.process}) read key {key} as {seen!r}, but op "
+                       f"{latest.index} (process {latest.process}) had acknowledged {latest.f} "
+                       f"{latest.value.get('value')!r} before the read began, and {seen!r} was written before that "
+                       f"(the read could only see one of {sorted(allowed, key=repr)!r}): an acknowledged write was lost",
+                       [r.index, latest.index])
 
 
 def kv_checkers() -> list:

@@ -98,7 +98,7 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
     try:
         return _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant,
                          blob, s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run,
-                         duration)
+                         duration, fs, system)
     except KeyboardInterrupt as e:  # before a plan existed: still a JUnit that says the campaign never ran
         from nemesis import campaign as cp
         from nemesis import junit, lifecycle
@@ -111,7 +111,8 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
 
 
 def _campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
-              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, duration) -> int:
+              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, duration,
+              fs="auto", system="persist") -> int:
     from nemesis import campaign as cp
 
     try:
