@@ -110,7 +110,8 @@ class PersistKV:
     """kv over persist's upsert operator (the default system has no kv
     surface): the ``upsert`` workload's writer (rehydrated after any
     failure, every upsert sealed before it is acknowledged), plus a lock that
-    makes a cas's read and upsert one step."""
+    makes a cas's read and upsert one step. Keys and values must be UTF-8
+    (the upsert client's are text; the workload's are ASCII)."""
 
     def __init__(self, p: Any) -> None:
         from workloads.upsert import UpsertClient

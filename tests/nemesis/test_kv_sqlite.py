@@ -56,6 +56,10 @@ def test_synchronous_full_survives_power_loss(tmp_path):
     code, runs = campaign(tmp_path, "full")
     assert len(runs) == 3
     assert code == 0 and all(r["verdict"] == "valid" for r in runs), [(r["seed"], r["message"]) for r in runs]
+    res = json.load(open(os.path.join(runs[0]["run_dir"], "results.json")))
+    judged = {c["checker"] for c in res["checkers"]}
+    assert {"linearizable", "kv-domain"} <= judged and "integrity" not in judged  # no persist fsck of SQLite's files
+    assert res["faults"].get("lose-unsynced", 0) >= 1
 
 
 def test_synchronous_off_loses_acknowledged_writes_under_power_loss(tmp_path):
