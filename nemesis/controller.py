@@ -664,6 +664,8 @@ class Controller:
             w.stop()
         self._check_fs(now=True)  # the final reads ran on the fault filesystem, not beside it
         self._check_aborted()
+        if getattr(self.wl, "own_format", False) and getattr(self.cfg, "system", "persist") != "persist":
+            return  # the location holds the system's own files (the kv workload on another store): no persist fsck
         self._phase("fsck")
         self.outcome.fsck = fsck(self.url, **self.fsck_options)
         self._check_fs(now=True)  # ... and so did the fsck

@@ -24,7 +24,7 @@ from nemesis.errors import BadInput
 from workloads.system import DEFAULT, SystemSpecError, kind, supports
 
 #: workloads whose client an ``exec:`` system can serve (the protocol's operations)
-EXEC_WORKLOADS = ("append",)
+EXEC_WORKLOADS = ("append", "kv")
 #: nemesis -> the in-process mechanism it needs, and on which fault model (None: any)
 NEEDS = {"failpoint": ("failpoints", None), "corrupt": ("fsync-tracer", None),
          "lose-unsynced": ("fsync-tracer", "tracer")}

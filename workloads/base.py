@@ -29,6 +29,7 @@ WORKLOADS: dict[str, str] = {
     "rehydrate": "workloads.rehydrate",
     "upsert": "workloads.upsert",
     "multi-writer": "workloads.multi_writer",
+    "kv": "workloads.kv",
 }
 
 

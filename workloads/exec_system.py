@@ -275,6 +275,18 @@ class ExecPersister:
     def gc(self) -> list:
         return list(self.conn.call("gc") or [])
 
+    # the kv workload's operations (docs/protocol.md, "Key-value operations")
+    def kv_put(self, key: bytes, value: bytes) -> None:
+        self.conn.call("kv_put", key=b64(key), value=b64(value))
+
+    def kv_get(self, key: bytes) -> bytes | None:
+        v = self.conn.call("kv_get", key=b64(key))
+        return None if v is None else unb64(v)
+
+    def kv_cas(self, key: bytes, expect: bytes | None, value: bytes) -> None:
+        """Raises the system's determinate ``CasMismatch`` when the value is not ``expect``."""
+        self.conn.call("kv_cas", key=b64(key), expect=None if expect is None else b64(expect), value=b64(value))
+
     def close(self) -> None:
         try:
             self.conn.call("close")

@@ -127,7 +127,11 @@ class UpsertClient:
     def open(self, url: str, options: dict[str, Any]) -> None:
         from workloads.append import open_persist
 
-        self.p = open_persist(url, options, self.read_only)
+        self.attach(open_persist(url, options, self.read_only))
+
+    def attach(self, p: Any) -> None:
+        """Serve from the open handle ``p`` (what ``open`` opened)."""
+        self.p = p
         self._lock = threading.Lock()  # one upsert at a time (time order per key)
         self._op = None  # the upsert operator, None until (re)built
         self._t = 0  # the next time to upsert at

@@ -19,6 +19,7 @@ _WHERE: dict[str, tuple[str, str]] = {
     "mutex": ("checker.models.mutex", "Mutex"),
     "kv": ("checker.models.kv", "KV"),
     "upsert": ("checker.models.kv", "Upsert"),
+    "kv-cas": ("checker.models.kv", "KVCas"),
 }
 
 

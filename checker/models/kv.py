@@ -46,6 +46,9 @@ class KV(Model):
     PUTS = ("put",)
     APPENDS: tuple[str, ...] = ("append",)
     DELETES: tuple[str, ...] = ()
+    #: compare-and-set: ``{key, expect, value}``; an ``ok`` one succeeded (a
+    #: mismatch is a ``fail``: it did not happen, and the search drops it)
+    CASES: tuple[str, ...] = ()
 
     def key_initial(self, k: Any) -> Any:
         init = self.initial
@@ -77,7 +80,11 @@ class KV(Model):
             return ("append", (k, v), None)
         if f in self.DELETES:
             return ("put", (k, None), None)
-        raise self.bad(op, "one of " + ", ".join(self.READS + self.PUTS + self.APPENDS + self.DELETES))
+        if f in self.CASES:
+            if not isinstance(op.value, dict) or "expect" not in op.value:
+                raise self.bad(op, "cas with a value {key, expect, value}")
+            return ("cas", (k, (freeze(op.value["expect"]), v)), None)
+        raise self.bad(op, "one of " + ", ".join(self.READS + self.PUTS + self.APPENDS + self.DELETES + self.CASES))
 
     def readonly(self, f: str, arg: Any) -> bool:
         return f == "get"
@@ -94,6 +101,10 @@ class KV(Model):
         k, v = arg
         if f == "append":
             v = (self._get(state, k) or "") + (v or "")
+        if f == "cas":
+            expect, v = v
+            if self._get(state, k) != expect:
+                return state if out is UNKNOWN else INVALID
         d = dict(state)
         d[k] = v
         return tuple(sorted(d.items(), key=repr))
@@ -135,6 +146,11 @@ class KVKey(Model):
             return state if (out is UNKNOWN or out == state) else INVALID
         if f == "append":
             return (state or "") + (arg or "")
+        if f == "cas":
+            expect, new = arg
+            if state != expect:
+                return state if out is UNKNOWN else INVALID
+            return new
         return arg
 
     def monotone(self, entries: list[Any]) -> bool:
@@ -143,7 +159,7 @@ class KVKey(Model):
         if not isinstance(self.initial, str):
             return False
         for e in entries:
-            if e.f == "put" or (e.f == "append" and not isinstance(e.arg, str)):
+            if e.f in ("put", "cas") or (e.f == "append" and not isinstance(e.arg, str)):
                 return False
             if e.f == "get" and e.out is not UNKNOWN and not isinstance(e.out, str):
                 return False
@@ -158,8 +174,9 @@ class KVKey(Model):
 def _refute_puts(m: Model, entries: list[Any]) -> tuple[Op, str] | None:
     first: dict[Any, Any] = {}
     for e in entries:
-        if e.f == "put" and (e.arg not in first or e.call < first[e.arg]):
-            first[e.arg] = e.call
+        v = e.arg[1] if e.f == "cas" else e.arg
+        if e.f in ("put", "cas") and (v not in first or e.call < first[v]):
+            first[v] = e.call
     init = m.init()
     for e in entries:
         if e.f == "get" and e.out is not UNKNOWN and e.out != init:
@@ -241,3 +258,17 @@ class Upsert(KV):
 
     def partition(self, ops: list[Op]) -> list[tuple[Any, list[Op], Model]] | None:
         return super().partition(expand_read_all(ops))
+
+
+class KVCas(KV):
+    """The ``kv`` workload's store (``workloads/kv.py``): ``put``, ``get``
+    and ``cas`` (``{key, expect, value}``: set the value if it is
+    ``expect``; an ``ok`` cas succeeded, a ``fail`` one did not happen).
+    Keys start absent (nil)."""
+
+    name = "kv-cas"
+    DEFAULT_VALUE = None
+    READS = ("get", "read")
+    PUTS = ("put",)
+    APPENDS = ()
+    CASES = ("cas",)

@@ -243,7 +243,7 @@ def _line(v: dict[str, Any]) -> str:
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="History format; by default from the extension (.jsonl, .edn, .log).")
-@click.option("--model", "model", default=None, help="Linearizability model: register, cas-register, multi-register, mutex, kv, upsert; independent-<model> for Jepsen's [key value] ops.")
+@click.option("--model", "model", default=None, help="Linearizability model: register, cas-register, multi-register, mutex, kv, kv-cas, upsert; independent-<model> for Jepsen's [key value] ops.")
 @click.option("--initial", default=None, metavar="EDN", help="The model's initial value, in EDN (a map for per-key kv values).")
 @click.option("--time-limit", type=float, default=None, metavar="S", help="Seconds per PATH for the linearizability search; past it the verdict is unknown. (A run's domain checkers are linear in the history and not bounded.)")
 @click.option("--max-configs", type=int, default=None, metavar="N", help="Configurations the search may explore per partition (e.g. per kv key) before that partition is undecided (default 1000000).")

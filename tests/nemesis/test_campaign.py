@@ -222,6 +222,18 @@ def test_dry_run_lists_the_shard(capsys, tmp_path):
     assert "--nemesis s3" in lines[0] and "--blob s3" in lines[0] and "--seed 1" in lines[0]
 
 
+def test_dry_run_passes_fs_and_system_to_every_run(capsys, tmp_path):
+    system = "exec:python examples/sqlite_kv.py --synchronous off {data_dir}"
+    code, text = cli(capsys, "--store", str(tmp_path), "--workloads", "kv", "--nemeses", "lose-unsynced",
+                     "--seed-range", "1-2", "--fs", "tracer", "--system", system, "--dry-run")
+    assert code == 3 and "--fs fuse" in text  # the tracer cannot see an exec: system: refused, not dropped
+    code, text = cli(capsys, "--store", str(tmp_path), "--workloads", "kv", "--nemeses", "kill",
+                     "--seed-range", "1-2", "--fs", "tracer", "--system", system, "--dry-run")
+    lines = text.strip().splitlines()
+    assert code == 0 and len(lines) == 2
+    assert all("--fs tracer" in line and "--synchronous off" in line and "--workload kv" in line for line in lines)
+
+
 # --- end to end ----------------------------------------------------------------------
 
 def _parse_out(text: str):

@@ -65,7 +65,7 @@ def test_a_mutant_planted_in_the_adapter_is_caught_through_the_protocol(tmp_path
     ("failpoint", "auto", "append", "failpoints support"),
     ("corrupt", "auto", "append", "fsync-tracer support"),
     ("lose-unsynced", "tracer", "append", "--fs fuse"),
-    ("kill", "auto", "upsert", "serves the append workload"),
+    ("kill", "auto", "upsert", "serves the append, kv workload"),
 ])
 def test_faults_an_exec_system_cannot_take_are_refused_before_anything_runs(nemesis, fs, workload, says):
     from nemesis.runner import ConfigError, build_config
