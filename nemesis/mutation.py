@@ -129,6 +129,7 @@ SPREAD: list[dict[str, Any]] = [
     {"workload": "append", "nemesis": "disk-error", "time_limit": 8.0},
     {"workload": "upsert", "nemesis": "slow-disk,lose-unsynced"},
     {"workload": "append", "nemesis": "new-host,kill"},
+    {"workload": "kv", "nemesis": "kill,lose-unsynced"},  # per-key linearizability over the upsert operator
 ]
 HINT_KEYS = set(DEFAULTS) | {"seeds"}
 #: control runs (on the correct engine) per catch: the catching seed and this many - 1 more
