@@ -84,6 +84,12 @@ def verdict_of(valid: Any) -> Valid:
     return UNKNOWN
 
 
+def _where(run_dir: str | None, repro: str | None, command: str | None) -> list[str]:
+    """The lines of a summary that say where a run is and how to reproduce it."""
+    return ([f"  run: {run_dir}"] if run_dir else []) + ([f"  reproduce: {repro}"] if repro else []) + (
+        [f"         or: {command}"] if command else [])
+
+
 def _word(verdict: str) -> str:
     return verdict.upper()
 
@@ -138,14 +144,8 @@ class RunResult:
         if self.message or self.error:
             head += f": {self.message or self.error}"
         lines = [head]
-        if self.run_dir:
-            lines.append(f"  run: {self.run_dir}")
-        if self.verdict != "valid":
-            if self.repro_command:
-                lines.append(f"  reproduce: {self.repro_command}")
-            if self.command:
-                lines.append(f"         or: {self.command}")
-        return "\n".join(lines)
+        return "\n".join(lines + _where(self.run_dir, self.repro_command if self.verdict != "valid" else None,
+                                         self.command if self.verdict != "valid" else None))
 
     def __str__(self) -> str:
         return self.summary
@@ -257,13 +257,7 @@ class HuntResult:
         else:
             lines = [f"NOT CAUGHT {self.name} after {self.runs} runs in {self.seconds or 0:.1f} s"
                      + (f": {self.error}" if self.error else "")]
-        if self.run_dir:
-            lines.append(f"  run: {self.run_dir}")
-        if self.repro_command:
-            lines.append(f"  reproduce: {self.repro_command}")
-        if self.command:
-            lines.append(f"         or: {self.command}")
-        return "\n".join(lines)
+        return "\n".join(lines + _where(self.run_dir, self.repro_command, self.command))
 
     def __str__(self) -> str:
         return self.summary
