@@ -35,7 +35,19 @@ the first ``bisect(a)`` of them, so only when fewer match does the checker
 scan for the missing ones (an anomaly was found; the scan is bounded by
 ``SCAN_BUDGET`` group visits in all). Groups with a negative diff are
 checked one by one against each snapshot of their stream (none in the
-append workload). So a valid history costs O(n log n).
+append workload).
+
+Reads as deltas. Each read holds the whole stream, so checking every row of
+every read (:func:`analyse_reference`) is quadratic in the run's length. A
+read the loader decoded from a ``rows_delta``
+(:class:`~checker.formats.rows_delta.DeltaRows`) is judged instead from the
+state kept for its chain (the same process's previous read of the stream),
+updated by the delta's rows only (:func:`_analyse`); it falls back to the
+whole comparison of that read when the state shows a row out of bounds (an
+anomaly) or the delta is not well formed. The results are the reference's,
+in the same order (``tests/checker/domain/test_contents_fast.py``). So a
+valid history costs O(changed rows x log + indeterminate rows x reads) plus
+the whole comparison of the reads written whole (each chain's first).
 """
 
 from __future__ import annotations
