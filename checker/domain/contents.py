@@ -447,28 +447,38 @@ def _analyse(ah: AppendHistory) -> Contents:
 
 def _new_chain(mo: _Model, snap: Snap, observed: dict) -> _Chain:
     st = _Chain(snap.rows, snap.stream, {}, set(), set(), set(), [], 0, [])
-    for kv, o in observed.items():
-        _put(st, mo, snap, kv, o)
+    _put(st, mo, snap, observed.items(), fresh=True)
     _advance(st, mo)
     return st
 
 
-def _put(st: _Chain, mo: _Model, snap: Snap, kv: tuple[Any, Any], o: int) -> None:
-    st.obs[kv] = o
-    g = (st.stream, kv[0], kv[1])
-    ups = mo.groups.get(g)
-    if ups is None or len(ups) != 1:
-        st.odd.add(kv)
-        return
-    u = ups[0]
-    if u.op.type == "fail" or o != u.diff:
-        st.odd.add(kv)
-    if g in mo.unique_info:
-        st.infos.add(kv)
+def _put(st: _Chain, mo: _Model, snap: Snap, items: Any, fresh: bool = False) -> None:
+    """Add the rows ``items`` (``(kv, diff)`` pairs) to ``st``, classified."""
+    obs, odd, infos, after, late = st.obs, st.odd, st.infos, st.after, st.late
+    groups, unique_info, s = mo.groups, mo.unique_info, st.stream
     ret = snap.op.ret
-    if ret is not None and u.op.call > ret:
-        st.after.add(kv)
-    heapq.heappush(st.late, (-u.ts, kv))
+    heappush = heapq.heappush
+    for kv, o in items:
+        obs[kv] = o
+        g = (s, kv[0], kv[1])
+        ups = groups.get(g)
+        if ups is None or len(ups) != 1:
+            odd.add(kv)
+            continue
+        u = ups[0]
+        uop = u.op
+        if uop.type == "fail" or o != u.diff:
+            odd.add(kv)
+        if g in unique_info:
+            infos.add(kv)
+        if ret is not None and uop.call > ret:
+            after.add(kv)
+        if fresh:
+            late.append((-u.ts, kv))
+        else:
+            heappush(late, (-u.ts, kv))
+    if fresh:
+        heapq.heapify(late)
 
 
 def _drop(st: _Chain, mo: _Model, kv: tuple[Any, Any]) -> None:
@@ -511,10 +521,9 @@ def _fast(c: Contents, mo: _Model, st: _Chain, snap: Snap) -> bool:
     """Judge ``snap`` from its chain if no row of it can be out of bounds
     beyond ``odd``; False: judge it whole."""
     rows = snap.rows
-    for r in rows.add:
-        kv = (r[0], r[1])
-        st.odd.discard(kv)
-        _put(st, mo, snap, kv, r[2])
+    added = [((r[0], r[1]), r[2]) for r in rows.add]
+    st.odd.difference_update(kv for kv, _o in added)
+    _put(st, mo, snap, added)
     _advance(st, mo)
     ret = snap.op.ret
     if st.after:
