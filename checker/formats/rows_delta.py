@@ -80,6 +80,11 @@ class DeltaRows(list):
 
     __slots__ = ("base", "add", "remove")
 
+    def __reduce__(self) -> tuple:
+        """Pickled and copied as a plain list: a chain of bases must not be
+        carried along (nor recursed into); a reader then judges it whole."""
+        return (list, (list(self),))
+
 
 class Encoder:
     """The recorder's side: :meth:`encode` an event before it is written."""
