@@ -35,16 +35,30 @@ the first ``bisect(a)`` of them, so only when fewer match does the checker
 scan for the missing ones (an anomaly was found; the scan is bounded by
 ``SCAN_BUDGET`` group visits in all). Groups with a negative diff are
 checked one by one against each snapshot of their stream (none in the
-append workload). So a valid history costs O(n log n).
+append workload).
+
+Reads as deltas. Each read holds the whole stream, so checking every row of
+every read (:func:`analyse_reference`) is quadratic in the run's length. A
+read the loader decoded from a ``rows_delta``
+(:class:`~checker.formats.rows_delta.DeltaRows`) is judged instead from the
+state kept for its chain (the same process's previous read of the stream),
+updated by the delta's rows only (:func:`_analyse`); it falls back to the
+whole comparison of that read when the state shows a row out of bounds (an
+anomaly) or the delta is not well formed. The results are the reference's,
+in the same order (``tests/checker/domain/test_contents_fast.py``). So a
+valid history costs O(changed rows x log + indeterminate rows x reads) plus
+the whole comparison of the reads written whole (each chain's first).
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
 from checker.domain.append import AppendHistory, GroupKey, Snap, Update, gc_paused
+from checker.formats.rows_delta import DeltaRows
 
 SCAN_BUDGET = 20_000_000
 
@@ -137,7 +151,11 @@ def analyse(ah: AppendHistory) -> Contents:
     return c
 
 
-def _analyse(ah: AppendHistory) -> Contents:
+def analyse_reference(ah: AppendHistory) -> Contents:
+    """The whole comparison, every row of every snapshot: quadratic in the
+    run's length (each read holds the whole stream). :func:`analyse` must
+    give exactly this (same discrepancies, issues and ``seen``, in the same
+    order); kept as the oracle of the tests and benchmarks."""
     c = Contents()
     groups = ah.groups
 
@@ -254,3 +272,289 @@ def _rows(rows: list[Any], observed: dict[tuple[str, str], int]) -> str | None:
         prev = kv
         observed[kv] = observed.get(kv, 0) + d
     return issue
+
+
+@dataclass(slots=True)
+class _Chain:
+    """What :func:`_analyse` keeps of the last snapshot of one chain of reads
+    (one history process's successive reads of one stream, as the loader
+    decoded them from ``rows_delta``), updated by each delta in O(changed rows).
+    Invariant: ``obs`` holds that snapshot's rows, which were well formed
+    (no :class:`RowIssue`)."""
+
+    rows: list[Any]  # the snapshot's rows object: the next delta's ``base``
+    stream: str
+    obs: dict[tuple[Any, Any], int]
+    odd: set[tuple[Any, Any]]  # rows not of one update with that diff: no group, several updates, failed, other diff
+    infos: set[tuple[Any, Any]]  # rows of a group in ``unique_info`` (flicker's ``seen``)
+    after: set[tuple[Any, Any]]  # unique-update rows whose write was invoked after the last snapshot returned
+    late: list[tuple[int, tuple[Any, Any]]]  # max-heap (-ts, kv) of unique-update rows; stale entries skipped
+    first: int  # ok-order positions below ``first`` are all present ...
+    holes: list[int]  # ... but these (min-heap; stale entries skipped)
+
+
+class _Model:
+    """The per-history indexes both paths use."""
+
+    def __init__(self, ah: AppendHistory) -> None:
+        self.groups = groups = ah.groups
+        self.min_ok: dict[GroupKey, int] = {}
+        self.signed: dict[str, list[GroupKey]] = {}
+        self.unique_info: set[GroupKey] = set()
+        self.by_stream: dict[str, list[tuple[int, GroupKey]]] = {}
+        for g, ups in groups.items():
+            if any(u.diff < 0 for u in ups):
+                self.signed.setdefault(g[0], []).append(g)
+                continue
+            if len(ups) == 1 and ups[0].op.type == "info":
+                self.unique_info.add(g)
+            m = None
+            for u in ups:
+                if u.op.type == "ok" and (m is None or u.ts < m):
+                    m = u.ts
+            if m is not None:
+                self.min_ok[g] = m
+                self.by_stream.setdefault(g[0], []).append((m, g))
+        self.ts_sorted: dict[str, list[int]] = {}
+        self.ok_pos: dict[GroupKey, int] = {}
+        for s, lst in self.by_stream.items():
+            lst.sort(key=lambda p: p[0])
+            self.ts_sorted[s] = [p[0] for p in lst]
+            for i, (_m, g) in enumerate(lst):
+                self.ok_pos[g] = i
+
+
+def _check_rows(c: Contents, mo: _Model, snap: Snap, observed: dict[tuple[Any, Any], int], kvs: Any) -> int:
+    """The per-snapshot comparison of :func:`analyse_reference` for the rows
+    ``kvs`` of ``observed`` (in row order); how many of them the model needs."""
+    groups, min_ok, unique_info, seen = mo.groups, mo.min_ok, mo.unique_info, c.seen
+    s, a = snap.stream, snap.as_of
+    ret = snap.op.ret
+    matched = 0
+    for kv in kvs:
+        o = observed[kv]
+        g = (s, kv[0], kv[1])
+        ups = groups.get(g)
+        if ups is None:
+            if o != 0:
+                c.discrepancies.append(Discrepancy(snap, kv[0], kv[1], o, 0, 0, [], [], []))
+            continue
+        m = min_ok.get(g)
+        if m is not None and m <= a:
+            matched += 1
+        if len(ups) == 1:
+            u = ups[0]
+            uop = u.op
+            if u.ts <= a and (ret is None or uop.call <= ret):
+                typ = uop.type
+                if typ == "ok":
+                    if o == u.diff:
+                        continue
+                elif typ != "fail":
+                    if o != 0 and g in unique_info:
+                        seen.setdefault(g, []).append(snap)
+                    if o == 0 or o == u.diff:
+                        continue
+        dsc = judge(ups, snap, o, kv[0], kv[1])
+        if dsc is not None:
+            c.discrepancies.append(dsc)
+    return matched
+
+
+def _missing(c: Contents, mo: _Model, snap: Snap, observed: dict, matched: int | None, budget: int) -> int:
+    """Rows that should be in ``snap`` and are not (``matched`` None: the
+    fast path already knows every needed row is present)."""
+    s, a, groups = snap.stream, snap.as_of, mo.groups
+    tss = mo.ts_sorted.get(s)
+    needed = bisect.bisect_right(tss, a) if tss else 0
+    if matched is not None and matched < needed:
+        if budget < needed:
+            c.truncated = True
+        else:
+            budget -= needed
+            for _m, g in mo.by_stream[s][:needed]:
+                if (g[1], g[2]) not in observed:
+                    dsc = judge(groups[g], snap, 0, g[1], g[2])
+                    if dsc is not None:
+                        c.discrepancies.append(dsc)
+    for g in mo.signed.get(s, ()):
+        if (g[1], g[2]) not in observed:
+            dsc = judge(groups[g], snap, 0, g[1], g[2])
+            if dsc is not None:
+                c.discrepancies.append(dsc)
+    return budget
+
+
+def _matched(mo: _Model, snap: Snap, observed: dict) -> int:
+    s, a, min_ok = snap.stream, snap.as_of, mo.min_ok
+    n = 0
+    for kv in observed:
+        m = min_ok.get((s, kv[0], kv[1]))
+        if m is not None and m <= a:
+            n += 1
+    return n
+
+
+def _analyse(ah: AppendHistory) -> Contents:
+    """:func:`analyse_reference`'s result in time linear in the changed rows.
+
+    A snapshot whose rows the loader decoded from a delta
+    (:class:`~checker.formats.rows_delta.DeltaRows`) of a snapshot already
+    judged here is judged from its chain's state (:class:`_Chain`), updated
+    by the delta: a well-formed row of one update with that diff, whose
+    ``ts <= as_of`` and whose write was invoked before the snapshot returned,
+    is in the model's bounds, so only the other rows need a verdict: ``odd``
+    rows (judged as before), indeterminate rows (for ``seen``), and, if the
+    heap ``late`` shows a row with ``ts > as_of`` or ``after`` a row invoked
+    after the return, the whole snapshot is judged as before (an anomaly).
+    A row the model needs is missing iff the first absent position in the
+    stream's ok order (``first``, ``holes``) has ``min_ok <= as_of``; only
+    then are the rows scanned, as before. Any other snapshot (read whole, a
+    listen's, a malformed delta) is judged as before and starts a chain.
+    Cost: O(changed rows x log) per delta read plus the indeterminate rows
+    present; the same results, in the same order, as the reference."""
+    c = Contents()
+    mo = _Model(ah)
+    budget = SCAN_BUDGET
+    chains: dict[int, _Chain] = {}
+    for snap in ah.snapshots:
+        c.snapshots += 1
+        rows = snap.rows
+        c.rows += len(rows)
+        st = None
+        if rows.__class__ is DeltaRows and snap.lower is None:
+            st = chains.pop(id(rows.base), None)
+            if st is not None and (st.rows is not rows.base or st.stream != snap.stream or not _apply(st, mo, rows)):
+                st = None
+        if st is not None:
+            st.rows = rows
+            chains[id(rows)] = st
+            if _fast(c, mo, st, snap):
+                budget = _missing(c, mo, snap, st.obs, None if _all_needed(mo, st, snap) else _matched(mo, snap, st.obs),
+                                  budget)
+                continue
+        observed: dict[tuple[str, str], int] = {}
+        issue = _rows(rows, observed)
+        if issue is not None:
+            c.row_issues.append(RowIssue(snap, issue))
+        matched = _check_rows(c, mo, snap, observed, list(observed))
+        budget = _missing(c, mo, snap, observed, matched, budget)
+        if st is None and issue is None and snap.lower is None:
+            st = _new_chain(mo, snap, observed)
+            chains[id(rows)] = st
+    return c
+
+
+def _new_chain(mo: _Model, snap: Snap, observed: dict) -> _Chain:
+    st = _Chain(snap.rows, snap.stream, {}, set(), set(), set(), [], 0, [])
+    _put(st, mo, snap, observed.items(), fresh=True)
+    _advance(st, mo)
+    return st
+
+
+def _put(st: _Chain, mo: _Model, snap: Snap, items: Any, fresh: bool = False) -> None:
+    """Add the rows ``items`` (``(kv, diff)`` pairs) to ``st``, classified."""
+    obs, odd, infos, after, late = st.obs, st.odd, st.infos, st.after, st.late
+    groups, unique_info, s = mo.groups, mo.unique_info, st.stream
+    ret = snap.op.ret
+    heappush = heapq.heappush
+    for kv, o in items:
+        obs[kv] = o
+        g = (s, kv[0], kv[1])
+        ups = groups.get(g)
+        if ups is None or len(ups) != 1:
+            odd.add(kv)
+            continue
+        u = ups[0]
+        uop = u.op
+        if uop.type == "fail" or o != u.diff:
+            odd.add(kv)
+        if g in unique_info:
+            infos.add(kv)
+        if ret is not None and uop.call > ret:
+            after.add(kv)
+        if fresh:
+            late.append((-u.ts, kv))
+        else:
+            heappush(late, (-u.ts, kv))
+    if fresh:
+        heapq.heapify(late)
+
+
+def _drop(st: _Chain, mo: _Model, kv: tuple[Any, Any]) -> None:
+    del st.obs[kv]
+    st.odd.discard(kv)
+    st.infos.discard(kv)
+    st.after.discard(kv)
+    p = mo.ok_pos.get((st.stream, kv[0], kv[1]))
+    if p is not None and p < st.first:
+        heapq.heappush(st.holes, p)
+
+
+def _apply(st: _Chain, mo: _Model, rows: DeltaRows) -> bool:
+    """Update ``st`` by ``rows``' delta; False (``st`` spoilt) if the result
+    is not well formed (then the snapshot is judged whole)."""
+    obs = st.obs
+    try:
+        for r in rows.remove:
+            k, v, d = r
+            kv = (k, v)
+            o = obs.get(kv)
+            if o is None or d.__class__ is not int:
+                return False
+            _drop(st, mo, kv)
+            if o != d:  # the base had this kv with another diff: not a well-formed delta of a clean base
+                return False
+        for r in rows.add:
+            k, v, d = r
+            kv = (k, v)
+            if d.__class__ is not int or d == 0 or kv in obs:
+                return False
+            st.obs[kv] = d  # classified in _fast, which knows the snapshot
+            st.odd.add(kv)  # provisional: _fast classifies the added rows
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _fast(c: Contents, mo: _Model, st: _Chain, snap: Snap) -> bool:
+    """Judge ``snap`` from its chain if no row of it can be out of bounds
+    beyond ``odd``; False: judge it whole."""
+    rows = snap.rows
+    added = [((r[0], r[1]), r[2]) for r in rows.add]
+    st.odd.difference_update(kv for kv, _o in added)
+    _put(st, mo, snap, added)
+    _advance(st, mo)
+    ret = snap.op.ret
+    if st.after:
+        groups, s = mo.groups, st.stream
+        st.after = {kv for kv in st.after if ret is not None and groups[(s, kv[0], kv[1])][0].op.call > ret}
+        if st.after:
+            return False
+    late, obs = st.late, st.obs
+    while late and late[0][1] not in obs:
+        heapq.heappop(late)
+    if late and -late[0][0] > snap.as_of:
+        return False
+    todo = st.odd | st.infos
+    if todo:
+        _check_rows(c, mo, snap, st.obs, sorted(todo))
+    return True
+
+
+def _advance(st: _Chain, mo: _Model) -> None:
+    lst = mo.by_stream.get(st.stream, ())
+    obs, i = st.obs, st.first
+    while i < len(lst) and (lst[i][1][1], lst[i][1][2]) in obs:
+        i += 1
+    st.first = i
+
+
+def _all_needed(mo: _Model, st: _Chain, snap: Snap) -> bool:
+    """Whether every group with ``min_ok <= as_of`` has a row in ``st``."""
+    lst = mo.by_stream.get(st.stream, ())
+    holes, obs = st.holes, st.obs
+    while holes and (lst[holes[0]][1][1], lst[holes[0]][1][2]) in obs:
+        heapq.heappop(holes)
+    first = st.first if not holes else min(st.first, holes[0])
+    return first >= len(lst) or lst[first][0] > snap.as_of

@@ -70,6 +70,22 @@ def _rows_tuple(rows: Any) -> list[tuple] | None:
     return out
 
 
+class DeltaRows(list):
+    """A decoded read's rows: a plain ``list`` to every reader (equal to, and
+    serialised as, the rows the worker returned), which also remembers how
+    the decoder made it: ``base`` (the decoded rows of the previous read of
+    the same key, the very list object), ``add`` and ``remove`` (the
+    ``rows_delta``'s lists). Checkers may use these to judge a read by what
+    changed (:mod:`checker.domain.contents`); nothing else needs them."""
+
+    __slots__ = ("base", "add", "remove")
+
+    def __reduce__(self) -> tuple:
+        """Pickled and copied as a plain list: a chain of bases must not be
+        carried along (nor recursed into); a reader then judges it whole."""
+        return (list, (list(self),))
+
+
 class Encoder:
     """The recorder's side: :meth:`encode` an event before it is written."""
 
@@ -154,6 +170,8 @@ class Decoder:
             if +drop:
                 raise HistoryError(f"rows_delta removes rows its base lacks: {list(map(list, (+drop).elements()))[:3]}")
         try:
-            return sorted(kept + d["add"])  # two sorted runs: merged in linear time
+            out = DeltaRows(sorted(kept + d["add"]))  # two sorted runs: merged in linear time
         except TypeError:
             raise HistoryError("rows_delta's rows do not order with its base's") from None
+        out.base, out.add, out.remove = prev[1], d["add"], d["remove"]
+        return out

@@ -70,3 +70,24 @@ def test_a_delta_needs_its_base(tmp_path):
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     with pytest.raises(HistoryError, match="h.jsonl:4.*removes rows"):
         read_jsonl(path)
+
+
+def test_a_decoded_read_pickles_as_its_rows_alone():
+    """A decoded read remembers its base (DeltaRows), but a pickle or copy of
+    it is the plain list: a long chain of bases is not dragged along."""
+    import copy
+    import pickle
+
+    from checker.formats.rows_delta import DeltaRows
+
+    enc, dec = Encoder(), Decoder()
+    rows: list = []
+    out = None
+    for i in range(3000):
+        rows = rows + [[f"k{i:05d}", "v", 1]]
+        e = {"index": i, "process": 1, "type": "ok", "f": "snapshot", "value": {"stream": "s", "rows": list(rows)}}
+        out = dec.decode(enc.encode(e))
+    last = out["value"]["rows"]
+    assert last.__class__ is DeltaRows and last == rows
+    for back in (pickle.loads(pickle.dumps(last)), copy.deepcopy(last)):
+        assert back.__class__ is list and back == rows
