@@ -40,7 +40,10 @@ def ensure_dir(path: str, what: str) -> str:
     missing: list[str] = []
     p = path
     while not os.path.isdir(p):
-        if os.path.lexists(p):
+        # isdir again after lexists: another process (the writer, while a reader opens) may have
+        # created the directory between the two looks; only a name that is there and is no
+        # directory is refused
+        if os.path.lexists(p) and not os.path.isdir(p):
             raise StorageUnavailableError(
                 f"cannot use {path} as the {what}: {p} exists and is not a directory; choose another path"
             )
