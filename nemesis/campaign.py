@@ -364,9 +364,9 @@ def summarize(res: dict[str, Any], run_dir: str | None) -> dict[str, Any]:
     except (OSError, ValueError) as e:
         return {"message": f"results.json unreadable: {e}"}
     msgs = []
-    for c in results.get("checkers", []):
-        if c.get("valid") is True:
-            continue
+    checkers = results.get("checkers", [])
+    # what failed first, then what gave up: an invalid run's first line names the checker that found it
+    for c in [c for c in checkers if c.get("valid") is False] + [c for c in checkers if c.get("valid") not in (True, False)]:
         for a in c.get("anomalies") or []:
             msgs.append(f"{c['checker']}: {a['message']}")
         if c.get("reason"):
