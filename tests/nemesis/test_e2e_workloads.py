@@ -151,8 +151,11 @@ def test_multi_writer_pause_standby_takes_over_and_the_stalled_holder_is_fenced(
 
 
 def test_multi_writer_lose_unsynced_and_failpoint(tmp_path):
+    # on the tracer: this test's shape checks (contenders refused by the lock, every contender killed by each
+    # loss) were tuned to its timing; on the fault filesystem the slower opens once left no contender refused
+    # (CI rehearsal, 2 Dec: valid, locked_out 0). multi-writer x lose-unsynced on the filesystem is in the CI gate.
     code, run = run_test(tmp_path, workload="multi-writer", nemesis="lose-unsynced,failpoint", seed=3,
-                         time_limit=7, interval=(0.2, 0.5))
+                         time_limit=7, interval=(0.2, 0.5), fs="tracer")
     assert_multi_writer_valid(code, run)
     losses = nemesis_infos(run, "lose-unsynced")
     assert losses and all(len(v["killed"]) == 3 for v in losses), "a power loss kills every contender"
