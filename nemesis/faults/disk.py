@@ -77,7 +77,11 @@ class LoseUnsynced:
                 return True
             for f in filenames:
                 st = durable.file(os.path.join(dirpath, f))
-                if os.path.getsize(os.path.join(dirpath, f)) > (st.low if st else 0):
+                try:
+                    size = os.path.getsize(os.path.join(dirpath, f))
+                except FileNotFoundError:  # a temp file renamed or removed since the walk listed it
+                    return True  # the directory is changing: something is not yet durable
+                if size > (st.low if st else 0):
                     return True
         return False
 
