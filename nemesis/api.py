@@ -418,7 +418,8 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
              store: str | os.PathLike = "runs", mutant: str | os.PathLike | None = None, blob: str = "auto",
              s3_faults: Iterable[str] = (), s3_port: int = 0, concurrency: int = 8, op_limit: int = 0,
              keep_data: bool = False, report: bool = True, fs: str = "auto", dry_run: bool = False,
-             duration: str | float | None = None, system: str = "persist", on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
+             duration: str | float | None = None, system: str = "persist", cluster: str | None = None,
+             on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
              on_done: Callable[[dict[str, Any]], None] | None = None) -> CampaignResult:
     """Run the cross product workloads x nemesis mixes x seeds, ``jobs`` runs
     at a time, and judge them all: ``persist-nemesis campaign``.
@@ -441,7 +442,14 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     empty. ``duration``: a soak (``--duration``): seconds, or ``"10m"``,
     ``"1h"``...; seeds are drawn (from the first of ``seed_range``, default
     1) across the cross product until the time is spent, the runs in flight
-    then finish (:mod:`nemesis.soak`; not with ``seeds``). ``on_plan(plan)`` is called once everything is checked, before
+    then finish (:mod:`nemesis.soak`; not with ``seeds``). ``cluster``
+    (``--cluster``): run every run as a task of a ``dask.distributed``
+    cluster, ``"local:N"`` (a LocalCluster of N worker processes started
+    here) or ``"tcp://HOST:PORT"`` (a running scheduler); ``jobs`` then caps
+    the runs in flight (default: the cluster's worker threads), runs are
+    shipped back into ``store``, or written directly to a shared store given
+    as ``"file:///PATH"`` (:mod:`nemesis.cluster`, ``docs/cluster.md``).
+    ``on_plan(plan)`` is called once everything is checked, before
     any run starts; ``on_start(planned)`` and ``on_done(result dict)`` as
     each run starts and ends (progress).
 
@@ -471,8 +479,20 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     else:
         seed_list = cp.parse_seeds(seeds, seed_range)
     shard_kn = cp.parse_shard(shard)
+    address, shared = None, False
+    if cluster is not None:
+        from nemesis import cluster as cl
+
+        address = cl.parse_address(cluster)
+        if not dry_run:
+            cl.check_available()
+        store, shared = cl.parse_store(os.fspath(store))
+        if s3_port:
+            raise cp.CampaignError("a fixed moto port cannot serve runs spread over a cluster's workers: drop "
+                                   "--s3-port (each run then takes a free port on its worker)", "--s3-port")
     wls = cp.parse_workloads(_names(workloads))
     mixes = cp.parse_mixes(_mixes(nemeses), fs)
+    cluster_jobs = jobs  # on a cluster: a cap on the runs in flight (None: the cluster's worker threads)
     jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
     junit_path = _check_junit(os.fspath(junit)) if junit is not None else None
     make = functools.partial(cp.plan, workloads=wls, mixes=mixes, time_limit=time_limit, store=os.fspath(store),
@@ -496,16 +516,29 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     if dry_run:
         return CampaignResult(valid=UNKNOWN, exit_code=0, runs=[], store=p.store, planned=len(p.runs),
                               skipped=skipped, commands=commands, plan=p)
+    conn = None
     try:
         cp.preflight(p)
+        if address is not None:
+            from nemesis import cluster as cl
+
+            conn = cl.connect(address)
+            p.cluster = {"address": address.text, "shared_store": shared, **conn.info}
         if on_plan:
             on_plan(p)
-        o = cp.execute(p, jobs, reports=report, on_start=on_start, on_done=on_done, todo=soak)
+        if conn is not None:
+            o = cl.execute(p, conn, cluster_jobs, shared=shared, reports=report, on_start=on_start, on_done=on_done,
+                           todo=soak)
+        else:
+            o = cp.execute(p, jobs, reports=report, on_start=on_start, on_done=on_done, todo=soak)
     except KeyboardInterrupt as e:  # while starting, before execute took charge: still a report that says so
         from nemesis import lifecycle
 
         o = cp.Outcome(interrupted=True, signal=lifecycle.signal_name(e), exit=lifecycle.exit_code(e),
                        never_ran=len(p.runs))
+    finally:
+        if conn is not None:
+            conn.close()
     if soak is not None:  # the runs it drew; a soak has no runs that never ran
         p.runs = list(soak.started)
         o.never_ran = 0

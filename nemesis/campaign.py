@@ -117,6 +117,7 @@ class Outcome:
     signal: str | None = None  # what interrupted it: SIGINT, SIGTERM, SIGHUP
     never_ran: int = 0  # planned runs that never started (interrupted)
     exit: int | None = None  # 128 + the signal, when interrupted
+    shipping: list[dict[str, Any]] = field(default_factory=list)  # on a cluster: per run shipped, its cost
 
     def interruption(self, planned: int) -> dict[str, Any] | None:
         """What JUnit and the record say of an interrupted campaign (None if it was not)."""

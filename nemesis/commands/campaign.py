@@ -66,9 +66,13 @@ from nemesis.runner import DEFAULT_STORE
 @click.option("--system", "system", default="persist", show_default=True,
               help="every run's system under test (docs/protocol.md): persist, module:Class, or "
                    "'exec:CMD {data_dir}', e.g. 'exec:python examples/persist_server.py {data_dir}'")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="run every run as a task of a dask cluster: local:N (N worker processes here) or "
+                   "tcp://HOST:PORT (a running scheduler); runs are shipped back into --store, or written to a "
+                   "shared --store file:///PATH (docs/cluster.md; needs: pip install -e '.[cluster]')")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
-             system) -> int:
+             system, cluster) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     from rich.console import Console
 
@@ -81,12 +85,16 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
     def header(p) -> None:  # everything checked, before the first run: say what will run
         shard = f" (shard {p.shard[0]}/{p.shard[1]} of {p.total})" if p.shard != (1, 1) else ""
         soak = getattr(p, "soak", None)
+        c = getattr(p, "cluster", None)
+        at_once = jobs_of(jobs) if c is None else min(c["slots"], jobs) if jobs else c["slots"]
+        where = "" if c is None else (f" on the cluster {c['address']} ({c['workers']} workers on "
+                                      f"{', '.join(c['hosts'])})")
         if soak is not None:
             secs = soak.deadline - soak.clock()
-            out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {jobs_of(jobs)} at a "
-                      f"time, store {p.store}")
+            out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {at_once} at a "
+                      f"time{where}, store {p.store}")
         else:
-            out.print(f"campaign: {len(p.runs)} runs{shard}, {jobs_of(jobs)} at a time, store {p.store}")
+            out.print(f"campaign: {len(p.runs)} runs{shard}, {at_once} at a time{where}, store {p.store}")
         for s in p.skipped:
             out.print(f"skipped: {s.workload} / {'+'.join(s.mix)}: {s.reason}")
         on_start, on_done, progress["stop"] = _progress(err, None if soak else len(p.runs), quiet)
@@ -97,7 +105,7 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
                            time_limit=time_limit, jobs=jobs, shard=shard, junit=junit_path, store=store, mutant=mutant,
                            blob=blob, s3_faults=s3_faults, s3_port=s3_port, concurrency=concurrency,
                            op_limit=op_limit, keep_data=keep_data, report=not no_report, fs=fs, dry_run=dry_run,
-                           duration=duration, system=system,
+                           duration=duration, system=system, cluster=cluster,
                            on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
                            on_done=lambda r: _call(progress, "on_done", r))
     except KeyboardInterrupt as e:  # while planning, before a plan existed: still a JUnit that says it never ran
