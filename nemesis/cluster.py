@@ -72,6 +72,9 @@ CONNECT_TIMEOUT = 15.0
 #: seconds beyond a run's own deadline (its time limit + GRACE, enforced by the task) before the campaign
 #: gives up on a task that never answered (a worker that hangs rather than dies)
 LOST_GRACE = 120.0
+#: a LocalCluster's scheduler: how often a task whose worker died is run again (dask's default is 3); 0 fails it
+#: at the first death (KilledWorker). Either way a run is never made twice (the claim, :func:`run_task`)
+ALLOWED_FAILURES = 0
 _LOCAL = re.compile(r"local:(\d+)$")
 
 
@@ -96,7 +99,8 @@ def parse_address(text: str) -> Address:
     if m:
         n = int(m.group(1))
         if n < 1:
-            raise CampaignError(f"local:N needs N >= 1 worker processes, got {t!r}", "--cluster")
+            raise CampaignError(f"local:N needs N >= 1 worker processes (e.g. local:2), got {t!r}; or give a "
+                                f"running scheduler's address, tcp://HOST:PORT", "--cluster")
         return Address(t, workers=n)
     m = re.match(r"(tcp|tls)://([^:/\s]+):(\d+)/?$", t)
     if m and 0 < int(m.group(3)) < 65536:
@@ -177,7 +181,7 @@ def connect(address: Address) -> Connection:
     if address.local:
         # the first death of a worker fails its task (KilledWorker) instead of rescheduling it; the claim
         # (run_task) keeps a rescheduled run from running twice on any scheduler, this one included
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=address.workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
         client = Client(cluster)
