@@ -46,11 +46,13 @@ A soak (``--duration``) is the same loop with the soak's runs to start
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
 import pickle
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -72,6 +74,8 @@ CONNECT_TIMEOUT = 15.0
 #: seconds beyond a run's own deadline (its time limit + GRACE, enforced by the task) before the campaign
 #: gives up on a task that never answered (a worker that hangs rather than dies)
 LOST_GRACE = 120.0
+#: a task's temporary store on its worker (``/tmp/nemesis-task-XXXX``)
+TASK_PREFIX = "nemesis-task-"
 #: a LocalCluster's scheduler: how often a task whose worker died is run again (dask's default is 3); 0 fails it
 #: at the first death (KilledWorker). Either way a run is never made twice (the claim, :func:`run_task`)
 ALLOWED_FAILURES = 0
@@ -240,6 +244,7 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
     from distributed import Event
 
     here = socket.gethostname()
+    _sweep()
     if Event(claim).is_set():  # this run started before, on a worker that died: never run it twice
         return {"res": {"verdict": "error", "code": 3, "error": "the worker running this run died mid-run (the "
                         "cluster rescheduled it; it was not run again)", "run_dir": None}, "archive": None,
@@ -256,8 +261,10 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
         except FaultModelError as e:
             return {"res": {"verdict": "error", "code": 3, "error": f"on {here}: {e}", "run_dir": None},
                     "archive": None, "rel": None, "host": here}
-    tmp = tempfile.mkdtemp(prefix="nemesis-task-")
+    tmp = tempfile.mkdtemp(prefix=TASK_PREFIX)
     try:
+        with open(os.path.join(tmp, "owner.json"), "w", encoding="utf-8") as f:
+            json.dump(lifecycle.me(), f)
         store = shared_store or os.path.join(tmp, "store")
         spec, out = os.path.join(tmp, "cfg.pickle"), os.path.join(tmp, "result.json")
         with open(spec, "wb") as f:
@@ -301,6 +308,26 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
         return payload
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sweep() -> None:
+    """Remove the temporary stores of tasks whose worker died (SIGKILL leaves
+    them behind): those whose ``owner.json`` names a process gone from this host."""
+    from nemesis import lifecycle
+
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), TASK_PREFIX + "*")):
+        try:
+            with open(os.path.join(d, "owner.json"), encoding="utf-8") as f:
+                owner = json.load(f)
+        except (OSError, ValueError):
+            continue  # not ours, or being made right now
+        if owner.get("host") == socket.gethostname() and not lifecycle.alive(owner.get("pid"),
+                                                                                owner.get("pid_started")):
+            for root, dirs, _ in os.walk(d):  # a fault filesystem left mounted: never recurse into it
+                if any(os.path.ismount(os.path.join(root, x)) for x in dirs):
+                    break
+            else:
+                shutil.rmtree(d, ignore_errors=True)
 
 
 def _is_set(ev: Any) -> bool:
@@ -378,7 +405,7 @@ def unpack(data: bytes, rel: str, store: str) -> str:
     stage = tempfile.mkdtemp(prefix=".unpack-", dir=store)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            tar.extractall(stage, filter="data")
+            tar.extractall(stage, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.rename(os.path.join(stage, *parts), dest)
     finally:
@@ -443,6 +470,8 @@ def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool 
             except Exception:  # noqa: BLE001 - the scheduler is gone, and its events with it
                 pass
         result = _result(r, res, time.time() - started)
+        if res.get("command"):  # the line of the run as it ran (--fs auto resolves on the worker)
+            result["command"] = f"{res['command']} --store {shlex.quote(p.store)}"
         outcome.results.append(result)
         if result.get("run_dir"):
             try:

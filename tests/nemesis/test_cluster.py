@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -207,11 +208,16 @@ def test_a_worker_killed_mid_run_gives_an_error_run_not_a_lost_one(tmp_path, mon
     bad = [r for r in res.runs if r.verdict != "valid"]
     assert [(r.workload, r.seed, r.verdict) for r in bad] == [("append", killed["seed"], "error")]
     assert "worker running this run died" in bad[0].error
+    assert ("rescheduled it; it was not run again" if allowed_failures else "KilledWorker") in bad[0].error
     assert res.exit_code == 2 and res.valid == "unknown"
     assert sorted(os.path.basename(d).split("Z-")[1] for d in res.run_dirs) == \
         sorted(f"seed{s}-kill" for s in (1, 2, 3, 4) if s != killed["seed"])  # each finished run once
     rec = json.load(open(res.record))
     assert [r["verdict"] for r in rec["results"]].count("error") == 1 and rec["exit_code"] == 2
+    # the dead task's temporary store is swept by the next task on this machine
+    assert not [d for d in glob.glob(os.path.join(tempfile.gettempdir(), cl.TASK_PREFIX + "*"))
+                if os.path.exists(os.path.join(d, "owner.json"))
+                and json.load(open(os.path.join(d, "owner.json")))["pid"] == killed["pid"]]
 
 
 @needs_dask
@@ -219,7 +225,7 @@ def test_a_worker_killed_mid_run_gives_an_error_run_not_a_lost_one(tmp_path, mon
 def test_a_soak_through_the_cluster(tmp_path):
     res = nemesis.campaign(workloads=["append"], nemeses=["kill"], duration="6s", time_limit=1.5,
                            cluster="local:2", store=str(tmp_path))
-    assert len(res.runs) >= 2 and res.valid is True
+    assert len(res.runs) >= 2 and res.valid is True, res.summary
     assert [r.seed for r in res.runs] == list(range(1, len(res.runs) + 1))  # seeds drawn in order, none twice
     assert len(set(res.run_dirs)) == len(res.runs)
     assert json.load(open(res.record))["runs"] == len(res.runs)
