@@ -164,6 +164,22 @@ def main() -> int:
     print(f"| directly, {a.ship_reps} reps (run dir {direct['dir_bytes'] / 1e3:.0f} KB) | {direct['bytes'] / 1e3:.0f} KB"
           f" | {direct['archive']:.3f} | {direct['transfer']:.3f} | {direct['unpack']:.3f} | "
           f"{direct['archive'] + direct['transfer'] + direct['unpack']:.3f} |")
+    print()
+    print("where a run's time goes (medians, s): the local executor's run process against the cluster's")
+    print("| executor | submitted -> task starts | run process | archive + transfer + unpack | run as counted |")
+    print("|---|---|---|---|---|")
+    for name, _ in EXECUTORS:
+        rs = got[name]
+        sh = [x for r in rs for x in r["shipping"]]
+        counted = med([r["run_seconds"] for r in rs])
+        if not sh:
+            print(f"| {name} | - | {counted:.2f} (the forked child) | - | {counted:.2f} |")
+            continue
+        to_task = med([x["to_task_seconds"] for x in sh if x.get("to_task_seconds") is not None])
+        run = med([x["run_seconds"] for x in sh if x.get("run_seconds") is not None])
+        ship = med([x["archive_seconds"] + x["transfer_seconds"] + x["unpack_seconds"] for x in sh
+                    if x.get("transfer_seconds") is not None])
+        print(f"| {name} | {to_task:.2f} | {run:.2f} (a new interpreter) | {ship:.3f} | {counted:.2f} |")
     print(f"\nload average before / after: {load0[0]:.1f} / {load1[0]:.1f}")
     return 0
 

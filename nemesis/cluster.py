@@ -74,6 +74,8 @@ CONNECT_TIMEOUT = 15.0
 #: seconds beyond a run's own deadline (its time limit + GRACE, enforced by the task) before the campaign
 #: gives up on a task that never answered (a worker that hangs rather than dies)
 LOST_GRACE = 120.0
+#: seconds the campaign waits for a worker when the cluster has none left before it gives up on the runs left
+NO_WORKERS = 60.0
 #: a task's temporary store on its worker (``/tmp/nemesis-task-XXXX``)
 TASK_PREFIX = "nemesis-task-"
 #: a LocalCluster's scheduler: how often a task whose worker died is run again (dask's default is 3); 0 fails it
@@ -244,6 +246,7 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
     from distributed import Event
 
     here = socket.gethostname()
+    task_start = time.time()
     _sweep()
     if Event(claim).is_set():  # this run started before, on a worker that died: never run it twice
         return {"res": {"verdict": "error", "code": 3, "error": "the worker running this run died mid-run (the "
@@ -297,7 +300,8 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
             res = {**res, "verdict": "error" if res.get("verdict") in ("valid", None) else res["verdict"],
                    "error": forced}
         run_dir = res.get("run_dir")
-        payload: dict[str, Any] = {"res": res, "archive": None, "rel": None, "host": here}
+        payload: dict[str, Any] = {"res": res, "archive": None, "rel": None, "host": here, "task_start": task_start,
+                                   "run_seconds": time.time() - started}
         if run_dir and os.path.isdir(run_dir):
             payload["rel"] = os.path.relpath(run_dir, store)
             if not shared_store:
@@ -458,7 +462,7 @@ def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool 
                        "error": forced or "the task never answered"}
             else:
                 res = dict(payload["res"])
-                res["run_dir"] = _land(payload, res, p.store, shared, outcome, received)
+                res["run_dir"] = _land(payload, res, p.store, shared, outcome, received, started)
         if forced and payload is not None:
             res = {**res, "verdict": "error" if res.get("verdict") in ("valid", None) else res["verdict"],
                    "error": forced}
@@ -487,13 +491,20 @@ def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool 
 
     try:
         Event(stop).clear()
-        slots, checked = cap(), time.monotonic()
+        slots, checked, idle = cap(), time.monotonic(), 0.0
         while todo or running:
             if time.monotonic() - checked > 5:
                 slots, checked = cap(), time.monotonic()
-            if not running and slots == 0 and todo:
-                raise RuntimeError("the cluster has no workers left")
-            while todo and len(running) < max(slots, 1 if not running else 0):
+            if not running and slots == 0 and todo:  # every worker gone: wait a while for one, then give up
+                idle = idle or time.monotonic()
+                if time.monotonic() - idle > NO_WORKERS:
+                    _give_up(p, todo, outcome, on_start, on_done)
+                    break
+                time.sleep(1.0)
+                slots, checked = cap(), time.monotonic()
+                continue
+            idle = 0.0
+            while todo and len(running) < slots:
                 r = todo.pop(0)
                 deadline = r.cfg.time_limit + GRACE
                 claim = f"nemesis-claim-{cid}-{r.index}"
@@ -534,6 +545,24 @@ def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool 
     return outcome
 
 
+def _give_up(p: Plan, todo: Any, outcome: Outcome, on_start: Callable[[Planned], None] | None,
+             on_done: Callable[[dict[str, Any]], None] | None) -> None:
+    """No worker came back: each planned run not started is an ``error`` saying
+    so (a soak just stops: it has no fixed list of runs)."""
+    if not isinstance(todo, list):
+        return
+    why = (f"never started: the cluster had no worker for {NO_WORKERS:.0f} s; start workers "
+           "(`dask worker ADDRESS`) and run the campaign again")
+    while todo:
+        r = todo.pop(0)
+        if on_start:
+            on_start(r)
+        result = _result(r, {"verdict": "error", "code": 3, "run_dir": None, "error": why}, 0.0)
+        outcome.results.append(result)
+        if on_done:
+            on_done(result)
+
+
 def _interrupt(client: Any, stop: str, running: dict[Any, Any]) -> None:
     """Tell the running tasks to stop their runs and wait for what they ship;
     cancel the tasks that never started."""
@@ -556,7 +585,7 @@ def _interrupt(client: Any, stop: str, running: dict[Any, Any]) -> None:
 
 
 def _land(payload: dict[str, Any], res: dict[str, Any], store: str, shared: bool, outcome: Outcome,
-          received: float) -> str | None:
+          received: float, submitted: float) -> str | None:
     """The run directory in the campaign's store: unpacked from the archive,
     or as written on the shared store."""
     if shared:
@@ -574,7 +603,10 @@ def _land(payload: dict[str, Any], res: dict[str, Any], store: str, shared: bool
     outcome.shipping.append({"bytes": len(data), "archive_seconds": payload.get("archive_seconds"),
                              "unpack_seconds": time.perf_counter() - t0, "host": payload.get("host"),
                              "transfer_seconds": (received - payload["finished_at"]) if payload.get("finished_at")
-                             else None})
+                             else None,
+                             # the rest of the cluster's cost (one clock: meaningful on one machine only)
+                             "to_task_seconds": payload["task_start"] - submitted if payload.get("task_start") else None,
+                             "run_seconds": payload.get("run_seconds")})
     return dest
 
 
