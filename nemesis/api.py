@@ -419,6 +419,7 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
              s3_faults: Iterable[str] = (), s3_port: int = 0, concurrency: int = 8, op_limit: int = 0,
              keep_data: bool = False, report: bool = True, fs: str = "auto", dry_run: bool = False,
              duration: str | float | None = None, system: str = "persist", cluster: str | None = None,
+             ship_to: str | None = None,
              on_plan: Callable[[Any], None] | None = None, on_start: Callable[[Any], None] | None = None,
              on_done: Callable[[dict[str, Any]], None] | None = None) -> CampaignResult:
     """Run the cross product workloads x nemesis mixes x seeds, ``jobs`` runs
@@ -448,7 +449,9 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
     here) or ``"tcp://HOST:PORT"`` (a running scheduler); ``jobs`` then caps
     the runs in flight (default: the cluster's worker threads), runs are
     shipped back into ``store``, or written directly to a shared store given
-    as ``"file:///PATH"`` (:mod:`nemesis.cluster`, ``docs/cluster.md``).
+    as ``"file:///PATH"`` (:mod:`nemesis.cluster`, ``docs/cluster.md``);
+    ``ship_to`` (``--ship-to``): ``"s3://BUCKET/PREFIX"``, where the workers
+    put each run's archive (kept there) for the campaign to fetch.
     ``on_plan(plan)`` is called once everything is checked, before
     any run starts; ``on_start(planned)`` and ``on_done(result dict)`` as
     each run starts and ends (progress).
@@ -490,6 +493,14 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
         if s3_port:
             raise cp.CampaignError("a fixed moto port cannot serve runs spread over a cluster's workers: drop "
                                    "--s3-port (each run then takes a free port on its worker)", "--s3-port")
+        if ship_to is not None:
+            cl.parse_ship_to(ship_to)
+            if shared:
+                raise cp.CampaignError("a shared file:// store needs no shipping: drop --ship-to, or give --store "
+                                       "a plain path to fetch the runs into", "--ship-to")
+    elif ship_to is not None:
+        raise cp.CampaignError("runs are shipped only from a cluster's workers: add --cluster local:N or "
+                               "--cluster tcp://HOST:PORT, or drop --ship-to", "--ship-to")
     wls = cp.parse_workloads(_names(workloads))
     mixes = cp.parse_mixes(_mixes(nemeses), fs)
     cluster_jobs = jobs  # on a cluster: a cap on the runs in flight (None: the cluster's worker threads)
@@ -522,13 +533,15 @@ def campaign(*, workloads: str | Iterable[str] | None = None,
         if address is not None:
             from nemesis import cluster as cl
 
+            if ship_to is not None:
+                cl.check_ship_to(ship_to)
             conn = cl.connect(address)
             p.cluster = {"address": address.text, "shared_store": shared, **conn.info}
         if on_plan:
             on_plan(p)
         if conn is not None:
-            o = cl.execute(p, conn, cluster_jobs, shared=shared, reports=report, on_start=on_start, on_done=on_done,
-                           todo=soak)
+            o = cl.execute(p, conn, cluster_jobs, shared=shared, ship_to=ship_to, reports=report,
+                           on_start=on_start, on_done=on_done, todo=soak)
         else:
             o = cp.execute(p, jobs, reports=report, on_start=on_start, on_done=on_done, todo=soak)
     except KeyboardInterrupt as e:  # while starting, before execute took charge: still a report that says so

@@ -22,6 +22,9 @@ gzipped tar, which the campaign unpacks into its own store
 ``persist-nemesis repro RUN_DIR`` works on the machine that reads the store.
 With a *shared* store (``--store file:///mnt/shared/runs``: the same path on
 every machine) the run is written there directly and nothing is shipped.
+With ``--ship-to s3://BUCKET/PREFIX`` the worker puts the archive in S3
+(``<prefix>/<workload>/<name>.tar.gz``, kept there: the shared copy) and the
+campaign fetches it from there instead of through dask.
 
 **A fault never leaves its run; a run is never lost nor made twice.** The
 campaign keeps at most as many tasks in flight as the cluster has worker
@@ -138,8 +141,8 @@ def parse_store(store: str) -> tuple[str, bool]:
         return path, True
     if re.match(r"[a-z][a-z0-9+.-]*://", s):
         raise CampaignError(f"unsupported store URL {s!r}: give a path (runs are shipped back into it) or "
-                            "file:///PATH on a mount every machine shares (s3:// stores are not supported yet)",
-                            "--store")
+                            "file:///PATH on a mount every machine shares; to keep the runs in S3 too, give "
+                            "--store a path and --ship-to s3://BUCKET/PREFIX", "--store")
     return s, False
 
 
@@ -238,7 +241,7 @@ def _worker_facts() -> dict[str, Any]:
 # --- the task (on a worker) -----------------------------------------------------
 
 def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, reports: bool,
-             deadline: float) -> dict[str, Any]:
+             deadline: float, ship_to: str | None = None) -> dict[str, Any]:
     """One run on a dask worker (see the module docstring). Returns
     ``{"res": run_one's dict (as the local executor's child writes it),
     "archive": bytes of a tar.gz of the run directory or None, "rel":
@@ -308,10 +311,64 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
                 t0 = time.perf_counter()
                 payload["archive"] = archive(run_dir, payload["rel"])
                 payload["archive_seconds"] = time.perf_counter() - t0
+                if ship_to:
+                    _upload(payload, ship_to)
         payload["finished_at"] = time.time()  # the transfer's start, for outcome.shipping (one clock: bench only)
         return payload
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def parse_ship_to(url: str) -> tuple[str, str]:
+    """``--ship-to s3://BUCKET/PREFIX``: ``(bucket, prefix)`` (:class:`CampaignError` otherwise)."""
+    m = re.match(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?$", (url or "").strip())
+    if not m:
+        raise CampaignError(f"expected s3://BUCKET/PREFIX (e.g. s3://nightly-runs/persist), got {url!r}",
+                            "--ship-to")
+    return m.group(1), (m.group(2) or "").strip("/")
+
+
+def _s3() -> Any:
+    """An S3 client from the machine's own configuration (``AWS_ENDPOINT_URL``,
+    ``AWS_ACCESS_KEY_ID``..., a profile), with short timeouts."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3}))
+
+
+def check_ship_to(url: str) -> None:
+    """The bucket of ``--ship-to`` is there and this machine can write to it
+    (a probe object, removed); :class:`CampaignError` saying what failed."""
+    bucket, prefix = parse_ship_to(url)
+    key = "/".join(x for x in (prefix, f".probe-{uuid.uuid4().hex[:8]}") if x)
+    try:
+        c = _s3()
+        c.put_object(Bucket=bucket, Key=key, Body=b"ok")
+        c.delete_object(Bucket=bucket, Key=key)
+    except Exception as e:  # noqa: BLE001 - botocore's many ways of saying no: each one a clear refusal here
+        raise CampaignError(f"cannot write to {url} ({type(e).__name__}: {e}); check the bucket, the credentials "
+                            "and AWS_ENDPOINT_URL on this machine and on every worker", "--ship-to") from None
+
+
+def _upload(payload: dict[str, Any], ship_to: str) -> None:
+    """Put the run's archive at ``<ship_to>/<workload>/<name>.tar.gz``; on a
+    failure the archive goes back through dask instead (``ship_error`` says why)."""
+    bucket, prefix = parse_ship_to(ship_to)
+    key = "/".join(x for x in (prefix, payload["rel"] + ".tar.gz") if x)
+    t0 = time.perf_counter()
+    try:
+        _s3().put_object(Bucket=bucket, Key=key, Body=payload["archive"])
+    except Exception as e:  # noqa: BLE001 - never lose the run for want of S3
+        payload["ship_error"] = f"could not put s3://{bucket}/{key} ({type(e).__name__}: {e}); sent through dask"
+        return
+    payload["upload_seconds"] = time.perf_counter() - t0
+    payload["s3"], payload["archive"] = f"s3://{bucket}/{key}", None
+
+
+def _download(url: str) -> bytes:
+    bucket, _, key = url[len("s3://"):].partition("/")
+    return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 def _sweep() -> None:
@@ -426,13 +483,17 @@ def unpack(data: bytes, rel: str, store: str) -> str:
     return dest
 
 
-def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool = False, reports: bool = True,
+def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool = False,
+            ship_to: str | None = None, reports: bool = True,
             on_start: Callable[[Planned], None] | None = None,
             on_done: Callable[[dict[str, Any]], None] | None = None, todo: Any = None) -> Outcome:
     """:func:`nemesis.campaign.execute` on the cluster of ``conn``: as many
     runs in flight as it has worker threads (at most ``jobs`` when given);
     the same :class:`~nemesis.campaign.Outcome`. ``shared``: ``p.store`` is
     on a mount every worker shares (runs are written there, not shipped).
+    ``ship_to``: ``s3://BUCKET/PREFIX``, where each worker puts its run's
+    archive (``<workload>/<name>.tar.gz``, kept there) for the campaign to
+    fetch and unpack, instead of sending it through dask.
     ``outcome.shipping`` lists, per shipped run, the archive's bytes and the
     seconds to archive (on the worker), transfer and unpack."""
     from distributed import Event, wait
@@ -510,6 +571,7 @@ def execute(p: Plan, conn: Connection, jobs: int | None = None, *, shared: bool 
                 claim = f"nemesis-claim-{cid}-{r.index}"
                 fut = client.submit(run_task, r.cfg, claim=claim, stop=stop,
                                     shared_store=p.store if shared else None, reports=reports, deadline=deadline,
+                                    ship_to=ship_to,
                                     key=f"nemesis-run-{cid}-{r.index}", pure=False, retries=0)
                 running[fut] = (r, time.time(), claim)
                 if on_start:
@@ -591,6 +653,16 @@ def _land(payload: dict[str, Any], res: dict[str, Any], store: str, shared: bool
     if shared:
         return res.get("run_dir")
     data, rel = payload.get("archive"), payload.get("rel")
+    download = 0.0
+    if payload.get("s3") and rel:
+        t0 = time.perf_counter()
+        try:
+            data = _download(payload["s3"])
+        except Exception as e:  # noqa: BLE001 - the run happened; its directory is still in S3
+            res["verdict"], res["code"] = "error", 3
+            res["error"] = f"the run's archive could not be fetched from {payload['s3']} ({type(e).__name__}: {e})"
+            return None
+        download = time.perf_counter() - t0
     if not data or not rel:
         return None
     t0 = time.perf_counter()
@@ -600,14 +672,30 @@ def _land(payload: dict[str, Any], res: dict[str, Any], store: str, shared: bool
         res["verdict"], res["code"] = "error", 3
         res["error"] = f"the run's archive from {payload.get('host')} could not be unpacked into {store}: {e}"
         return None
+    if payload.get("s3"):
+        _note_s3(dest, payload["s3"])
     outcome.shipping.append({"bytes": len(data), "archive_seconds": payload.get("archive_seconds"),
                              "unpack_seconds": time.perf_counter() - t0, "host": payload.get("host"),
-                             "transfer_seconds": (received - payload["finished_at"]) if payload.get("finished_at")
-                             else None,
+                             "transfer_seconds": (received - payload["finished_at"] + download
+                                                  + payload.get("upload_seconds", 0.0))
+                             if payload.get("finished_at") else None, "via": "s3" if payload.get("s3") else "dask",
                              # the rest of the cluster's cost (one clock: meaningful on one machine only)
                              "to_task_seconds": payload["task_start"] - submitted if payload.get("task_start") else None,
                              "run_seconds": payload.get("run_seconds")})
     return dest
+
+
+def _note_s3(run_dir: str, url: str) -> None:
+    """``config.json``'s ``shipped_from`` also names the archive kept in S3."""
+    from nemesis import store as st
+
+    path = os.path.join(run_dir, "config.json")
+    try:
+        c = st.read_json(path)
+        c.setdefault("shipped_from", {})["archive"] = url
+        st.write_json(path, c)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _task_error(e: BaseException) -> str:

@@ -70,9 +70,12 @@ from nemesis.runner import DEFAULT_STORE
               help="run every run as a task of a dask cluster: local:N (N worker processes here) or "
                    "tcp://HOST:PORT (a running scheduler); runs are shipped back into --store, or written to a "
                    "shared --store file:///PATH (docs/cluster.md; needs: pip install -e '.[cluster]')")
+@click.option("--ship-to", "ship_to", default=None, metavar="s3://BUCKET/PREFIX",
+              help="with --cluster: each worker puts its run's archive there (kept), the campaign fetches it into "
+                   "--store (S3 settings from each machine's environment: AWS_ENDPOINT_URL, credentials)")
 def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, junit_path, store, mutant, blob,
              s3_faults, s3_port, concurrency, op_limit, keep_data, no_report, quiet, dry_run, fs, duration,
-             system, cluster) -> int:
+             system, cluster, ship_to) -> int:
     """Run workloads x nemesis mixes x seeds in parallel and judge them all."""
     from rich.console import Console
 
@@ -105,7 +108,7 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
                            time_limit=time_limit, jobs=jobs, shard=shard, junit=junit_path, store=store, mutant=mutant,
                            blob=blob, s3_faults=s3_faults, s3_port=s3_port, concurrency=concurrency,
                            op_limit=op_limit, keep_data=keep_data, report=not no_report, fs=fs, dry_run=dry_run,
-                           duration=duration, system=system, cluster=cluster,
+                           duration=duration, system=system, cluster=cluster, ship_to=ship_to,
                            on_plan=header, on_start=lambda r: _call(progress, "on_start", r),
                            on_done=lambda r: _call(progress, "on_done", r))
     except KeyboardInterrupt as e:  # while planning, before a plan existed: still a JUnit that says it never ran

@@ -100,6 +100,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch, tmp_path):
     assert not glob.glob(str(tmp_path / "*" / "*seed*"))  # no run started
 
 
+def test_ship_to_wants_an_s3_url_and_a_cluster(tmp_path):
+    assert cl.parse_ship_to("s3://nightly-runs/persist/x/") == ("nightly-runs", "persist/x")
+    assert cl.parse_ship_to("s3://nightly-runs") == ("nightly-runs", "")
+    for bad in ("nightly-runs", "s3://", "file:///x", "s3://UPPER/x"):
+        with pytest.raises(cp.CampaignError) as e:
+            cl.parse_ship_to(bad)
+        assert e.value.param == "--ship-to" and "s3://BUCKET/PREFIX" in e.value.message
+    with pytest.raises(cp.CampaignError) as e:
+        nemesis.campaign(**SMALL, store=str(tmp_path), ship_to="s3://b/p", dry_run=True)
+    assert e.value.param == "--ship-to" and "--cluster" in e.value.message
+
+
 def test_a_run_directory_ships_into_the_store(tmp_path):
     src = tmp_path / "worker" / "append" / "20260101T000000.000001Z-seed1-kill"
     (src / "workers").mkdir(parents=True)
@@ -277,3 +289,36 @@ def _cmdline(p):
         return p.cmdline()
     except psutil.Error:
         return []
+
+
+@needs_dask
+@pytest.mark.slow
+@pytest.mark.s3
+def test_runs_shipped_through_s3(tmp_path, monkeypatch):
+    """``--ship-to s3://BUCKET/PREFIX``: each worker puts its run's archive in
+    S3 (a moto server here), the campaign fetches it into its store; an
+    unwritable bucket is refused before any run."""
+    import boto3
+
+    from nemesis.s3.server import CREDENTIALS, MotoServer
+
+    with MotoServer() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)  # the workers (spawned now) inherit it
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+        monkeypatch.setenv("AWS_DEFAULT_REGION", CREDENTIALS["region_name"])
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="nightly")
+        with pytest.raises(cp.CampaignError) as e:
+            nemesis.campaign(**SMALL, cluster="local:1", store=str(tmp_path / "no"), ship_to="s3://missing/runs")
+        assert e.value.param == "--ship-to" and "s3://missing/runs" in e.value.message
+        res = nemesis.campaign(**SMALL, cluster="local:2", store=str(tmp_path / "runs"), ship_to="s3://nightly/ci/1")
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="nightly")["Contents"])
+        shipped = res.outcome.shipping
+    assert res.valid is True and len(res.run_dirs) == 4
+    assert keys == sorted(f"ci/1/{os.path.relpath(d, res.store)}.tar.gz" for d in res.run_dirs)
+    assert [x["via"] for x in shipped] == ["s3"] * 4
+    for d in res.run_dirs:
+        c = json.load(open(os.path.join(d, "config.json")))
+        assert c["store"] == res.store and c["shipped_from"]["archive"].startswith("s3://nightly/ci/1/")
+        assert os.path.isfile(os.path.join(d, "results.json"))
