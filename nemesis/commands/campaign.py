@@ -90,8 +90,8 @@ def campaign(seeds, seed_range, workloads, nemeses, time_limit, jobs, shard, jun
         soak = getattr(p, "soak", None)
         c = getattr(p, "cluster", None)
         at_once = jobs_of(jobs) if c is None else min(c["slots"], jobs) if jobs else c["slots"]
-        where = "" if c is None else (f" on the cluster {c['address']} ({c['workers']} workers on "
-                                      f"{', '.join(c['hosts'])})")
+        where = "" if c is None else (f" on the cluster {c['address']} ({c['workers']} worker"
+                                      f"{'s' if c['workers'] != 1 else ''} on {', '.join(c['hosts'])})")
         if soak is not None:
             secs = soak.deadline - soak.clock()
             out.print(f"campaign: a soak of {secs:.0f} s, {len(p.runs)} runs a seed{shard}, {at_once} at a "

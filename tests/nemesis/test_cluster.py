@@ -322,3 +322,48 @@ def test_runs_shipped_through_s3(tmp_path, monkeypatch):
         c = json.load(open(os.path.join(d, "config.json")))
         assert c["store"] == res.store and c["shipped_from"]["archive"].startswith("s3://nightly/ci/1/")
         assert os.path.isfile(os.path.join(d, "results.json"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_dask
+@pytest.mark.slow
+def test_a_campaign_on_a_running_scheduler_from_the_command_line(tmp_path):
+    """docs/cluster.md's path: `dask scheduler`, `dask worker ADDRESS`, then
+    `persist-nemesis campaign --cluster tcp://HOST:PORT`."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask_cli = os.path.join(os.path.dirname(sys.executable), "dask")
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        procs.append(subprocess.Popen([dask_cli, "worker", address, "--nworkers", "2", "--nthreads", "1",
+                                       "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout="60s") as c:  # both workers in, as a person would wait for them
+            c.wait_for_workers(2, timeout=120)
+        store = tmp_path / "runs"
+        out = subprocess.run([sys.executable, "-m", "nemesis.cli", "campaign", "--cluster", address, "--workloads",
+                              "append", "--nemeses", "kill,pause", "--seeds", "1", "--time-limit", "2", "--store",
+                              str(store), "--quiet"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert f"2 runs, 2 at a time on the cluster {address} (2 workers on {socket.gethostname()})" in out.stdout
+    assert "2 of 2 runs" in out.stdout and "2 valid" in out.stdout
+    rec = json.load(open(glob.glob(str(store / "campaign-*.json"))[0]))
+    assert sorted(os.path.basename(r["run_dir"]).split("Z-")[1] for r in rec["results"]) == \
+        ["seed1-kill", "seed1-pause"]
+    assert all(os.path.isfile(os.path.join(r["run_dir"], "results.json")) for r in rec["results"])
