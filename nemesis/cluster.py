@@ -155,6 +155,7 @@ class Connection:
     address: Address
     client: Any
     cluster: Any = None
+    restore: Any = None  # the dask configuration set for a LocalCluster, put back on close
     info: dict[str, Any] = field(default_factory=dict)
 
     def slots(self) -> int:
@@ -174,6 +175,9 @@ class Connection:
                     part.close()
                 except Exception:  # noqa: BLE001 - closing a cluster that is going anyway
                     pass
+        if self.restore is not None:
+            self.restore.__exit__(None, None, None)
+            self.restore = None
 
 
 def connect(address: Address) -> Connection:
@@ -188,13 +192,20 @@ def connect(address: Address) -> Connection:
     from distributed import Client, LocalCluster
 
     if address.local:
-        # the first death of a worker fails its task (KilledWorker) instead of rescheduling it; the claim
-        # (run_task) keeps a rescheduled run from running twice on any scheduler, this one included
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        # allowed-failures: the first death of a worker fails its task (KilledWorker) instead of rescheduling
+        # it (the claim, run_task, keeps a rescheduled run from running twice on any scheduler, this one
+        # included). daemon False: a worker may fork its runs from a preloaded forkserver (_RunProcess); read by
+        # the nannies (in this process) at every worker (re)start, so it holds until close()
+        config = dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                  "distributed.worker.daemon": False})
+        try:
             cluster = LocalCluster(n_workers=address.workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
-        client = Client(cluster)
-        conn = Connection(address, client, cluster)
+            client = Client(cluster)
+        except BaseException:
+            config.__exit__(None, None, None)
+            raise
+        conn = Connection(address, client, cluster, restore=config)
     else:
         try:
             client = Client(address.url, timeout=f"{CONNECT_TIMEOUT:g}s")
@@ -276,23 +287,20 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
         with open(spec, "wb") as f:
             pickle.dump(cfg, f)
         started = time.time()
-        proc = subprocess.Popen([sys.executable, "-c", "import sys; from nemesis.cluster import _child_main; "
-                                 "_child_main(sys.argv[1:])", spec, store, "1" if reports else "0", out],
-                                start_new_session=True, preexec_fn=lifecycle.preexec(), stdin=subprocess.DEVNULL)
+        proc = _RunProcess(cfg, spec, store, reports, out)
+        with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as f:  # which run, for a person (and tests)
+            json.dump({"pid": proc.pid, "how": proc.how, "workload": cfg.workload, "seed": cfg.seed,
+                       "nemeses": list(cfg.nemeses), "started": started}, f)
         forced = None
         stop_ev = Event(stop)
-        while proc.poll() is None:
-            try:
-                proc.wait(1.0)
-                break
-            except subprocess.TimeoutExpired:
-                pass
+        while not proc.wait(1.0):
             if time.time() - started > deadline:
                 forced = f"the run took more than {deadline:.0f} s and was stopped"
             elif _is_set(stop_ev):
                 forced = "interrupted"
             if forced:
-                _stop_group(proc)
+                proc.stop()
+                break
         try:
             with open(out, encoding="utf-8") as f:
                 res = json.load(f)
@@ -373,7 +381,8 @@ def _download(url: str) -> bytes:
 
 def _sweep() -> None:
     """Remove the temporary stores of tasks whose worker died (SIGKILL leaves
-    them behind): those whose ``owner.json`` names a process gone from this host."""
+    them behind): those whose ``owner.json`` names a process gone from this
+    host, and whose run's process (``run.json``) is gone too."""
     from nemesis import lifecycle
 
     for d in glob.glob(os.path.join(tempfile.gettempdir(), TASK_PREFIX + "*")):
@@ -382,8 +391,14 @@ def _sweep() -> None:
                 owner = json.load(f)
         except (OSError, ValueError):
             continue  # not ours, or being made right now
+        try:
+            with open(os.path.join(d, "run.json"), encoding="utf-8") as f:
+                run_pid = json.load(f).get("pid")
+        except (OSError, ValueError):
+            run_pid = None
         if owner.get("host") == socket.gethostname() and not lifecycle.alive(owner.get("pid"),
-                                                                                owner.get("pid_started")):
+                                                                                owner.get("pid_started")) \
+                and not lifecycle.alive(run_pid):  # (a run outliving its worker dies soon: see _forked_child)
             for root, dirs, _ in os.walk(d):  # a fault filesystem left mounted: never recurse into it
                 if any(os.path.ismount(os.path.join(root, x)) for x in dirs):
                     break
@@ -398,24 +413,93 @@ def _is_set(ev: Any) -> bool:
         return False
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the run (it marks itself and stops its workers), then SIGKILL to its process group."""
+class _RunProcess:
+    """The run's process on a worker, in its own session (its own process
+    group), dying with the worker. Where the worker may have children of its
+    own (a non-daemonic dask worker: a LocalCluster here, or ``dask worker``
+    with ``DASK_DISTRIBUTED__WORKER__DAEMON=False``) it is forked from a
+    forkserver that has paid for the harness's imports, as the local
+    executor's runs are; in a daemonic worker (dask's default: it may not
+    start ``multiprocessing`` children) it is a new interpreter."""
+
+    def __init__(self, cfg: Any, spec: str, store: str, reports: bool, out: str) -> None:
+        import multiprocessing
+
+        from nemesis import lifecycle
+
+        self.proc: Any = None
+        self.popen: subprocess.Popen | None = None
+        if not multiprocessing.current_process().daemon:
+            from multiprocessing import forkserver
+
+            from nemesis.campaign import PRELOAD
+
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            forkserver.ensure_running()
+            self.proc = ctx.Process(target=_forked_child, args=(cfg, store, reports, out), daemon=False)
+            self.proc.start()
+            self.how, self.pid = "forkserver", self.proc.pid
+        else:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from nemesis.cluster import _child_main; "
+                 "_child_main(sys.argv[1:])", spec, store, "1" if reports else "0", out],
+                start_new_session=True, preexec_fn=lifecycle.preexec(), stdin=subprocess.DEVNULL)
+            self.how, self.pid = "interpreter", self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.exitcode if self.proc is not None else self.popen.returncode  # type: ignore[union-attr]
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s; True once the process has exited."""
+        if self.proc is not None:
+            self.proc.join(timeout)
+            return self.proc.exitcode is not None
+        try:
+            self.popen.wait(timeout)  # type: ignore[union-attr]
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM to the run (it marks itself and stops its workers), then SIGKILL to its process group."""
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        self.wait(STOP_GRACE)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.wait(5)
+
+
+def _forked_child(cfg: Any, store: str, reports: bool, out: str) -> None:
+    """The run's process forked from the worker's forkserver: its own session, then the local executor's child.
+
+    The forkserver hands each child a copy of its "alive" pipe's write end,
+    and lives as long as any copy is open; the child dies with the
+    forkserver (``die_with_parent``). With that copy open here, a dask worker
+    killed mid-run would leave forkserver and run alive, each waiting for
+    the other; closed, the forkserver ends with its worker and the run with it."""
     try:
-        os.kill(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
+        from multiprocessing import forkserver
+
+        fd = forkserver._forkserver._forkserver_alive_fd
+        if fd is not None:
+            forkserver._forkserver._forkserver_alive_fd = None
+            os.close(fd)
+    except (AttributeError, OSError):  # another Python's forkserver: the worker's death is then noticed late
         pass
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        os.setsid()
+    except OSError:
         pass
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
+    from nemesis.campaign import _child
+
+    _child(cfg, store, reports, out)
 
 
 def _only_run_dir(store: str, cfg: Any) -> str | None:
