@@ -11,8 +11,9 @@ directories) and only faster.
 
 **A task is one run**, exactly as ``persist-nemesis run`` makes it and as
 :func:`nemesis.campaign.execute` runs it locally: :func:`run_task` starts a
-child process in its own session (its own process group, dying with the dask
-worker: :func:`nemesis.lifecycle.preexec`) that runs
+child process (:class:`_RunProcess`: forked from a preloaded forkserver
+where the worker may have children, else a new interpreter) in its own
+session (its own process group, dying with the dask worker) that runs
 :func:`nemesis.campaign._child` (``run_one``, its own worker processes, its own
 moto server for a run on S3, the fault filesystem where *this* worker allows
 it: ``--fs auto`` is resolved again on the worker). The run goes into a
