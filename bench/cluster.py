@@ -173,13 +173,14 @@ def main() -> int:
         sh = [x for r in rs for x in r["shipping"]]
         counted = med([r["run_seconds"] for r in rs])
         if not sh:
-            print(f"| {name} | - | {counted:.2f} (the forked child) | - | {counted:.2f} |")
+            print(f"| {name} | - | {counted:.2f} (forkserver) | - | {counted:.2f} |")
             continue
         to_task = med([x["to_task_seconds"] for x in sh if x.get("to_task_seconds") is not None])
         run = med([x["run_seconds"] for x in sh if x.get("run_seconds") is not None])
         ship = med([x["archive_seconds"] + x["transfer_seconds"] + x["unpack_seconds"] for x in sh
                     if x.get("transfer_seconds") is not None])
-        print(f"| {name} | {to_task:.2f} | {run:.2f} (a new interpreter) | {ship:.3f} | {counted:.2f} |")
+        how = "/".join(sorted({x.get("how") or "?" for x in sh}))
+        print(f"| {name} | {to_task:.2f} | {run:.2f} ({how}) | {ship:.3f} | {counted:.2f} |")
     print(f"\nload average before / after: {load0[0]:.1f} / {load1[0]:.1f}")
     return 0
 

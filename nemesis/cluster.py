@@ -313,7 +313,7 @@ def run_task(cfg: Any, *, claim: str, stop: str, shared_store: str | None, repor
                    "error": forced}
         run_dir = res.get("run_dir")
         payload: dict[str, Any] = {"res": res, "archive": None, "rel": None, "host": here, "task_start": task_start,
-                                   "run_seconds": time.time() - started}
+                                   "run_seconds": time.time() - started, "how": proc.how}
         if run_dir and os.path.isdir(run_dir):
             payload["rel"] = os.path.relpath(run_dir, store)
             if not shared_store:
@@ -766,7 +766,7 @@ def _land(payload: dict[str, Any], res: dict[str, Any], store: str, shared: bool
                              if payload.get("finished_at") else None, "via": "s3" if payload.get("s3") else "dask",
                              # the rest of the cluster's cost (one clock: meaningful on one machine only)
                              "to_task_seconds": payload["task_start"] - submitted if payload.get("task_start") else None,
-                             "run_seconds": payload.get("run_seconds")})
+                             "run_seconds": payload.get("run_seconds"), "how": payload.get("how")})
     return dest
 
 
