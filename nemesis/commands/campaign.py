@@ -17,6 +17,10 @@ failpoints hit over all runs and those never hit (:mod:`nemesis.coverage`).
 It writes JUnit XML (``--junit``), ``<store>/index.html`` and
 ``<store>/campaign-<time>.json`` (with ``coverage``: failpoints hit, never hit).
 
+``--cluster local:N`` or ``--cluster tcp://HOST:PORT`` runs every run as a
+task of a dask cluster and ships it back into the store
+(:mod:`nemesis.cluster`, ``docs/cluster.md``); the output is the same.
+
 Exit code as for ``run``: 0 every run valid, 1 any invalid, 2 any unknown (or
 a run that could not finish), 3 bad input (refused before any run starts),
 128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM): what finished is
