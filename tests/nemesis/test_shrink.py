@@ -300,6 +300,9 @@ def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
     # saved as a regression case, which fails again when replayed
     (entry,) = rg.load(reg)
     assert entry["expect"] == "invalid" and entry["mutant"] == f"mutants/{mutant}"
+    from nemesis.runner import fs_of
+    with open(os.path.join(run, "config.json")) as f:
+        assert entry["fs"] == fs_of(json.load(f)), entry  # replayed on the fault model it was shrunk on
     assert os.path.samefile(rg.abs_path(entry["mutant"]), os.path.join(MUTANTS, mutant))
     r = rg.replay_one(entry, str(tmp_path / "replay"))
     assert r["ok"], r
