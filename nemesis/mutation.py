@@ -282,6 +282,25 @@ def run_trial(mutant: Mutant | None, cfg: dict[str, Any], seed: int, store: str)
     return run_one(rc, store, quiet=True, reports=False)
 
 
+def _report(run_dir: str | None, store: str) -> None:
+    """The timeline of ``run_dir`` (when given) and ``store``'s index; hunts
+    run without reports (they cost a catch time), so only the runs someone
+    will open get them. Never raises (nemesis.report logs what failed)."""
+    if not os.path.isdir(store):
+        return
+    try:
+        from nemesis.report import update_reports, write_index
+    except ImportError:
+        return
+    if run_dir and os.path.isdir(run_dir):
+        update_reports(run_dir, store, plots="lazy")
+    else:
+        try:
+            write_index(store)
+        except Exception:  # noqa: BLE001 - an index is never worth failing a hunt
+            pass
+
+
 def hunt(mutant: Mutant, budget: float, store: str,
          on_run: Callable[[dict[str, Any]], None] | None = None,
          runner: Callable[..., dict[str, Any]] = run_trial, control: bool = False,
@@ -333,6 +352,8 @@ def hunt(mutant: Mutant, budget: float, store: str,
                                         "command": out.get("command"), "checker": checker, "detail": detail,
                                         "patched_ran": ran})
             event["unattributed"] = True
+        if invalid:  # a run someone will look at: its timeline, and the mutant store's index lists it
+            _report(out.get("run_dir"), store)
         if on_run is not None:
             on_run(event)
         if invalid and attributed is not False:
@@ -340,6 +361,9 @@ def hunt(mutant: Mutant, budget: float, store: str,
             res.update(caught=True, seconds=round(time.monotonic() - began, 2), seed=seed, checker=checker,
                        command=out.get("command"), config=describe(cfg), run_dir=out.get("run_dir"), detail=detail,
                        attributed=attributed, patched_ran=ran)
+            if out.get("run_dir"):  # <store>/caught: the catch, whatever ran after it (controls, a shrink)
+                from nemesis.store import point_link
+                point_link(store, "caught", out["run_dir"])
             if control:
                 seeds = [seed] + [spread_seed(mutant.name + "|control", cfg, k) for k in range(CONTROL_SEEDS - 1)]
                 res["controls"] = []
@@ -354,6 +378,7 @@ def hunt(mutant: Mutant, budget: float, store: str,
                 res["control_run_dir"] = res["controls"][0]["run_dir"]
             return res
     res["seconds"] = round(time.monotonic() - began, 2)
+    _report(None, store)  # the index of every run the hunt made
     if errors:
         res["error"] = "; ".join(dict.fromkeys(errors))
     return res

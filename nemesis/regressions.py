@@ -29,10 +29,14 @@ recorded schedule fix the operations and where each fault strikes, not the
 threads' interleaving), so the replay runs the entry ``tries`` times, every
 time, and reports the observed rate ``k/n`` (runs that failed as recorded,
 of the runs made); ``rate: "k/n"`` records the rate the entry showed when it
-was measured, and the replay fails when the observed fraction drops below
-it (an entry without ``rate`` needs one failing run in ``tries``: ``"1/tries"``).
-A replay with another number of tries (``tries=`` of :func:`replay_one`)
-compares fractions. A ``valid`` entry runs once (and ``tries`` times if
+was measured. The replay fails when no run failed as recorded, or when its
+count is *significantly* below the recorded rate: a one-sided exact binomial
+test at ``ALPHA`` (5%) of ``k`` failures in ``n`` tries against the recorded
+rate's Laplace estimate ``(k_r + 1) / (n_r + 2)`` (a recorded 5/5 is evidence of
+a high rate, not of certainty: one miss in five under a loaded machine's
+interleaving passes, 2/5 and 1/5 do not). An entry without ``rate`` needs one
+failing run in ``tries``. A replay with another number of tries (``tries=``
+of :func:`replay_one`) tests the same way. A ``valid`` entry runs once (and ``tries`` times if
 given: every run must be valid).
 
 ``config_from_dict`` turns an entry, or a run's ``config.json`` (same keys),
@@ -200,6 +204,25 @@ def parse_rate(text: Any) -> tuple[int, int]:
     return k, n
 
 
+ALPHA = 0.05
+
+
+def consistent_rate(k: int, n: int, rk: int, rn: int, alpha: float = ALPHA) -> tuple[bool, float]:
+    """Is ``k`` of ``n`` runs failing as recorded consistent with a recorded
+    ``rk/rn``? Returns (ok, p): ``p`` is P(X <= k) for X ~ Binomial(n, (rk+1)/(rn+2)),
+    1.0 when ``k/n >= rk/rn``. Never ok at ``k == 0``: a regression seed that
+    never fails any more does not reproduce its bug."""
+    from math import comb
+
+    if k <= 0:
+        return False, 0.0
+    if k * rn >= rk * n:
+        return True, 1.0
+    q = (rk + 1) / (rn + 2)
+    p = sum(comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(k + 1))
+    return p >= alpha, p
+
+
 def failing_checkers(results: dict[str, Any] | None) -> set[str]:
     return {c["checker"] for c in (results or {}).get("checkers", []) if c.get("valid") is False}
 
@@ -244,12 +267,14 @@ def replay_one(entry: dict[str, Any], store: str, on_run: Callable[[dict[str, An
             return out
     if expect == "valid":
         out["ok"] = True
-    elif k * rn >= rk * n:  # k/n >= rk/rn
-        out["ok"] = True
     else:
-        out["why"] = (f"failed as recorded (invalid{' by ' + ', '.join(sorted(want)) if want else ''}) in {k}/{n} "
-                      f"run(s), below the recorded rate {rk}/{rn}; verdicts: "
-                      f"{', '.join(x['verdict'] for x in out['runs'])}")
+        ok, p = consistent_rate(k, n, rk, rn)
+        out["ok"], out["p"] = ok, round(p, 4)
+        if not ok:
+            out["why"] = (f"failed as recorded (invalid{' by ' + ', '.join(sorted(want)) if want else ''}) in "
+                          f"{k}/{n} run(s), significantly below the recorded rate {rk}/{rn} (P = {p:.3f} < "
+                          f"{ALPHA} that a seed still failing at that rate does this badly); verdicts: "
+                          f"{', '.join(x['verdict'] for x in out['runs'])}")
     return out
 
 

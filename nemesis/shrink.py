@@ -458,6 +458,7 @@ def regression_entry(shrinker: Shrinker, outcome: Outcome) -> dict[str, Any]:
     import datetime as _dt
 
     from nemesis.regressions import repo_path
+    from nemesis.runner import fs_of
 
     cfg = shrinker.config(outcome.best)
     mutant = repo_path(cfg.mutant)
@@ -466,7 +467,7 @@ def regression_entry(shrinker: Shrinker, outcome: Outcome) -> dict[str, Any]:
     overrides = {"faults": [f.to_json() for f in cfg.faults], "fault_ops": list(cfg.fault_ops)}
     if cfg.processes is not None:
         overrides["processes"] = list(cfg.processes)
-    return {
+    entry = {
         "name": f"{stem}-{cfg.workload}-{'-'.join(cfg.nemeses)}-seed{cfg.seed}",
         "workload": cfg.workload, "nemesis": list(cfg.nemeses), "seed": cfg.seed, "time_limit": cfg.time_limit,
         "concurrency": cfg.concurrency, "op_limit": cfg.op_limit, "mutant": mutant, "blob": cfg.blob,
@@ -476,7 +477,16 @@ def regression_entry(shrinker: Shrinker, outcome: Outcome) -> dict[str, Any]:
                  f"{len(outcome.best.processes)} processes, {o['faults']} -> {len(outcome.best.faults)} faults; "
                  f"failed in {outcome.confirmed or 'not all'} runs when shrunk"),
         "from_run": b["run_dir"], "added": _dt.date.today().isoformat(),
+        # the fault model the candidates ran on (a shrunk power loss on the fault filesystem is another test
+        # on the tracer), and the system under test where it is not the reference engine
+        "fs": fs_of(cfg.to_json()),
     }
+    if cfg.system != "persist":
+        entry["system"] = cfg.system
+    k, _, n = str(outcome.confirmed or "").partition("/")
+    if k.isdigit() and n.isdigit() and 0 < int(k) <= int(n):  # how often the shrunk plan failed when confirmed
+        entry["rate"] = f"{k}/{n}"
+    return entry
 
 
 def write_lineage(run_dir: str, out: Outcome) -> None:

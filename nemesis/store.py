@@ -72,8 +72,13 @@ def new_run_dir(store: str, workload: str, seed: int, nemeses: list[str] | None 
 
 
 def point_latest(store: str, run_dir: str) -> None:
-    link = os.path.join(store, "latest")
-    tmp = os.path.join(store, f".latest-{os.getpid()}")
+    point_link(store, "latest", run_dir)
+
+
+def point_link(store: str, name: str, run_dir: str) -> None:
+    """``<store>/<name>`` -> ``run_dir`` (relative), replaced atomically (``latest``, a hunt's ``caught``)."""
+    link = os.path.join(store, name)
+    tmp = os.path.join(store, f".{name}-{os.getpid()}")
     try:
         os.unlink(tmp)
     except FileNotFoundError:

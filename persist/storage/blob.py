@@ -13,6 +13,11 @@ Semantics every implementation keeps:
   They need not be unique across different values (S3's ETag is an MD5), so
   the metadata carries its own nonce against ABA.
 - ``list_keys(prefix)`` returns the keys that start with ``prefix``, sorted.
+- ``get_versioned`` returns only a durable version: one that no crash can
+  take back (a reader must never answer from a record that a power loss
+  then undoes). S3 and memory are durable when visible; ``FileBlob`` fsyncs
+  the directory the first time it sees a version it did not itself make
+  durable (another process's rename is visible before its directory fsync).
 """
 
 from __future__ import annotations

@@ -37,6 +37,20 @@ delete is ``unlink`` + fsync the directory. Opening fsyncs the directory
 and its parent, so names a dead process renamed in without its directory
 fsync are durable before anything is decided on them.
 
+Durable reads: ``get_versioned`` returns only a version a power loss cannot
+take back. Another process's ``os.replace`` is visible at once but durable
+only after its directory fsync; a reader that answered from a value in that
+window (a metadata record naming a seal) would have shown a state that a
+power loss then undoes (the fault filesystem's power loss does undo such a
+rename). So the first time this handle sees a version it did not itself
+make durable, it fsyncs the directory before returning it (the rename it
+saw happened before that fsync, which therefore covers it; the value's
+bytes were fsynced before the rename). One directory fsync per new version
+seen; none for a version seen before, or written by this handle. A failed
+fsync fails the read (``StorageUnavailableError``: nothing returned).
+``get`` makes no such promise: the engine reads through it only keys that a
+durable record names (batches, written and made durable before the record).
+
 I/O errors (every ``OSError``) surface as persist errors saying whether the
 call may have had an effect: a failed read, listing, lock or temp-file
 write is :class:`~persist.errors.StorageUnavailableError` (nothing changed);
@@ -65,6 +79,7 @@ import fcntl
 import os
 import secrets
 import struct
+import threading
 import time
 import zlib
 from contextlib import contextmanager
@@ -191,6 +206,10 @@ class FileBlob:
         except OSError as e:
             raise StorageUnavailableError(f"cannot open the blob directory {self.root}: {e}; check the disk") from e
         self._closed = False
+        #: per key, the version token (None: absent) last known durable in this
+        #: directory: made durable by this handle's write or by its fsync after a read
+        self._durable: dict[str, str | None] = {}
+        self._durable_lock = threading.Lock()
 
     def _check(self) -> None:
         if self._closed:
@@ -223,8 +242,17 @@ class FileBlob:
             raise StorageUnavailableError(f"reading blob {key!r} ({path}) failed: {e}; nothing changed") from e
         return _decode_parts(head, value, path)
 
-    def _install(self, tmp: str, name: str, key: str) -> None:
+    def _known_durable(self, key: str, token: str | None) -> None:
+        with self._durable_lock:
+            self._durable[key] = token
+
+    def _durability_unknown(self, key: str) -> None:
+        with self._durable_lock:
+            self._durable.pop(key, None)
+
+    def _install(self, tmp: str, name: str, key: str, token: str) -> None:
         """Rename the temp file over ``name`` and fsync the directory (lock held)."""
+        self._durability_unknown(key)
         try:
             os.replace(tmp, os.path.join(self.root, name))
         except OSError as e:
@@ -238,6 +266,7 @@ class FileBlob:
                 f"blob {key!r} was replaced but fsyncing {self.root} failed: {e}; the new value is visible and "
                 f"may not survive a power loss"
             ) from e
+        self._known_durable(key, token)
 
     def get(self, key: str) -> bytes | None:
         self._check()
@@ -245,8 +274,24 @@ class FileBlob:
         return None if got is None else got[0]
 
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The value and version of ``key``, durable (see "Durable reads" in
+        the module docstring): a version first seen here is made durable by
+        an fsync of the directory before it is returned."""
         self._check()
-        return self._read(key)
+        got = self._read(key)
+        token = None if got is None else got[1]
+        with self._durable_lock:
+            known = key in self._durable and self._durable[key] == token
+        if not known:
+            try:
+                fsync_dir(self.root)
+            except OSError as e:
+                raise StorageUnavailableError(
+                    f"blob {key!r} was read but fsyncing {self.root} to make the version read durable failed: {e}; "
+                    f"nothing was returned (the value may not survive a power loss), check the disk"
+                ) from e
+            self._known_durable(key, token)
+        return got
 
     def _prepare(self, key: str, value: bytes) -> tuple[str, str, str]:
         name = escape_key(key)
@@ -269,7 +314,7 @@ class FileBlob:
         name, tmp, token = self._prepare(key, value)
         try:
             with self._locked():
-                self._install(tmp, name, key)
+                self._install(tmp, name, key, token)
         finally:
             _unlink_quietly(tmp)
         return token
@@ -286,7 +331,7 @@ class FileBlob:
                         f"compare_and_set on blob {key!r} expected version {expected!r}, found {found!r}; "
                         "re-read the key and retry"
                     )
-                self._install(tmp, name, key)
+                self._install(tmp, name, key, token)
         finally:
             _unlink_quietly(tmp)
         return token
@@ -300,13 +345,16 @@ class FileBlob:
             except FileNotFoundError:
                 return
             except OSError as e:
+                self._durability_unknown(key)
                 raise StorageIndeterminateError(f"deleting blob {key!r} failed: {e}; it may or may not be gone") from e
+            self._durability_unknown(key)
             try:
                 fsync_dir(self.root)
             except OSError as e:
                 raise DurabilityUnknownError(
                     f"blob {key!r} was deleted but fsyncing {self.root} failed: {e}; a power loss may bring it back"
                 ) from e
+            self._known_durable(key, None)
 
     def clean_stale_tmp(self) -> list[str]:
         """Remove temp files left by processes that died mid-write; return

@@ -174,6 +174,12 @@ def test_a_real_catch_by_a_run_that_never_called_the_patch_is_not_counted(tmp_pa
     res = mutation.hunt(m, 1, str(tmp_path / "upsert"))
     assert res["caught"] and res["attributed"] is True, res
     assert res["patched_ran"]["persist.operators.upsert.Upsert.upsert"] > 0
+    # the runs someone will open have a timeline, the hunt's store an index, and `caught` names the catch
+    store = tmp_path / "upsert"
+    assert os.path.samefile(store / "caught", res["run_dir"])
+    assert os.path.isfile(os.path.join(res["run_dir"], "timeline.html"))
+    assert os.path.basename(res["run_dir"]) in (store / "index.html").read_text()
+    assert os.path.isfile(os.path.join(u["run_dir"], "timeline.html"))
 
 
 @pytest.mark.slow

@@ -44,6 +44,28 @@ def test_append_under_kill_through_the_adapter_is_valid(tmp_path):
     assert acked > 20, "the adapter served too few writes for the run to mean anything"
 
 
+def _fuse() -> tuple[bool, str]:
+    from nemesis.faultmodel import fuse_available
+
+    return fuse_available()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _fuse()[0], reason=f"fault filesystem unavailable: {_fuse()[1]}")
+def test_append_under_power_loss_through_the_adapter_is_valid(tmp_path):
+    """Issue 15, must-show 1: power losses reach an exec: system through the
+    fault filesystem under its data directory (the adapter is another
+    process; only the filesystem sees its fsyncs)."""
+    from tests.nemesis.harness import nemesis_infos
+
+    code, run_dir = run(tmp_path, exec_system(), seed=1, time_limit=8, nemesis="lose-unsynced")
+    r = results(run_dir)
+    assert code == 0 and r["valid"] is True, explain(run_dir)
+    assert r["fault_model"] == "faultfs" and r["system"]["applied"] == ["lose-unsynced"]
+    losses = nemesis_infos(run_dir, "lose-unsynced")
+    assert losses and all("power_loss" in v for v in losses), losses
+
+
 @pytest.mark.slow
 def test_a_mutant_planted_in_the_adapter_is_caught_through_the_protocol(tmp_path):
     """replay_twice (EXPOSED_BY: append + kill) in the adapter's engine: a

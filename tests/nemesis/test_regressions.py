@@ -109,14 +109,30 @@ def test_a_replay_runs_every_try_and_reports_the_rate_it_failed_at(tmp_path, mon
     assert [x["as_recorded"] for x in r["runs"]] == [True, False, True, True]
 
 
-def test_a_replay_whose_rate_drops_below_the_recorded_one_fails(tmp_path, monkeypatch):
-    _fake_runs(monkeypatch, ["invalid", "valid", "valid", "invalid"])
-    r = rg.replay_one(ENTRY, str(tmp_path))
-    assert not r["ok"] and r["rate"] == "2/4" and "below the recorded rate 3/4" in r["why"], r
+def test_a_replay_whose_rate_drops_significantly_below_the_recorded_one_fails(tmp_path, monkeypatch):
+    five = {**ENTRY, "tries": 5, "rate": "5/5"}
+    _fake_runs(monkeypatch, ["invalid", "valid", "valid", "invalid", "valid"])
+    r = rg.replay_one(five, str(tmp_path))
+    assert not r["ok"] and r["rate"] == "2/5" and "significantly below the recorded rate 5/5" in r["why"], r
+    _fake_runs(monkeypatch, ["valid", "valid", "valid", "valid", "invalid"])
+    assert not rg.replay_one(five, str(tmp_path))["ok"]  # 1 of 5: the complaint of issue 14 stays refused
+    _fake_runs(monkeypatch, ["invalid", "invalid", "invalid", "invalid", "valid"])
+    r = rg.replay_one(five, str(tmp_path))  # one miss in five is within what a recorded 5/5 allows
+    assert r["ok"] and r["rate"] == "4/5" and 0.05 <= r["p"] < 1, r
+    _fake_runs(monkeypatch, ["valid"] * 8)
+    assert not rg.replay_one(ENTRY, str(tmp_path), tries=8)["ok"]  # never failing is never ok
     _fake_runs(monkeypatch, ["invalid", "invalid", "invalid", "valid", "valid", "invalid", "invalid", "invalid"])
     assert rg.replay_one(ENTRY, str(tmp_path), tries=8)["ok"]  # 6/8 >= 3/4: fractions are compared
     _fake_runs(monkeypatch, ["valid", "valid", "valid", "invalid"])  # no rate: one failing run in tries is enough
     assert rg.replay_one({k: v for k, v in ENTRY.items() if k != "rate"}, str(tmp_path))["ok"]
+
+
+@pytest.mark.parametrize("k,n,rk,rn,ok", [(5, 5, 5, 5, True), (4, 5, 5, 5, True), (3, 5, 5, 5, True),
+                                          (2, 5, 5, 5, False), (1, 15, 1, 15, True), (0, 15, 1, 15, False),
+                                          (10, 20, 19, 20, False), (16, 20, 19, 20, True)])
+def test_the_rate_test_is_a_one_sided_binomial_test(k, n, rk, rn, ok):
+    got, p = rg.consistent_rate(k, n, rk, rn)
+    assert got is ok and 0 <= p <= 1, (k, n, rk, rn, p)
 
 
 def test_a_bad_rate_is_refused_with_the_entry(tmp_path):

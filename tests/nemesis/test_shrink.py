@@ -253,10 +253,12 @@ def test_shrink_refuses_a_run_that_did_not_fail(tmp_path, capsys):
 #: mutant, workload, nemesis, seed, seconds, shrink budget: short runs that fail (as in test_mutants.py). lose_seal
 #: needs a seal before its kill (a few hundred operations in), so its original runs longer and its shrink
 #: needs a few more candidates.
+#: budgets are seconds of wall time; the shrink stops as soon as it reaches a quarter of the operations
+#: (goal_ops), so a generous budget costs only on a slow machine (lose_seal got 627 -> 346 in 60 s at load 10)
 SHRINK_CASES = [
-    ("replay_twice.py", "append", "kill", 1, 6, 45),
-    ("ack_before_fsync.py", "append", "lose-unsynced", 1, 6, 45),
-    ("lose_seal.py", "append", "kill", 1, 8, 60),
+    ("replay_twice.py", "append", "kill", 1, 6, 90),
+    ("ack_before_fsync.py", "append", "lose-unsynced", 1, 6, 90),
+    ("lose_seal.py", "append", "kill", 1, 8, 150),
 ]
 #: the checkers that name each mutant's usual failure. An original run that failed some other way (e.g.
 #: ack_before_fsync tearing a Wal record so that only the recovery checker fired, seen once in CI under load)
@@ -300,6 +302,9 @@ def test_a_failing_run_shrinks_to_a_quarter_of_its_operations_and_still_fails(
     # saved as a regression case, which fails again when replayed
     (entry,) = rg.load(reg)
     assert entry["expect"] == "invalid" and entry["mutant"] == f"mutants/{mutant}"
+    from nemesis.runner import fs_of
+    with open(os.path.join(run, "config.json")) as f:
+        assert entry["fs"] == fs_of(json.load(f)), entry  # replayed on the fault model it was shrunk on
     assert os.path.samefile(rg.abs_path(entry["mutant"]), os.path.join(MUTANTS, mutant))
     r = rg.replay_one(entry, str(tmp_path / "replay"))
     assert r["ok"], r

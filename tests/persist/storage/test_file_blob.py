@@ -120,3 +120,28 @@ def test_a_writer_open_and_gc_remove_stale_temp_files(tmp_path):
     p.blob.delete("k")  # the child's own key is no part of the location
     assert persist.check(url).ok
     p.close()
+
+
+def test_get_versioned_fsyncs_the_directory_once_per_version_it_did_not_make_durable(tmp_path, monkeypatch):
+    """Durable reads (module docstring): another handle's new version costs
+    one directory fsync on its first read; a version seen before, or one
+    this handle wrote and fsynced itself, costs none."""
+    import persist.storage.file_blob as fb
+
+    writer, reader = FileBlob(tmp_path), FileBlob(tmp_path)
+    synced = []
+    real = fb.fsync_dir
+    monkeypatch.setattr(fb, "fsync_dir", lambda path: (synced.append(path), real(path))[1])
+
+    assert reader.get_versioned("meta") is None and len(synced) == 1  # absent is a version too
+    reader.get_versioned("meta")
+    assert len(synced) == 1
+    t1 = writer.compare_and_set("meta", None, b"one")  # its own rename + directory fsync
+    assert len(synced) == 2
+    writer.get_versioned("meta")
+    assert len(synced) == 2, "a version this handle made durable needs no fsync to be read"
+    for _ in range(3):
+        assert reader.get_versioned("meta") == (b"one", t1)
+    assert len(synced) == 3, "a new version from another handle: one fsync, then none"
+    writer.delete("meta")
+    assert reader.get_versioned("meta") is None and len(synced) == 5
