@@ -323,7 +323,8 @@ def _child(cfg: Any, store: str, reports: bool, out_path: str) -> None:
     from nemesis import lifecycle
     from nemesis.runner import run_one
 
-    lifecycle.die_with_parent(os.getppid())  # the forkserver: it goes when the campaign does
+    lifecycle.release_forkserver()  # so the forkserver goes when the campaign does, even by SIGKILL
+    lifecycle.die_with_parent(os.getppid())  # and this run with it
 
     def stop(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

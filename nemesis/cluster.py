@@ -485,15 +485,9 @@ def _forked_child(cfg: Any, store: str, reports: bool, out: str) -> None:
     forkserver (``die_with_parent``). With that copy open here, a dask worker
     killed mid-run would leave forkserver and run alive, each waiting for
     the other; closed, the forkserver ends with its worker and the run with it."""
-    try:
-        from multiprocessing import forkserver
+    from nemesis import lifecycle
 
-        fd = forkserver._forkserver._forkserver_alive_fd
-        if fd is not None:
-            forkserver._forkserver._forkserver_alive_fd = None
-            os.close(fd)
-    except (AttributeError, OSError):  # another Python's forkserver: the worker's death is then noticed late
-        pass
+    lifecycle.release_forkserver()
     try:
         os.setsid()
     except OSError:

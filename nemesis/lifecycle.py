@@ -136,6 +136,24 @@ def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> boo
     return True
 
 
+def release_forkserver() -> None:
+    """In a process forked by ``multiprocessing``'s forkserver: close this
+    process's copy of the forkserver's "alive" pipe. The forkserver lives
+    while any copy is open, so a child holding one keeps it alive after its
+    own parent (a campaign, a dask worker) died by SIGKILL, and a child that
+    dies with the forkserver (:func:`die_with_parent`) then never does.
+    Harmless elsewhere (nothing to close)."""
+    try:
+        from multiprocessing import forkserver
+
+        fd = forkserver._forkserver._forkserver_alive_fd
+        if fd is not None:
+            forkserver._forkserver._forkserver_alive_fd = None
+            os.close(fd)
+    except (AttributeError, OSError):  # another Python's forkserver: the parent's death is then noticed late
+        pass
+
+
 def preexec(then=None, parent: int | None = None):
     """A ``preexec_fn`` for ``subprocess.Popen``: the child dies with this
     process (the parent pid is taken now, before the fork), then runs

@@ -159,3 +159,26 @@ def test_controller_killed_during_a_pause_leaves_nothing(tmp_path, sig):
         assert shown == "interrupted"
     else:
         assert status["status"] == "running" and shown == "abandoned"
+
+
+@pytest.mark.slow
+def test_a_campaign_killed_during_a_pause_leaves_nothing(tmp_path):
+    """SIGKILL of a campaign (no handler runs): its forkserver, the run's
+    process and the run's workers all go. The forkserver hands each run a
+    copy of its "alive" pipe; a run holding it kept the forkserver alive and
+    the forkserver kept the run alive, to the end of its time limit."""
+    store = tmp_path / "runs"
+    camp = subprocess.Popen([sys.executable, "-m", "nemesis.cli", "campaign", "--workloads", "append", "--nemeses",
+                             "pause", "--seeds", "1", "--time-limit", "60", "--jobs", "1", "--store", str(store)],
+                            env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:  # (no pipes: a survivor holding them would hang the test instead of failing it)
+        family = _stopped_descendant(psutil.Process(camp.pid), timeout=60)
+        camp.kill()
+        camp.wait(timeout=30)
+    finally:
+        if camp.poll() is None:
+            camp.kill()
+    assert len(family) >= 3  # the forkserver, the run, its workers
+    assert _gone(family, timeout=15) == [], "a process outlived its campaign"
+    assert _gone(_ours(store)) == []
+    assert _locks_free(store)
