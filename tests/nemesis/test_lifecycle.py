@@ -182,3 +182,7 @@ def test_a_campaign_killed_during_a_pause_leaves_nothing(tmp_path):
     assert _gone(family, timeout=15) == [], "a process outlived its campaign"
     assert _gone(_ours(store)) == []
     assert _locks_free(store)
+    deadline = time.monotonic() + 10
+    while str(tmp_path) in open("/proc/self/mounts").read() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert str(tmp_path) not in open("/proc/self/mounts").read(), "the fault filesystem stayed mounted"
