@@ -167,7 +167,10 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
     HistoryError naming it.
 
     Reads recorded as a delta (``rows_delta``, :mod:`checker.formats.rows_delta`)
-    are yielded with their ``rows`` put back."""
+    are yielded with their ``rows`` put back, as a
+    :class:`~checker.formats.rows_delta.DeltaRows` (the delta, kept lazily;
+    a sequence equal to the whole rows); every delta is checked against its
+    base by the time the last event is yielded."""
     from checker.formats.rows_delta import Decoder
 
     decoder = Decoder()
@@ -183,9 +186,10 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
                 if not line.endswith("\n") and not fh.read(1):  # the torn last line of a run that died
                     if lines is not None:
                         lines.pop()
-                    return
+                    break
                 raise HistoryError(f"{path}:{lineno}: not JSON ({ex.msg} at column {ex.colno}); expected one event object per line") from None
             yield decoder.decode(check_event(e, f"{path}:{lineno}"), f"{path}:{lineno}")
+    decoder.finish()
 
 
 def read_jsonl(path: str | Path) -> History:

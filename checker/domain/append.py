@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from checker.formats.rows_delta import DeltaRows
 from checker.history import History, HistoryError, Op
 
 GroupKey = tuple[str, str, str]  # (stream, key, val)
@@ -56,7 +57,7 @@ class Snap:
     op: Op
     stream: str
     as_of: int
-    rows: list[Any]
+    rows: Sequence[Any]  # a list, or the read's delta (DeltaRows: materialise only when needed)
     upper: int | None
     since: int | None
     final: bool
@@ -178,7 +179,7 @@ def _parse(history: History) -> AppendHistory:
             stream = r.get("stream", a.get("stream"))
             as_of = _int(r.get("as_of", a.get("as_of")))
             rows = r.get("rows")
-            if stream is None or as_of is None or not isinstance(rows, list):
+            if stream is None or as_of is None or not isinstance(rows, (list, DeltaRows)):
                 raise _shape(op, 'expected an ok value {"stream", "as_of", "upper", "since", "rows": [[key, val, diff], ...]}')
             ah.snapshots.append(
                 Snap(op, stream, as_of, rows, _int(r.get("upper")), _int(r.get("since")), bool(a.get("final") or r.get("final")))

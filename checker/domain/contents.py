@@ -417,6 +417,9 @@ def _analyse(ah: AppendHistory) -> Contents:
     mo = _Model(ah)
     budget = SCAN_BUDGET
     chains: dict[int, _Chain] = {}
+    # the reads some later read is a delta of: only their chains are kept
+    # (a chain that ends, e.g. its process retired, frees its state)
+    bases = {id(s.rows.base) for s in ah.snapshots if s.rows.__class__ is DeltaRows}
     for snap in ah.snapshots:
         c.snapshots += 1
         rows = snap.rows
@@ -428,7 +431,8 @@ def _analyse(ah: AppendHistory) -> Contents:
                 st = None
         if st is not None:
             st.rows = rows
-            chains[id(rows)] = st
+            if id(rows) in bases:
+                chains[id(rows)] = st
             if _fast(c, mo, st, snap):
                 budget = _missing(c, mo, snap, st.obs, None if _all_needed(mo, st, snap) else _matched(mo, snap, st.obs),
                                   budget)
@@ -439,9 +443,8 @@ def _analyse(ah: AppendHistory) -> Contents:
             c.row_issues.append(RowIssue(snap, issue))
         matched = _check_rows(c, mo, snap, observed, list(observed))
         budget = _missing(c, mo, snap, observed, matched, budget)
-        if st is None and issue is None and snap.lower is None:
-            st = _new_chain(mo, snap, observed)
-            chains[id(rows)] = st
+        if st is None and issue is None and snap.lower is None and id(rows) in bases:
+            chains[id(rows)] = _new_chain(mo, snap, observed)
     return c
 
 
