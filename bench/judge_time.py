@@ -50,18 +50,18 @@ def one(run_dir: str, workload: str, path: str) -> dict:
     if path == "reference":
         contents._analyse = contents.analyse_reference
     hist = os.path.join(run_dir, "history.jsonl")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     h = read_jsonl(hist)
-    load = time.perf_counter() - t
+    load, load_cpu = time.perf_counter() - t, time.process_time() - c
     rss_loaded = _rss_mb()
     ah = AppendHistory.of(h) if workload == "append" else None
     reads = len(ah.snapshots) if ah else None
     rows = sum(len(s.rows) for s in ah.snapshots) if ah else None
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     res = judge_history(h, workload)
-    secs = time.perf_counter() - t
+    secs, secs_cpu = time.perf_counter() - t, time.process_time() - c
     ops = sum(1 for op in h.ops if isinstance(op.process, int))
-    return {"bytes": os.path.getsize(hist), "ops": ops, "reads": reads, "rows": rows, "load_s": load,
+    return {"bytes": os.path.getsize(hist), "ops": ops, "reads": reads, "rows": rows, "load_s": load, "load_cpu": load_cpu, "judge_cpu": secs_cpu,
             "loaded_mb": rss_loaded, "judge_s": secs, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "valid": res["valid"], "verdict": json.dumps(res, sort_keys=True, default=str)}
 
@@ -103,11 +103,11 @@ def main() -> None:
         return
     import platform
 
-    print(f"# {platform.node()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| run | history MB | operations | reads | rows held by all reads | load s | RSS after load MB | judge s | "
-          "load + judge s | peak RSS MB | valid | before: load s / judge s / peak MB | ratio (load+judge) | ratio (peak RSS) | "
-          "identical |")
+    print(f"# {platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"load average {os.getloadavg()[0]:.1f} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("| run | history MB | operations | reads | rows held by all reads | load s (CPU s) | RSS after load MB | "
+          "judge s (CPU s) | **load + judge s** (CPU s) | **peak RSS MB** | valid | before: load + judge s (CPU s), peak MB | "
+          "ratio load+judge CPU | ratio peak RSS | identical |")
     print("|" + "---|" * 15)
     for d in a.runs:
         name = os.path.basename(d.rstrip("/"))
@@ -125,16 +125,18 @@ def main() -> None:
         elif "failed" in b:
             bcol, r1, r2, same = f"did not finish ({b['failed']})", "-", "-", "-"
         else:
-            bcol = f"{b['load_s']:.2f} / {b['judge_s']:.2f} / {b['rss_mb']:.0f}"
-            r1 = f"{(b['load_s'] + b['judge_s']) / max(f['load_s'] + f['judge_s'], 1e-9):.1f}"
+            bcol = f"{b['load_s'] + b['judge_s']:.1f} ({b['load_cpu'] + b['judge_cpu']:.1f}), {b['rss_mb']:.0f} MB"
+            r1 = f"{(b['load_cpu'] + b['judge_cpu']) / max(f['load_cpu'] + f['judge_cpu'], 1e-9):.1f}"
             r2 = f"{b['rss_mb'] / max(f['rss_mb'], 1e-9):.1f}"
             same = "yes" if b["verdict"] == f["verdict"] else "NO"
         if "reference" in m and "failed" not in m["reference"]:
             same += f" (reference: {'yes' if m['reference']['verdict'] == f['verdict'] else 'NO'}, " \
                     f"judge {m['reference']['judge_s']:.2f} s)"
         print(f"| {name} | {f['bytes'] / 1e6:.1f} | {f['ops']:,} | {f['reads'] or 0:,} | {(f['rows'] or 0) / 1e6:.2f} M | "
-              f"{f['load_s']:.2f} | {f['loaded_mb']:.0f} | {f['judge_s']:.2f} | {f['load_s'] + f['judge_s']:.2f} | "
-              f"{f['rss_mb']:.0f} | {f['valid']} | {bcol} | {r1} | {r2} | {same} |", flush=True)
+              f"{f['load_s']:.1f} ({f['load_cpu']:.1f}) | {f['loaded_mb']:.0f} | {f['judge_s']:.1f} ({f['judge_cpu']:.1f}) | "
+              f"**{f['load_s'] + f['judge_s']:.1f}** ({f['load_cpu'] + f['judge_cpu']:.1f}) | "
+              f"**{f['rss_mb']:.0f}** | {f['valid']} | {bcol} | {r1} | {r2} | {same} |", flush=True)
+    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

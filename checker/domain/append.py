@@ -26,14 +26,13 @@ An operation's *arguments* are its invoke value, its *result* the ok value.
 from __future__ import annotations
 
 import functools
-import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from checker.formats.rows_delta import DeltaRows
-from checker.history import History, HistoryError, Op
+from checker.history import History, HistoryError, Op, gc_paused
 
 GroupKey = tuple[str, str, str]  # (stream, key, val)
 
@@ -111,20 +110,6 @@ def _shape(op: Op, what: str) -> HistoryError:
 
 def _int(x: Any) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic
-    structures (it would rescan the whole history again and again: a third
-    of the parse time at 100k operations); restores the previous state."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def paused(check: Callable[..., Any]) -> Callable[..., Any]:

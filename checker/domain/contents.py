@@ -53,6 +53,7 @@ the whole comparison of the reads written whole (each chain's first).
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,11 +318,21 @@ class _Model:
                 self.by_stream.setdefault(g[0], []).append((m, g))
         self.ts_sorted: dict[str, list[int]] = {}
         self.ok_pos: dict[GroupKey, int] = {}
+        self.ok_kv: dict[str, list[tuple[Any, Any]]] = {}  # by_stream's (key, val)s, in its order
         for s, lst in self.by_stream.items():
             lst.sort(key=lambda p: p[0])
             self.ts_sorted[s] = [p[0] for p in lst]
+            self.ok_kv[s] = [(g[1], g[2]) for _m, g in lst]
             for i, (_m, g) in enumerate(lst):
                 self.ok_pos[g] = i
+        # per stream, the groups of exactly one update, by (key, val): what
+        # _put needs of it, (ts, diff, call, failed, in unique_info)
+        self.unique: dict[str, dict[tuple[Any, Any], tuple[int, int, int, bool, bool]]] = {}
+        for g, ups in groups.items():
+            if len(ups) == 1:
+                u = ups[0]
+                self.unique.setdefault(g[0], {})[(g[1], g[2])] = (u.ts, u.diff, u.op.call, u.op.type == "fail",
+                                                                  g in self.unique_info)
 
 
 def _check_rows(c: Contents, mo: _Model, snap: Snap, observed: dict[tuple[Any, Any], int], kvs: Any) -> int:
@@ -458,28 +469,23 @@ def _new_chain(mo: _Model, snap: Snap, observed: dict) -> _Chain:
 def _put(st: _Chain, mo: _Model, snap: Snap, items: Any, fresh: bool = False) -> None:
     """Add the rows ``items`` (``(kv, diff)`` pairs) to ``st``, classified."""
     obs, odd, infos, after, late = st.obs, st.odd, st.infos, st.after, st.late
-    groups, unique_info, s = mo.groups, mo.unique_info, st.stream
+    unique = mo.unique.get(st.stream, {}).get
     ret = snap.op.ret
-    heappush = heapq.heappush
+    push = late.append if fresh else functools.partial(heapq.heappush, late)
     for kv, o in items:
         obs[kv] = o
-        g = (s, kv[0], kv[1])
-        ups = groups.get(g)
-        if ups is None or len(ups) != 1:
+        one = unique(kv)
+        if one is None:  # no group, or several updates
             odd.add(kv)
             continue
-        u = ups[0]
-        uop = u.op
-        if uop.type == "fail" or o != u.diff:
+        ts, diff, call, failed, info = one
+        if failed or o != diff:
             odd.add(kv)
-        if g in unique_info:
+        if info:
             infos.add(kv)
-        if ret is not None and uop.call > ret:
+        if ret is not None and call > ret:
             after.add(kv)
-        if fresh:
-            late.append((-u.ts, kv))
-        else:
-            heappush(late, (-u.ts, kv))
+        push((-ts, kv))
     if fresh:
         heapq.heapify(late)
 
@@ -546,9 +552,9 @@ def _fast(c: Contents, mo: _Model, st: _Chain, snap: Snap) -> bool:
 
 
 def _advance(st: _Chain, mo: _Model) -> None:
-    lst = mo.by_stream.get(st.stream, ())
-    obs, i = st.obs, st.first
-    while i < len(lst) and (lst[i][1][1], lst[i][1][2]) in obs:
+    kvs = mo.ok_kv.get(st.stream, ())
+    obs, i, n = st.obs, st.first, len(kvs)
+    while i < n and kvs[i] in obs:
         i += 1
     st.first = i
 

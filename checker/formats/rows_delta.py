@@ -188,40 +188,43 @@ def _count(base: list, r: Any, node: DeltaRows) -> int:
 def _apply_all(base: list, segs: list[DeltaRows]) -> list:
     """``base`` (sorted) with the deltas ``segs`` applied in order; each
     removal checked against the rows at its step. O(len(base) + changed rows
-    x log len(base)): only the rows the deltas touch are counted."""
+    x log len(base)): only the rows the deltas remove are looked up in
+    ``base``; deltas that only add (a growing stream) are one merge."""
     if not segs:
         return base
-    start: dict[tuple, int] = {}
-    cur: dict[tuple, int] = {}
-    obj: dict[tuple, Any] = {}
-    for d in segs:
-        try:
-            for r in d.remove:
-                t = tuple(r)
-                n = cur.get(t)
-                if n is None:
-                    n = start[t] = _count(base, list(r), d)
-                if n <= 0:
-                    raise _Bad(d, f"rows_delta removes rows its base lacks: {[list(t)]}")
-                cur[t] = n - 1
-            for r in d.add:
-                t = tuple(r)
-                n = cur.get(t)
-                if n is None:
-                    n = start[t] = _count(base, list(r), d)
-                cur[t] = n + 1
-                obj.setdefault(t, r)
-        except TypeError:
-            raise _Bad(d, "rows_delta's rows must be lists [k, v, diff]") from None
+    if not any(d.remove for d in segs):
+        extra = [r for d in segs for r in d.add]
+        net: dict[tuple, int] = {}
+        obj: dict[tuple, Any] = {}
+    else:
+        extra = []
+        net = {}  # row -> count now minus count in base, for the rows the deltas touch
+        start: dict[tuple, int] = {}  # row -> count in base, for the rows removed
+        obj = {}
+        for d in segs:
+            try:
+                for r in d.remove:
+                    t = tuple(r)
+                    c = net.get(t, 0)
+                    s = start.get(t)
+                    if s is None:
+                        s = start[t] = _count(base, list(r), d)
+                    if s + c <= 0:
+                        raise _Bad(d, f"rows_delta removes rows its base lacks: {[list(t)]}")
+                    net[t] = c - 1
+                for r in d.add:
+                    t = tuple(r)
+                    net[t] = net.get(t, 0) + 1
+                    obj.setdefault(t, r)
+            except TypeError:
+                raise _Bad(d, "rows_delta's rows must be flat lists [k, v, diff]") from None
     cut: list[int] = []  # positions of base rows to drop
-    extra: list[Any] = []
-    for t, n in cur.items():
-        was = start[t]
-        if n < was:
+    for t, n in net.items():
+        if n < 0:
             i = bisect_left(base, list(t))
-            cut.extend(range(i, i + was - n))
-        elif n > was:
-            extra.extend([obj[t]] * (n - was))
+            cut.extend(range(i, i - n))
+        elif n > 0:
+            extra.extend([obj[t]] * n)
     if cut:
         cut.sort()
         kept: list[Any] = []
@@ -234,9 +237,8 @@ def _apply_all(base: list, segs: list[DeltaRows]) -> list:
         kept = list(base)
     if extra:
         try:
-            extra.sort()
             kept.extend(extra)
-            kept.sort()  # two sorted runs: merged in linear time
+            kept.sort()  # sorted runs: merged in linear time
         except TypeError:
             raise _Bad(segs[-1], "rows_delta's rows do not order with its base's") from None
     return kept
