@@ -43,23 +43,25 @@ def _rss_mb() -> float:
 def one(run_dir: str, workload: str, path: str) -> dict:
     """Measured in this process with the code first on ``sys.path``."""
     import checker.domain.contents as contents
-    from checker.domain.append import AppendHistory
+    from checker.domain.append import AppendHistory, gc_paused
     from checker.history import read_jsonl
     from nemesis.judge import judge_history
 
     if path == "reference":
         contents._analyse = contents.analyse_reference
     hist = os.path.join(run_dir, "history.jsonl")
-    t, c = time.perf_counter(), time.process_time()
-    h = read_jsonl(hist)
-    load, load_cpu = time.perf_counter() - t, time.process_time() - c
-    rss_loaded = _rss_mb()
-    ah = AppendHistory.of(h) if workload == "append" else None
-    reads = len(ah.snapshots) if ah else None
-    rows = sum(len(s.rows) for s in ah.snapshots) if ah else None
-    t, c = time.perf_counter(), time.process_time()
-    res = judge_history(h, workload)
-    secs, secs_cpu = time.perf_counter() - t, time.process_time() - c
+    with gc_paused():  # as nemesis.judge.judge does
+        t, c = time.perf_counter(), time.process_time()
+        h = read_jsonl(hist)
+        load, load_cpu = time.perf_counter() - t, time.process_time() - c
+        rss_loaded = _rss_mb()
+        ah = AppendHistory.of(h) if workload == "append" else None
+        reads = len(ah.snapshots) if ah else None
+        rows = sum(len(s.rows) for s in ah.snapshots) if ah else None
+        del ah
+        t, c = time.perf_counter(), time.process_time()
+        res = judge_history(h, workload)
+        secs, secs_cpu = time.perf_counter() - t, time.process_time() - c
     ops = sum(1 for op in h.ops if isinstance(op.process, int))
     return {"bytes": os.path.getsize(hist), "ops": ops, "reads": reads, "rows": rows, "load_s": load, "load_cpu": load_cpu, "judge_cpu": secs_cpu,
             "loaded_mb": rss_loaded, "judge_s": secs, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -9,6 +9,13 @@ history process, the same ``f``, the same ``stream`` (``value.get("stream")``)
 — and this module's :class:`Decoder`, called by every history loader, puts
 the rows back, so checkers see exactly the value the worker returned.
 
+In memory too a decoded read stays a delta (:class:`DeltaRows`: its base,
+``add`` and ``remove``), a sequence equal to the recorded rows that
+materialises them only when a reader iterates, indexes or compares it (the
+model comparison, :mod:`checker.domain.contents`, judges most reads by
+their delta alone). So loading holds O(changed rows), as the file does,
+not O(reads x rows): a one-hour run's reads would hold ~1.7 G rows whole.
+
 Layout (``docs/history.md``), in the ``ok`` event's ``value``, instead of
 ``"rows"``::
 
@@ -24,14 +31,18 @@ Layout (``docs/history.md``), in the ``ok`` event's ``value``, instead of
   Any other read (unsorted, unorderable values, rows that are not flat lists,
   the first read of a key) is written whole, and is the base of the next.
 
-Invariants: the decoder holds one list of rows per key (the last one), so
-it needs memory for the live reads only; a decoded list shares its row
-objects with its base (rows are never mutated by readers). A delta whose
-base is not the last read of its key, or one that removes a row its base
-lacks, is a :class:`~checker.errors.HistoryError` naming the event (a
-history cut or edited by hand); the tolerant reader of the reports leaves
-such a value as it is. Histories written before this format have no
-``rows_delta`` and load as they always did.
+Invariants: the decoder holds, per key, the last read and the deltas since
+its chain's last checkpoint; rows are never mutated by readers, so a
+decoded read shares its row objects with its base, and equal rows of
+different reads are one object. A delta whose base is not the last read of
+its key is a :class:`~checker.errors.HistoryError` naming the event when it
+is decoded; one that removes a row its base lacks, or whose rows do not
+order, when its chain is next checked (a checkpoint, the key's next whole
+read, or :meth:`Decoder.finish` at the end of the file: ``read_jsonl``
+never returns a history with such a delta). The tolerant reader of the
+reports leaves a delta with a missing base as it is and checks nothing
+else. Histories written before this format have no ``rows_delta`` and
+load as they always did.
 """
 
 from __future__ import annotations

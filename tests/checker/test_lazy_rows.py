@@ -271,3 +271,18 @@ def test_a_tampered_delta_is_an_error_naming_it(reads, pick, how):
         for w in written:
             dec.decode(w)
         dec.finish()
+
+
+def test_the_report_shows_a_delta_read_without_materialising_it(monkeypatch):
+    """The timeline's hover text of a read kept as its delta: its row count
+    and its delta, cut like any value; the read is never materialised."""
+    from nemesis.report.markup import short_json
+
+    out = _decoded([[[f"k{i:03d}", "v", 1] for i in range(n)] for n in (50, 60, 61)])
+
+    def boom(node):
+        raise AssertionError("materialised")
+
+    monkeypatch.setattr(rows_delta, "materialise", boom)
+    text = short_json({"stream": "s", "rows": out[2]}, 200)
+    assert '"rows":{"rows":61,"delta_from_event":1,"add":[["k060","v",1]],"remove":[]}' in text
