@@ -326,13 +326,15 @@ class _Model:
             for i, (_m, g) in enumerate(lst):
                 self.ok_pos[g] = i
         # per stream, the groups of exactly one update, by (key, val): what
-        # _put needs of it, (ts, diff, call, failed, in unique_info)
-        self.unique: dict[str, dict[tuple[Any, Any], tuple[int, int, int, bool, bool]]] = {}
+        # _put needs of it, (ts, diff, call, failed, in unique_info, the
+        # (key, val) and the ``late`` entry every chain holding the row shares)
+        self.unique: dict[str, dict[tuple[Any, Any], tuple]] = {}
         for g, ups in groups.items():
             if len(ups) == 1:
                 u = ups[0]
-                self.unique.setdefault(g[0], {})[(g[1], g[2])] = (u.ts, u.diff, u.op.call, u.op.type == "fail",
-                                                                  g in self.unique_info)
+                kv = (g[1], g[2])
+                self.unique.setdefault(g[0], {})[kv] = (u.ts, u.diff, u.op.call, u.op.type == "fail",
+                                                        g in self.unique_info, kv, (-u.ts, kv))
 
 
 def _check_rows(c: Contents, mo: _Model, snap: Snap, observed: dict[tuple[Any, Any], int], kvs: Any) -> int:
@@ -473,19 +475,20 @@ def _put(st: _Chain, mo: _Model, snap: Snap, items: Any, fresh: bool = False) ->
     ret = snap.op.ret
     push = late.append if fresh else functools.partial(heapq.heappush, late)
     for kv, o in items:
-        obs[kv] = o
         one = unique(kv)
         if one is None:  # no group, or several updates
+            obs[kv] = o
             odd.add(kv)
             continue
-        ts, diff, call, failed, info = one
+        _ts, diff, call, failed, info, kv, entry = one  # the model's (key, val): one tuple for every chain
+        obs[kv] = o
         if failed or o != diff:
             odd.add(kv)
         if info:
             infos.add(kv)
         if ret is not None and call > ret:
             after.add(kv)
-        push((-ts, kv))
+        push(entry)
     if fresh:
         heapq.heapify(late)
 
@@ -504,6 +507,7 @@ def _apply(st: _Chain, mo: _Model, rows: DeltaRows) -> bool:
     """Update ``st`` by ``rows``' delta; False (``st`` spoilt) if the result
     is not well formed (then the snapshot is judged whole)."""
     obs = st.obs
+    unique = mo.unique.get(st.stream, {}).get
     try:
         for r in rows.remove:
             k, v, d = r
@@ -519,6 +523,9 @@ def _apply(st: _Chain, mo: _Model, rows: DeltaRows) -> bool:
             kv = (k, v)
             if d.__class__ is not int or d == 0 or kv in obs:
                 return False
+            one = unique(kv)
+            if one is not None:
+                kv = one[5]  # the key kept is the model's tuple, shared by every chain
             st.obs[kv] = d  # classified in _fast, which knows the snapshot
             st.odd.add(kv)  # provisional: _fast classifies the added rows
     except (TypeError, ValueError):
