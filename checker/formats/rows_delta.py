@@ -47,6 +47,7 @@ load as they always did.
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -105,7 +106,7 @@ class DeltaRows(Sequence):
     from its own, empty, storage): serialise it with :func:`json_default`.
     A pickle or copy is the plain list."""
 
-    __slots__ = ("base", "add", "remove", "event", "base_event", "n", "full")
+    __slots__ = ("base", "add", "remove", "event", "base_event", "n", "full", "__weakref__")
 
     def __init__(self, base: Any, add: list, remove: list, event: Any, base_event: Any) -> None:
         self.base, self.add, self.remove = base, add, remove
@@ -160,7 +161,19 @@ class _Bad(Exception):
         self.node = node
 
 
-_cache: list[Any] = [None, None]  # the last read materialised, and its rows
+# the last read materialised (a weak reference: the cache must not keep a
+# dropped history's chain alive), and its rows
+_cache: list[Any] = [None, None]
+
+
+def _cached(node: DeltaRows) -> bool:
+    ref = _cache[0]
+    return ref is not None and ref() is node
+
+
+def _forget(ref: Any) -> None:
+    if _cache[0] is ref:
+        _cache[0] = _cache[1] = None
 
 
 def materialise(node: DeltaRows) -> list:
@@ -168,20 +181,20 @@ def materialise(node: DeltaRows) -> list:
     read or cached read back along the chain) with the deltas since applied."""
     if node.full is not None:
         return node.full
-    if _cache[0] is node:
+    if _cached(node):
         return _cache[1]
     try:
         out = _resolve(node)
     except _Bad as ex:
         raise HistoryError(f"event {ex.node.event}: {ex}") from None
-    _cache[0], _cache[1] = node, out
+    _cache[0], _cache[1] = weakref.ref(node, _forget), out
     return out
 
 
 def _resolve(node: DeltaRows) -> list:
     segs = []
     x: Any = node
-    while x.__class__ is DeltaRows and x.full is None and _cache[0] is not x:
+    while x.__class__ is DeltaRows and x.full is None and not _cached(x):
         segs.append(x)
         x = x.base
     anchor = x if x.__class__ is not DeltaRows else (x.full if x.full is not None else _cache[1])

@@ -286,3 +286,17 @@ def test_the_report_shows_a_delta_read_without_materialising_it(monkeypatch):
     monkeypatch.setattr(rows_delta, "materialise", boom)
     text = short_json({"stream": "s", "rows": out[2]}, 200)
     assert '"rows":{"rows":61,"delta_from_event":1,"add":[["k060","v",1]],"remove":[]}' in text
+
+
+def test_materialising_a_read_keeps_no_history_alive():
+    """The one-read cache holds its read weakly: a dropped history's chain
+    of deltas is freed."""
+    import gc
+    import weakref
+
+    out = _decoded([[[f"k{i:03d}", "v", 1] for i in range(n)] for n in range(1, 40)])
+    assert list(out[-1]) == [[f"k{i:03d}", "v", 1] for i in range(39)]
+    first = weakref.ref(out[1])
+    del out
+    gc.collect()
+    assert first() is None
