@@ -58,12 +58,15 @@ def one(run_dir: str, workload: str, path: str) -> dict:
         ah = AppendHistory.of(h) if workload == "append" else None
         reads = len(ah.snapshots) if ah else None
         rows = sum(len(s.rows) for s in ah.snapshots) if ah else None
+        # row pointers the reads keep: a delta's rows and checkpoint (this code), or every row (older code)
+        kept = sum(len(r.add) + len(r.remove) + len(r.full or ()) if hasattr(r, "full") else len(r)
+                   for r in (s.rows for s in ah.snapshots)) if ah else None
         del ah
         t, c = time.perf_counter(), time.process_time()
         res = judge_history(h, workload)
         secs, secs_cpu = time.perf_counter() - t, time.process_time() - c
     ops = sum(1 for op in h.ops if isinstance(op.process, int))
-    return {"bytes": os.path.getsize(hist), "ops": ops, "reads": reads, "rows": rows, "load_s": load, "load_cpu": load_cpu, "judge_cpu": secs_cpu,
+    return {"bytes": os.path.getsize(hist), "ops": ops, "reads": reads, "rows": rows, "kept": kept, "load_s": load, "load_cpu": load_cpu, "judge_cpu": secs_cpu,
             "loaded_mb": rss_loaded, "judge_s": secs, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "valid": res["valid"], "verdict": json.dumps(res, sort_keys=True, default=str)}
 
@@ -107,10 +110,11 @@ def main() -> None:
 
     print(f"# {platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"load average {os.getloadavg()[0]:.1f} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| run | history MB | operations | reads | rows held by all reads | load s (CPU s) | RSS after load MB | "
+    print("| run | history MB | operations | reads | rows held by all reads | row pointers kept | load s (CPU s) | "
+          "RSS after load MB | "
           "judge s (CPU s) | **load + judge s** (CPU s) | **peak RSS MB** | valid | before: load + judge s (CPU s), peak MB | "
           "ratio load+judge CPU | ratio peak RSS | identical |")
-    print("|" + "---|" * 15)
+    print("|" + "---|" * 16)
     for d in a.runs:
         name = os.path.basename(d.rstrip("/"))
         m = {"after": measure(d, a.workload, ROOT, "fast", None, None)}
@@ -135,6 +139,7 @@ def main() -> None:
             same += f" (reference: {'yes' if m['reference']['verdict'] == f['verdict'] else 'NO'}, " \
                     f"judge {m['reference']['judge_s']:.2f} s)"
         print(f"| {name} | {f['bytes'] / 1e6:.1f} | {f['ops']:,} | {f['reads'] or 0:,} | {(f['rows'] or 0) / 1e6:.2f} M | "
+              f"{(f['kept'] or 0) / 1e6:.2f} M | "
               f"{f['load_s']:.1f} ({f['load_cpu']:.1f}) | {f['loaded_mb']:.0f} | {f['judge_s']:.1f} ({f['judge_cpu']:.1f}) | "
               f"**{f['load_s'] + f['judge_s']:.1f}** ({f['load_cpu'] + f['judge_cpu']:.1f}) | "
               f"**{f['rss_mb']:.0f}** | {f['valid']} | {bcol} | {r1} | {r2} | {same} |", flush=True)
