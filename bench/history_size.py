@@ -27,6 +27,7 @@ sys.path.insert(0, ROOT)
 
 
 def measure(run_dir: str, workload: str) -> dict:
+    from checker.formats.rows_delta import json_default
     from checker.history import iter_jsonl
     from nemesis.judge import judge
 
@@ -37,7 +38,7 @@ def measure(run_dir: str, workload: str) -> dict:
     for e in iter_jsonl(path):  # decoded: every read whole
         events += 1
         ops += e["type"] == "invoke" and isinstance(e["process"], int)
-        whole += len(json.dumps(e, separators=(",", ":"))) + 1
+        whole += len(json.dumps(e, separators=(",", ":"), default=json_default)) + 1
     with open(path, encoding="utf-8") as f:
         deltas = sum('"rows_delta"' in line for line in f)
     t = time.perf_counter()

@@ -15,8 +15,10 @@ after the run) are not operations either; they are kept in ``History.harness``.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +155,10 @@ def pair(events: Iterable[dict[str, Any]], where: Callable[[int, dict[str, Any]]
             else:
                 op.ret = t
                 if kind == "ok":
-                    op.result = e.get("value")
+                    r = e.get("value")
+                    # a result equal to the argument (a write's) is the argument's
+                    # object: half the memory of a loaded history of writes
+                    op.result = op.value if r.__class__ is dict and r == op.value else r
     return h
 
 
@@ -167,7 +172,10 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
     HistoryError naming it.
 
     Reads recorded as a delta (``rows_delta``, :mod:`checker.formats.rows_delta`)
-    are yielded with their ``rows`` put back."""
+    are yielded with their ``rows`` put back, as a
+    :class:`~checker.formats.rows_delta.DeltaRows` (the delta, kept lazily;
+    a sequence equal to the whole rows); every delta is checked against its
+    base by the time the last event is yielded."""
     from checker.formats.rows_delta import Decoder
 
     decoder = Decoder()
@@ -183,13 +191,30 @@ def iter_jsonl(path: Path, lines: list[int] | None = None) -> Iterator[dict[str,
                 if not line.endswith("\n") and not fh.read(1):  # the torn last line of a run that died
                     if lines is not None:
                         lines.pop()
-                    return
+                    break
                 raise HistoryError(f"{path}:{lineno}: not JSON ({ex.msg} at column {ex.colno}); expected one event object per line") from None
             yield decoder.decode(check_event(e, f"{path}:{lineno}"), f"{path}:{lineno}")
+    decoder.finish()
 
 
 def read_jsonl(path: str | Path) -> History:
     """Read the project's own history format (``docs/history.md``); errors
-    name ``path:line``."""
+    name ``path:line``. The cyclic GC is paused meanwhile (it would rescan
+    the growing history again and again: a third of the load's time)."""
     lines: list[int] = []
-    return pair(iter_jsonl(Path(path), lines), where=lambda pos, e: f"{path}:{lines[pos]}", lines=lines)
+    with gc_paused():
+        return pair(iter_jsonl(Path(path), lines), where=lambda pos, e: f"{path}:{lines[pos]}", lines=lines)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic
+    structures (it would rescan the whole history again and again: a third
+    of the parse time at 100k operations); restores the previous state."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

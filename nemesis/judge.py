@@ -16,7 +16,7 @@ import importlib
 import os
 from typing import Any
 
-from checker.history import History, read_jsonl
+from checker.history import History, gc_paused, read_jsonl
 from checker.result import Result, combine
 
 #: modules that register a workload's checkers with ``checker.workloads.register`` on import
@@ -59,7 +59,8 @@ def judge(run_dir: str, workload: str) -> dict[str, Any]:
     without reports)."""
     from nemesis.coverage import collect
 
-    out = judge_history(read_jsonl(os.path.join(run_dir, "history.jsonl")), workload)
+    with gc_paused():  # the history is dropped before the GC would scan it
+        out = judge_history(read_jsonl(os.path.join(run_dir, "history.jsonl")), workload)
     cov = collect(os.path.join(run_dir, "reports"))
     if cov is not None:
         out["coverage"] = cov

@@ -26,13 +26,13 @@ An operation's *arguments* are its invoke value, its *result* the ok value.
 from __future__ import annotations
 
 import functools
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.history import History, HistoryError, Op
+from checker.formats.rows_delta import DeltaRows
+from checker.history import History, HistoryError, Op, gc_paused
 
 GroupKey = tuple[str, str, str]  # (stream, key, val)
 
@@ -56,7 +56,7 @@ class Snap:
     op: Op
     stream: str
     as_of: int
-    rows: list[Any]
+    rows: Sequence[Any]  # a list, or the read's delta (DeltaRows: materialise only when needed)
     upper: int | None
     since: int | None
     final: bool
@@ -112,20 +112,6 @@ def _int(x: Any) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic
-    structures (it would rescan the whole history again and again: a third
-    of the parse time at 100k operations); restores the previous state."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def paused(check: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: run a checker's ``check`` with the GC paused (see
     :func:`gc_paused`); otherwise the collection deferred by an earlier
@@ -178,7 +164,7 @@ def _parse(history: History) -> AppendHistory:
             stream = r.get("stream", a.get("stream"))
             as_of = _int(r.get("as_of", a.get("as_of")))
             rows = r.get("rows")
-            if stream is None or as_of is None or not isinstance(rows, list):
+            if stream is None or as_of is None or not isinstance(rows, (list, DeltaRows)):
                 raise _shape(op, 'expected an ok value {"stream", "as_of", "upper", "since", "rows": [[key, val, diff], ...]}')
             ah.snapshots.append(
                 Snap(op, stream, as_of, rows, _int(r.get("upper")), _int(r.get("since")), bool(a.get("final") or r.get("final")))

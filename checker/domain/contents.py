@@ -53,6 +53,7 @@ the whole comparison of the reads written whole (each chain's first).
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,11 +318,23 @@ class _Model:
                 self.by_stream.setdefault(g[0], []).append((m, g))
         self.ts_sorted: dict[str, list[int]] = {}
         self.ok_pos: dict[GroupKey, int] = {}
+        self.ok_kv: dict[str, list[tuple[Any, Any]]] = {}  # by_stream's (key, val)s, in its order
         for s, lst in self.by_stream.items():
             lst.sort(key=lambda p: p[0])
             self.ts_sorted[s] = [p[0] for p in lst]
+            self.ok_kv[s] = [(g[1], g[2]) for _m, g in lst]
             for i, (_m, g) in enumerate(lst):
                 self.ok_pos[g] = i
+        # per stream, the groups of exactly one update, by (key, val): what
+        # _put needs of it, (ts, diff, call, failed, in unique_info, the
+        # (key, val) and the ``late`` entry every chain holding the row shares)
+        self.unique: dict[str, dict[tuple[Any, Any], tuple]] = {}
+        for g, ups in groups.items():
+            if len(ups) == 1:
+                u = ups[0]
+                kv = (g[1], g[2])
+                self.unique.setdefault(g[0], {})[kv] = (u.ts, u.diff, u.op.call, u.op.type == "fail",
+                                                        g in self.unique_info, kv, (-u.ts, kv))
 
 
 def _check_rows(c: Contents, mo: _Model, snap: Snap, observed: dict[tuple[Any, Any], int], kvs: Any) -> int:
@@ -417,6 +430,9 @@ def _analyse(ah: AppendHistory) -> Contents:
     mo = _Model(ah)
     budget = SCAN_BUDGET
     chains: dict[int, _Chain] = {}
+    # the reads some later read is a delta of: only their chains are kept
+    # (a chain that ends, e.g. its process retired, frees its state)
+    bases = {id(s.rows.base) for s in ah.snapshots if s.rows.__class__ is DeltaRows}
     for snap in ah.snapshots:
         c.snapshots += 1
         rows = snap.rows
@@ -428,7 +444,8 @@ def _analyse(ah: AppendHistory) -> Contents:
                 st = None
         if st is not None:
             st.rows = rows
-            chains[id(rows)] = st
+            if id(rows) in bases:
+                chains[id(rows)] = st
             if _fast(c, mo, st, snap):
                 budget = _missing(c, mo, snap, st.obs, None if _all_needed(mo, st, snap) else _matched(mo, snap, st.obs),
                                   budget)
@@ -439,9 +456,8 @@ def _analyse(ah: AppendHistory) -> Contents:
             c.row_issues.append(RowIssue(snap, issue))
         matched = _check_rows(c, mo, snap, observed, list(observed))
         budget = _missing(c, mo, snap, observed, matched, budget)
-        if st is None and issue is None and snap.lower is None:
-            st = _new_chain(mo, snap, observed)
-            chains[id(rows)] = st
+        if st is None and issue is None and snap.lower is None and id(rows) in bases:
+            chains[id(rows)] = _new_chain(mo, snap, observed)
     return c
 
 
@@ -455,28 +471,24 @@ def _new_chain(mo: _Model, snap: Snap, observed: dict) -> _Chain:
 def _put(st: _Chain, mo: _Model, snap: Snap, items: Any, fresh: bool = False) -> None:
     """Add the rows ``items`` (``(kv, diff)`` pairs) to ``st``, classified."""
     obs, odd, infos, after, late = st.obs, st.odd, st.infos, st.after, st.late
-    groups, unique_info, s = mo.groups, mo.unique_info, st.stream
+    unique = mo.unique.get(st.stream, {}).get
     ret = snap.op.ret
-    heappush = heapq.heappush
+    push = late.append if fresh else functools.partial(heapq.heappush, late)
     for kv, o in items:
-        obs[kv] = o
-        g = (s, kv[0], kv[1])
-        ups = groups.get(g)
-        if ups is None or len(ups) != 1:
+        one = unique(kv)
+        if one is None:  # no group, or several updates
+            obs[kv] = o
             odd.add(kv)
             continue
-        u = ups[0]
-        uop = u.op
-        if uop.type == "fail" or o != u.diff:
+        _ts, diff, call, failed, info, kv, entry = one  # the model's (key, val): one tuple for every chain
+        obs[kv] = o
+        if failed or o != diff:
             odd.add(kv)
-        if g in unique_info:
+        if info:
             infos.add(kv)
-        if ret is not None and uop.call > ret:
+        if ret is not None and call > ret:
             after.add(kv)
-        if fresh:
-            late.append((-u.ts, kv))
-        else:
-            heappush(late, (-u.ts, kv))
+        push(entry)
     if fresh:
         heapq.heapify(late)
 
@@ -495,6 +507,7 @@ def _apply(st: _Chain, mo: _Model, rows: DeltaRows) -> bool:
     """Update ``st`` by ``rows``' delta; False (``st`` spoilt) if the result
     is not well formed (then the snapshot is judged whole)."""
     obs = st.obs
+    unique = mo.unique.get(st.stream, {}).get
     try:
         for r in rows.remove:
             k, v, d = r
@@ -510,6 +523,9 @@ def _apply(st: _Chain, mo: _Model, rows: DeltaRows) -> bool:
             kv = (k, v)
             if d.__class__ is not int or d == 0 or kv in obs:
                 return False
+            one = unique(kv)
+            if one is not None:
+                kv = one[5]  # the key kept is the model's tuple, shared by every chain
             st.obs[kv] = d  # classified in _fast, which knows the snapshot
             st.odd.add(kv)  # provisional: _fast classifies the added rows
     except (TypeError, ValueError):
@@ -543,9 +559,9 @@ def _fast(c: Contents, mo: _Model, st: _Chain, snap: Snap) -> bool:
 
 
 def _advance(st: _Chain, mo: _Model) -> None:
-    lst = mo.by_stream.get(st.stream, ())
-    obs, i = st.obs, st.first
-    while i < len(lst) and (lst[i][1][1], lst[i][1][2]) in obs:
+    kvs = mo.ok_kv.get(st.stream, ())
+    obs, i, n = st.obs, st.first, len(kvs)
+    while i < n and kvs[i] in obs:
         i += 1
     st.first = i
 

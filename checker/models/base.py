@@ -19,6 +19,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from checker.errors import ModelError  # re-exported
+from checker.formats.rows_delta import DeltaRows
 from checker.history import Op
 
 
@@ -46,8 +47,9 @@ DEFAULT: Any = _Sentinel("DEFAULT")
 
 
 def freeze(v: Any) -> Hashable:
-    """A hashable, value-comparing twin of a JSON/EDN value."""
-    if isinstance(v, list | tuple):
+    """A hashable, value-comparing twin of a JSON/EDN value (a read kept as
+    its delta, :class:`~checker.formats.rows_delta.DeltaRows`, as its rows)."""
+    if isinstance(v, list | tuple | DeltaRows):
         return tuple(freeze(x) for x in v)
     if isinstance(v, dict):
         return tuple(sorted(((freeze(k), freeze(x)) for k, x in v.items()), key=repr))

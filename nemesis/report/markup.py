@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from checker.formats.rows_delta import DeltaRows
+
 #: outcome colours (Jepsen's: ok blue, info orange, fail pink)
 OUTCOME_COLORS = {"ok": "#6DB6FE", "fail": "#FEB5DA", "info": "#FFAA26"}
 ANOMALY_COLOR = "#E00000"
@@ -96,7 +98,12 @@ def seconds(ns: int | float | None) -> str:
 
 def _clip(x: Any, items: int) -> Any:
     """``x`` with every list cut to ``items`` elements (plus a count of the
-    rest), so that a snapshot of 100k rows costs no more than one of ten."""
+    rest), so that a snapshot of 100k rows costs no more than one of ten.
+    A read kept as its delta (:class:`~checker.formats.rows_delta.DeltaRows`)
+    shows as its row count and the delta, without materialising the read."""
+    if x.__class__ is DeltaRows:
+        return {"rows": len(x), "delta_from_event": x.base_event, "add": _clip(x.add, items),
+                "remove": _clip(x.remove, items)}
     if isinstance(x, list):
         head = [_clip(v, items) for v in x[:items]]
         if len(x) > items:
