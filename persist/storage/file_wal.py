@@ -410,12 +410,17 @@ class FileWal:
 
     # --- writing ----------------------------------------------------------
 
-    def _check(self) -> None:
+    def _check(self, written: bool = True) -> None:
+        """Raise if the Wal is closed or poisoned. ``written=False``: the
+        caller has not written anything yet, so a poisoned Wal refuses it
+        determinately (nothing of it can be on disk)."""
         if self._closed:
             raise ClosedError(f"the Wal {self.dir} was closed")
         if self._broken is not None:
-            raise StorageIndeterminateError(
-                f"the Wal {self.dir} is unusable after an earlier failure ({self._broken}); reopen it to recover"
+            cls = StorageIndeterminateError if written else StorageUnavailableError
+            raise cls(
+                f"the Wal {self.dir} is unusable after an earlier failure ({self._broken}); "
+                + ("reopen it to recover" if written else "nothing was written; reopen it to recover")
             )
 
     def append(self, payload: bytes) -> int:
@@ -424,26 +429,37 @@ class FileWal:
             raise InvalidArgumentError(f"Wal payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit")
         if self._must_roll():
             with self._sync_lock, self._write_lock:
-                self._check()
+                self._check(written=False)
                 if self._must_roll():
                     self._roll(self._next)
         pcrc = zlib.crc32(payload)  # outside the lock: appenders checksum in parallel
         with self._write_lock:
-            self._check()
+            self._check(written=False)
             seqno = self._next
             frame = encode_record(seqno, payload, payload_crc=pcrc)
             active = self._segments[-1]
             try:
-                n = os.write(self._fd, frame)
-                if n != len(frame):
-                    raise OSError(f"short write of {n} of {len(frame)} bytes")
-            except OSError as e:
-                self._undo_write(active, e, "append")  # leave no torn record behind good ones that follow
+                try:
+                    n = os.write(self._fd, frame)
+                    if n != len(frame):
+                        raise OSError(f"short write of {n} of {len(frame)} bytes")
+                except OSError as e:
+                    self._undo_write(active, e, "append")  # leave no torn record behind good ones that follow
+            except StorageIndeterminateError as e:
+                e.wal_seqno = seqno  # not undone: the record may be in the file, whole
+                raise
             self._next = seqno + 1
             self._written = seqno
             active.count += 1
             active.size += len(frame)
-        self._sync_to(seqno)
+        try:
+            self._sync_to(seqno)
+        except StorageIndeterminateError as e:
+            # The record is in the file (the page cache at least): a restart
+            # reads it back. The caller must treat it as possibly written
+            # under this seqno (see ``Wal.append``).
+            e.wal_seqno = seqno
+            raise
         return seqno
 
     def _sync_to(self, seqno: int) -> None:
