@@ -89,14 +89,14 @@ def test_a_durability_unknown_seal_is_settled_before_the_next_write(tmp_path, mo
     p.close()
 
 
-def _fail_next_wal_fdatasync(monkeypatch, err=errno.EIO):
+def _fail_next_wal_fdatasync(monkeypatch, err=errno.EIO, cut_fails=False):
     """The next fdatasync of a Wal segment fails (before the call: the record
     stays in the page cache, readable, and in the file a restart reads),
-    like the fault filesystem's ``fdatasync EDQUOT once on wal``."""
+    like the fault filesystem's ``fdatasync EDQUOT once on wal``; with
+    ``cut_fails`` the ftruncate that would cut the record back fails too."""
     from persist.storage import file_wal
 
-    real = os.fdatasync
-    state = {"armed": True}
+    state = {"armed": True, "cut": cut_fails}
 
     class _Os:
         def __getattr__(self, name):
@@ -107,34 +107,55 @@ def _fail_next_wal_fdatasync(monkeypatch, err=errno.EIO):
             if state["armed"]:
                 state["armed"] = False
                 raise OSError(err, os.strerror(err))
-            return real(fd)
+            return os.fdatasync(fd)
+
+        @staticmethod
+        def ftruncate(fd, length):
+            if state["cut"] and not state["armed"]:
+                state["cut"] = False
+                raise OSError(err, os.strerror(err))
+            return os.ftruncate(fd, length)
 
     monkeypatch.setattr(file_wal, "os", _Os())
     return state
 
 
 @pytest.mark.parametrize("restart", ["crash", "close"])
-def test_a_write_whose_wal_fsync_failed_is_not_left_behind_a_seal(tmp_path, monkeypatch, restart):
+@pytest.mark.parametrize("cut_fails", [False, True], ids=["cut-back", "cut-back-fails"])
+def test_a_write_whose_wal_fsync_failed_is_not_left_behind_a_seal(tmp_path, monkeypatch, restart, cut_fails):
     """Defect found by the harness (append, disk-error, seed 6, on the fault
     filesystem): a write whose Wal fdatasync failed was reported indeterminate
     but its record stayed in the Wal file while the writer forgot it; seals
     moved upper past its times; after a restart the record was replayed
     below upper and the next seal put its rows into a trace batch whose
     description excludes them (fsck: "times ... outside its description"),
-    and reads of the same time changed (seen, then unseen). An indeterminate
-    write may appear, but once a seal passes its time it must be in or out
-    for good: the same rows at every as_of, before and after a restart."""
+    and reads of the same time changed (unseen, then seen).
+
+    Now the Wal cuts the segment back to its last durable record and fsyncs
+    the cut: the write certainly did not happen (determinate) and the Wal
+    goes on. If the cut fails too, the write is indeterminate and the writer
+    keeps the record pending, so the next seal absorbs it. Either way a read
+    of a sealed time is the same before and after a restart, and fsck is
+    clean."""
     url = f"file://{tmp_path}/loc"
     p = persist.open(url, background=False)
     s = p.stream("a")
     s.write([(b"w0", b"v", 5, 1)])
-    state = _fail_next_wal_fdatasync(monkeypatch)
+    state = _fail_next_wal_fdatasync(monkeypatch, cut_fails=cut_fails)
     with pytest.raises(errors.PersistError) as info:
         s.write([(b"w1", b"v", 6, 1)])
-    assert not state["armed"]
-    assert not info.value.determinate, "the record was written and may be there: indeterminate"
+    assert not state["armed"] and not state["cut"]
+    if cut_fails:
+        assert not info.value.determinate, "the record was written and may be there: indeterminate"
+        with pytest.raises(errors.Determinate):  # the Wal is poisoned until reopened; nothing written
+            s.write([(b"w3", b"v", 7, 1)])
+    else:
+        assert info.value.determinate, f"the record was cut back durably: determinate; got {info.value!r}"
+        s.write([(b"w3", b"v", 7, 1)])  # the Wal goes on
     s.seal(10)
     before = s.snapshot(9).to_list()
+    if not cut_fails:
+        assert before == [(b"w0", b"v", 1), (b"w3", b"v", 1)]
     getattr(p, restart)()
     monkeypatch.undo()
     p = persist.open(url, background=False)
@@ -142,7 +163,7 @@ def test_a_write_whose_wal_fsync_failed_is_not_left_behind_a_seal(tmp_path, monk
     s.write([(b"w2", b"v", 12, 1)])
     s.seal(20)
     assert s.snapshot(9).to_list() == before, "a read of a sealed time changed across a restart"
-    assert s.snapshot(19).to_list() == sorted(before + [(b"w2", b"v", 1)])
+    assert s.snapshot(19).to_list() == sorted(before + [(b"w2", b"v", 1)]), "unseen, then seen"
     p.close()
     report = persist.check(url)
     assert report.ok, str(report)
