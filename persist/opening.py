@@ -104,10 +104,20 @@ class OpenMixin:
         failpoint("open.after_epoch")
         self._clean_stale_tmp()
         if ours:
+            by_id = new.by_id()
             for seqno, payload in wal.records(meta.wal_absorbed + 1):
                 if seqno <= meta.wal_absorbed:
                     continue
                 t = walcodec.decode(payload, f"{loc.wal_dir} record {seqno}")
+                below = _below_upper(t, by_id)
+                if below:
+                    log.warning(
+                        "%s: dropped Wal record %d on replay: it has updates below the sealed upper (%s), so it "
+                        "was never acknowledged (a write whose Wal append failed, left in the file by a build "
+                        "that forgot such records) and reads of the sealed times never included it",
+                        self.url, seqno, ", ".join(below),
+                    )
+                    continue
                 self._add_pending(seqno, t)
 
     def _follows(self, meta) -> bool:
@@ -159,3 +169,29 @@ class OpenMixin:
             return
         if removed:
             log.info("removed %d stale temp file(s) of %s", len(removed), self.url)
+
+
+def _below_upper(table, by_id) -> list[str]:
+    """The streams of a replayed Wal record (WAL_SCHEMA rows) that it has an
+    update below the current upper of, as "name: ts N < upper U".
+
+    An acknowledged record never has one: it is validated against upper and
+    stays pending until a drain absorbs it, and every seal drains all pending
+    records first. So such a record is one whose append failed (reported
+    indeterminate) and that the writer did not keep: the seal passed its
+    times without it, readers saw them without it, so it did not happen.
+    Replaying it would put rows below upper into a batch whose description
+    excludes them (persist.check: "times outside its description") and
+    change what a read of a sealed time returns. The whole record is
+    dropped (a write is atomic across streams). Writers keep such records
+    pending since (``persist.writes``), so only a Wal an older build left
+    can hold one."""
+    if not len(table):
+        return []
+    mins = table.group_by("sid").aggregate([("ts", "min")]).to_pydict()
+    out = []
+    for sid, lo in zip(mins["sid"], mins["ts_min"]):
+        entry = by_id.get(sid)
+        if entry is not None and lo < entry[1].upper:
+            out.append(f"{entry[0]!r}: ts {lo} < upper {entry[1].upper}")
+    return out

@@ -255,6 +255,19 @@ class WriteMixin:
             if not isinstance(e, PersistError):
                 err = StorageIndeterminateError(f"Wal append for {self.url} failed: {e!r}")
                 err.__cause__ = e
+            doubtful = getattr(e, "wal_seqno", None)
+            if doubtful is not None and isinstance(e, PersistError) and not e.determinate:
+                # The record may be in the Wal (after a failed fsync the page
+                # cache holds it; a restart replays it, a power loss may keep
+                # it). Forgetting it would let a seal move upper past its
+                # times and the replay bring it back below upper: a sealed
+                # time whose contents change. So it is kept as pending: the
+                # next drain or seal absorbs it into a blob (durable there,
+                # whatever the Wal keeps) and wal_absorbed moves past it, so
+                # no replay brings it back. The writers still hear
+                # "indeterminate": it may appear, and then for good.
+                self._add_pending(doubtful, table, frozenset(sid for r in accepted for _, sid, _ in r.checks),
+                                  payload)
             for r in accepted:
                 r.error, r.done = err, True
             if not isinstance(e, Exception):

@@ -178,7 +178,8 @@ def rebuild_file(path: str, fj: FileJournal, plan: list[Any]) -> dict[str, Any]:
             "lost_ops": sum(1 for _, d in unsynced if d is DROP),
             "torn": torn,
             "unsynced_bytes": sum(len(op.data) for op, _ in unsynced if isinstance(op, WriteOp)),
-            "kept_bytes": kept_bytes - sum(len(op.data) for op, d in zip(fj.ops, plan) if op.state == DURABLE),
+            "kept_bytes": kept_bytes - sum(len(op.data) for op in fj.ops
+                                           if op.state == DURABLE and isinstance(op, WriteOp)),
             "size_before": before, "durable_size": durable_size, "size_after": after}
 
 

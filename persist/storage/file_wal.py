@@ -50,6 +50,15 @@ written so far, so concurrent appenders share one fsync). Rolling to a new
 segment writes and fsyncs the seal, then creates the new file and fsyncs the
 directory; deleting segments is followed by an fsync of the directory.
 
+A failed fdatasync (fsyncgate: the kernel may keep the records readable,
+so a restart would read them back, while no later fsync makes them
+durable) cuts the newest segment back to the end of its last durable
+record and fsyncs the cut: the records it covered are certainly gone,
+their appends fail determinately and their seqnos are handed out again.
+Nothing is ever appended behind bytes a failed fsync covered. If the cut
+fails too, the Wal refuses every call until reopened, and the appends in
+doubt raise StorageIndeterminateError carrying ``wal_seqno``.
+
 Recovery on open (the only place that ever cuts a file): segments are
 scanned oldest first. In the newest segment, the first record that does not
 verify (short header, bad magic, header crc, length past end of file, payload
@@ -200,6 +209,15 @@ def scan_segment(
     return out, off, seal
 
 
+class _FsyncFailed(StorageIndeterminateError):
+    """Internal: ``FileWal._fsync`` failed with ``error``; its caller cuts the
+    segment back (``FileWal._cut_back``), which raises the public error."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"fdatasync failed: {error}")
+        self.error = error
+
+
 class _Segment:
     __slots__ = ("base", "path", "count", "size", "sealed")
 
@@ -220,8 +238,11 @@ class FileWal:
     fsyncs. ``on_fsync(path, length)``, when given, is called after every
     fsync of a segment with the length now durable, before any append the
     fsync covers returns (a harness uses it to know what a power loss may
-    cut). Failed fsyncs poison the Wal: every later call raises, because
-    after a failed fsync the kernel may have dropped the dirty pages.
+    cut). A failed fsync is never retried (after it the kernel may have
+    dropped the dirty pages, or kept them readable but clean): the segment
+    is cut back to its last durable record and the cut fsynced, and every
+    append the failed fsync covered fails determinately; if the cut fails
+    too, the Wal is poisoned until reopened (see ``_fsync``).
 
     ``recovered_cut`` is ``(path, kept_length, old_length)`` when opening cut
     a torn tail, else None. The lock's file descriptor is close-on-exec, so
@@ -252,6 +273,13 @@ class FileWal:
         self._sync_lock = threading.Lock()
         self._closed = False
         self._broken: str | None = None
+        # A failed fsync cuts the segment back to its last durable record
+        # (``_cut_back``): the records written since are gone and their
+        # seqnos are handed out again. ``_gen`` counts the cuts; an appender
+        # remembers the generation it wrote in, and ``_cut_from[gen]`` is the
+        # first seqno the cut that ended generation ``gen`` removed.
+        self._gen = 0
+        self._cut_from: dict[int, int] = {}
         self._fd = -1
         try:
             self.identity = self._identity(adopt_identity)
@@ -410,12 +438,17 @@ class FileWal:
 
     # --- writing ----------------------------------------------------------
 
-    def _check(self) -> None:
+    def _check(self, written: bool = True) -> None:
+        """Raise if the Wal is closed or poisoned. ``written=False``: the
+        caller has not written anything yet, so a poisoned Wal refuses it
+        determinately (nothing of it can be on disk)."""
         if self._closed:
             raise ClosedError(f"the Wal {self.dir} was closed")
         if self._broken is not None:
-            raise StorageIndeterminateError(
-                f"the Wal {self.dir} is unusable after an earlier failure ({self._broken}); reopen it to recover"
+            cls = StorageIndeterminateError if written else StorageUnavailableError
+            raise cls(
+                f"the Wal {self.dir} is unusable after an earlier failure ({self._broken}); "
+                + ("reopen it to recover" if written else "nothing was written; reopen it to recover")
             )
 
     def append(self, payload: bytes) -> int:
@@ -424,58 +457,127 @@ class FileWal:
             raise InvalidArgumentError(f"Wal payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit")
         if self._must_roll():
             with self._sync_lock, self._write_lock:
-                self._check()
+                self._check(written=False)
                 if self._must_roll():
                     self._roll(self._next)
         pcrc = zlib.crc32(payload)  # outside the lock: appenders checksum in parallel
         with self._write_lock:
-            self._check()
+            self._check(written=False)
+            gen = self._gen
             seqno = self._next
             frame = encode_record(seqno, payload, payload_crc=pcrc)
             active = self._segments[-1]
             try:
-                n = os.write(self._fd, frame)
-                if n != len(frame):
-                    raise OSError(f"short write of {n} of {len(frame)} bytes")
-            except OSError as e:
-                self._undo_write(active, e, "append")  # leave no torn record behind good ones that follow
+                try:
+                    n = os.write(self._fd, frame)
+                    if n != len(frame):
+                        raise OSError(f"short write of {n} of {len(frame)} bytes")
+                except OSError as e:
+                    self._undo_write(active, e, "append")  # leave no torn record behind good ones that follow
+            except StorageIndeterminateError as e:
+                e.wal_seqno = seqno  # not undone: the record may be in the file, whole
+                raise
             self._next = seqno + 1
             self._written = seqno
             active.count += 1
             active.size += len(frame)
-        self._sync_to(seqno)
+        try:
+            self._sync_to(seqno, gen)
+        except StorageIndeterminateError as e:
+            # The record is in the file (the page cache at least): a restart
+            # reads it back. The caller must treat it as possibly written
+            # under this seqno (see ``Wal.append``).
+            e.wal_seqno = seqno
+            raise
+        if self._was_cut(gen, seqno):  # another appender's fsync failed and cut this record back
+            raise StorageUnavailableError(
+                f"Wal fsync of {self._segments[-1].path} failed (another appender's); this record was cut back "
+                f"with the others it covered and the cut fsynced: nothing of it was written; fix the disk"
+            )
         return seqno
 
-    def _sync_to(self, seqno: int) -> None:
+    def _was_cut(self, gen: int, seqno: int) -> bool:
+        """Was record ``seqno``, written in generation ``gen``, cut back?"""
+        with self._write_lock:
+            cut = self._cut_from.get(gen)
+        return cut is not None and seqno >= cut
+
+    def _sync_to(self, seqno: int, gen: int | None = None) -> None:
         with self._sync_lock:
-            if self._synced >= seqno:
-                return
+            if self._synced >= seqno or (gen is not None and self._was_cut(gen, seqno)):
+                return  # durable, or cut back (the caller asks ``_was_cut``)
             with self._write_lock:
                 self._check()
                 target, fd = self._written, self._fd
                 active = self._segments[-1]
                 path, size = active.path, active.size
-            self._fsync(fd, path, size)
+            try:
+                self._fsync(fd, path, size)
+            except _FsyncFailed as f:
+                with self._write_lock:
+                    self._cut_back(path, f.error)
             self._synced = target
             with self._write_lock:
                 if self._segments[-1].path == path:
                     self._synced_size = size
 
     def _fsync(self, fd: int, path: str, size: int) -> None:
-        """fdatasync the segment. A failure is never retried (PostgreSQL's
-        fsyncgate: after a failed fsync the kernel may have dropped the dirty
-        pages and a second fsync would succeed without them): the Wal is
-        poisoned, every call (waiting appenders included) raises
-        StorageIndeterminateError until the Wal is reopened, and reopening
-        recovers what the files hold and fsyncs them again before anything
-        is acknowledged on top (docs/semantics.md, "I/O errors")."""
+        """fdatasync the active segment (the caller holds ``_sync_lock``);
+        a failure raises ``_FsyncFailed`` and the caller, holding both locks,
+        calls ``_cut_back``.
+
+        A failure is never retried (PostgreSQL's fsyncgate: after a failed
+        fsync the kernel may have dropped the dirty pages, or marked them
+        clean while keeping them readable, and a second fsync succeeds
+        without writing them; a restart reads them back, a power loss may
+        keep or lose them). Instead the segment is cut back to the end of its
+        last durable record and the cut fsynced (``_cut_back``): the records
+        written since are then certainly gone, their appends fail
+        determinately and the Wal goes on. If the cut fails too, the Wal is
+        poisoned: every call raises until it is reopened (determinately for
+        a new append, indeterminately for one whose record was written, and
+        that error carries ``wal_seqno``), and reopening recovers what the
+        files hold and fsyncs them again before anything is acknowledged on
+        top (docs/semantics.md, "I/O errors")."""
         try:
             os.fdatasync(fd)
         except OSError as e:
-            self._broken = f"fsync of {path} failed: {e}"
-            raise StorageIndeterminateError(f"Wal {self._broken}; appends since the last good fsync may be lost") from e
+            raise _FsyncFailed(e) from e
         if self._on_fsync is not None:
             self._on_fsync(path, size)
+
+    def _cut_back(self, path: str, e: OSError) -> None:
+        """An fsync of the active segment ``path`` failed with ``e``: cut it
+        back to its last durable size and fsync the cut; raise
+        StorageUnavailableError (nothing of the records since was written)
+        or, if that fails, poison the Wal and raise StorageIndeterminateError.
+        Caller holds both locks."""
+        active = self._segments[-1]
+        keep = self._synced_size
+        assert active.path == path, (active.path, path)  # a roll needs _sync_lock, which the fsync's caller holds
+        try:
+            os.ftruncate(self._fd, keep)
+            os.fsync(self._fd)  # not fdatasync: the size is what must be durable
+        except OSError as e2:
+            self._broken = (
+                f"fsync of {path} failed ({e}) and cutting it back to its last durable record at offset {keep} "
+                f"failed too ({e2})"
+            )
+            raise StorageIndeterminateError(
+                f"Wal {self._broken}; the records written since may or may not survive"
+            ) from e
+        first_cut = max(self._synced + 1, active.base)  # a roll may have left a gap below the base
+        active.count = first_cut - active.base
+        active.size = keep
+        self._cut_from[self._gen] = self._next = first_cut
+        self._gen += 1
+        self._written = self._synced
+        if self._on_fsync is not None:
+            self._on_fsync(path, keep)
+        raise StorageUnavailableError(
+            f"Wal fsync of {path} failed: {e}; the records it covered were cut back to the last durable one at "
+            f"offset {keep} and the cut fsynced: nothing of them was written; fix the disk"
+        ) from e
 
     def _must_roll(self) -> bool:
         active = self._segments[-1]
@@ -503,7 +605,10 @@ class FileWal:
             except OSError as e:
                 self._undo_write(active, e, "sealing")
             active.size += len(seal)
-            self._fsync(self._fd, active.path, active.size)
+            try:
+                self._fsync(self._fd, active.path, active.size)
+            except _FsyncFailed as f:
+                self._cut_back(active.path, f.error)
             self._synced = self._written
             active.sealed = base
         succ = active.sealed

@@ -14,7 +14,13 @@ Semantics every implementation keeps:
   directory's ``ID`` file). The metadata records it as the writer's Wal; a
   Wal without one (MemWal) is named by its location.
 - Every failure is a ``PersistError`` saying whether it may have happened
-  (never a raw ``OSError``).
+  (never a raw ``OSError``). An indeterminate failure of ``append`` after
+  the record may have reached the log (a failed fsync, a write that could
+  not be undone) carries ``wal_seqno``: the seqno the record has there.
+  The record may come back on recovery (after a failed fsync the page
+  cache still holds it, and a later power loss may keep or lose it), so
+  the engine must treat it as possibly written under that seqno, never
+  forget it (see ``persist.writes``).
 """
 
 from __future__ import annotations

@@ -148,6 +148,40 @@ def test_failed_fsync_poisons_unsynced_data_even_after_a_later_successful_fsync(
     assert read(p) == b"baseKEPT"
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_a_poisoned_append_cut_back_by_a_synced_truncate_never_comes_back(ffs, d, model):
+    """What a Wal does after a failed fsync (persist's FileWal._cut_back):
+    the poisoned append is cut off by an ftruncate whose fsync succeeds, and
+    the next record is written where it was and synced. Whatever the model
+    does with the poisoned write, the durable truncate comes after it: the
+    file is the durable prefix plus the next record, never the poisoned
+    bytes. (The power loss once crashed building its report on the durable
+    truncate: "'TruncOp' object has no attribute 'data'".)"""
+    import errno
+
+    p = os.path.join(d, "f")
+    write_synced(p, b"base")
+    fd = os.open(p, os.O_RDWR)
+    try:
+        os.pwrite(fd, b"POISONED", 4)
+        ffs.fail("fdatasync", errno.EIO, path=os.path.relpath(p, ffs.mountpoint))
+        with pytest.raises(OSError):
+            os.fdatasync(fd)
+        os.ftruncate(fd, 4)
+        os.fsync(fd)
+        os.pwrite(fd, b"NEXT", 4)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    assert read(p) == b"baseNEXT"
+    report = crash(ffs, 14, model)
+    assert read(p) == b"baseNEXT"
+    if report is not None:
+        (f,) = [v for k, v in report["files"].items() if k.endswith("f")]
+        assert f["unsynced_ops"] == 1 and f["unsynced_bytes"] == len(b"POISONED"), f
+        assert f["size_after"] == 8, f
+
+
 def test_handles_from_before_the_power_loss_fail(ffs, d):
     p = os.path.join(d, "f")
     write_synced(p, b"x")

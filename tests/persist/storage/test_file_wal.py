@@ -340,3 +340,106 @@ def test_a_wal_closed_after_a_failed_roll_reopens(tmp_path, monkeypatch):
     with FileWal(d) as w2:
         assert [s for s, _ in w2.records()] == acked
         assert w2.append(b"c") == acked[-1] + 1
+
+
+def test_a_failed_fsync_cuts_back_every_record_it_covered_and_the_wal_goes_on(tmp_path, monkeypatch):
+    """Group commit with a failed fdatasync (fsyncgate: the records stay in
+    the page cache, so a restart would read them back): the segment is cut
+    back to its last durable record and the cut fsynced, every appender the
+    failed fsync covered fails determinately (its record is certainly gone),
+    none is acknowledged, the seqnos are handed out again, and the Wal goes
+    on: a later append lands right after the durable record and a reopen
+    reads exactly the acknowledged records."""
+    from persist.storage import file_wal
+
+    synced = []
+    gate = threading.Event()
+    calls = {"n": 0}
+
+    class _Os:
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fdatasync(fd):
+            calls["n"] += 1
+            if calls["n"] == 2:  # the group fsync of the 7 waiting appenders
+                raise OSError(errno.EIO, "Input/output error")
+            return os.fdatasync(fd)
+
+    def on_fsync(path, size):
+        synced.append(size)
+        if len(synced) == 1:
+            gate.wait(10)
+
+    monkeypatch.setattr(file_wal, "os", _Os())
+    w = FileWal(tmp_path / "wal", on_fsync=on_fsync)
+    results = {}
+
+    def append(name, payload):
+        try:
+            results[name] = w.append(payload)
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            results[name] = e
+
+    first = threading.Thread(target=append, args=("first", b"a"))
+    first.start()
+    while not synced:
+        pass
+    others = [threading.Thread(target=append, args=(f"o{i}", b"b")) for i in range(7)]
+    for t in others:
+        t.start()
+    while w.next_seqno < 9:  # all 7 records written, waiting for the sync lock
+        pass
+    gate.set()
+    for t in [first, *others]:
+        t.join()
+    assert results["first"] == 1
+    failed = [results[f"o{i}"] for i in range(7)]
+    assert all(isinstance(e, StorageUnavailableError) for e in failed), failed
+    assert calls["n"] == 2, "a failed fsync is never retried"
+    durable = HEADER_SIZE + 1
+    assert os.path.getsize(tmp_path / "wal" / segment_name(1)) == durable
+    assert synced[-1] == durable
+    assert w.next_seqno == 2
+    assert w.append(b"c") == 2
+    assert list(w.records()) == [(1, b"a"), (2, b"c")]
+    w.close()
+    monkeypatch.undo()
+    with FileWal(tmp_path / "wal") as w2:
+        assert w2.recovered_cut is None
+        assert list(w2.records()) == [(1, b"a"), (2, b"c")]
+
+
+def test_a_failed_fsync_whose_cut_back_fails_poisons_the_wal(tmp_path, monkeypatch):
+    """If cutting back fails too, the record may survive: the append is
+    indeterminate and names the seqno it has in the file; every later append
+    is refused determinately (nothing written) until the Wal is reopened,
+    which reads the record back."""
+    from persist.errors import StorageIndeterminateError
+    from persist.storage import file_wal
+
+    class _Os:
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fdatasync(fd):
+            raise OSError(errno.EIO, "Input/output error")
+
+        @staticmethod
+        def ftruncate(fd, length):
+            raise OSError(errno.EIO, "Input/output error")
+
+    w = FileWal(tmp_path / "wal")
+    w.append(b"a")
+    monkeypatch.setattr(file_wal, "os", _Os())
+    with pytest.raises(StorageIndeterminateError) as info:
+        w.append(b"b")
+    assert info.value.wal_seqno == 2
+    with pytest.raises(StorageUnavailableError, match="nothing was written"):
+        w.append(b"c")
+    w.close()
+    monkeypatch.undo()
+    with FileWal(tmp_path / "wal") as w2:
+        assert list(w2.records()) == [(1, b"a"), (2, b"b")]
