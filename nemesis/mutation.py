@@ -124,7 +124,9 @@ SPREAD: list[dict[str, Any]] = [
     {"workload": "rehydrate", "nemesis": "failpoint", "concurrency": 2},
     {"workload": "upsert", "nemesis": "s3,kill", "blob": "s3"},
     {"workload": "rehydrate", "nemesis": "corrupt", "time_limit": 3.0, "concurrency": 2},
-    {"workload": "append", "nemesis": "lose-unsynced", "concurrency": 16},
+    # the tracer's power loss cuts each file at any byte past its durable prefix: a torn record at the Wal's tail
+    # every time (the fault filesystem tears whole writes, and only in some of its models)
+    {"workload": "append", "nemesis": "lose-unsynced", "concurrency": 16, "fs": "tracer"},
     # the disk faults of the fault filesystem (a host without FUSE cannot run them: exit 3, dropped from the hunt)
     {"workload": "append", "nemesis": "disk-error", "time_limit": 8.0},
     {"workload": "upsert", "nemesis": "slow-disk,lose-unsynced"},
