@@ -53,7 +53,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from checker.errors import HistoryError
+from checker.errors import CheckerError, HistoryError
 
 DELTA = "rows_delta"
 
@@ -155,7 +155,9 @@ def json_default(o: Any) -> Any:
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-class _Bad(Exception):
+class _Bad(CheckerError):
+    """Internal: a delta that does not apply; turned into a HistoryError naming its event."""
+
     def __init__(self, node: DeltaRows, message: str) -> None:
         super().__init__(message)
         self.node = node
