@@ -20,8 +20,10 @@ import os
 from persist.errors import ConflictError
 from persist.storage import file_blob
 
-EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 6, "fs": "fuse",
-              "seeds": [4, 5, 1, 2]}
+# (2 Dec, 13:30 UTC, engine with durable reads and the Wal's cut-back: 6 s runs 1 of 12 seeds invalid, 12 s runs
+#  3 of 8: seeds 1, 5, 6)
+EXPOSED_BY = {"workload": "append", "nemesis": "lose-unsynced", "blob": "file", "time_limit": 12, "fs": "fuse",
+              "seeds": [1, 5, 6, 11]}
 
 
 def compare_and_set(self, key, expected, value):
