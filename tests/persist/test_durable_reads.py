@@ -24,6 +24,7 @@ import pytest
 import persist
 from persist.errors import DurabilityUnknownError, PersistError
 from persist.storage.file_blob import FileBlob
+from persist.storage.fsutil import fsync_dir
 
 _n = itertools.count()
 
@@ -44,20 +45,12 @@ def ffs(tmp_path_factory):
         fs.unmount()
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @pytest.fixture
 def d(ffs):
     """A fresh directory on the mount whose own entry is durable."""
     path = os.path.join(ffs.mountpoint, f"r{next(_n)}")
     os.mkdir(path)
-    _fsync_dir(ffs.mountpoint)
+    fsync_dir(ffs.mountpoint)
     yield path
     ffs.clear_faults()
     ffs.thaw()
